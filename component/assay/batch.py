@@ -1,0 +1,38 @@
+"""The unit of work that flows through assay's engine: one model's view of a batch of examples."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+import pyarrow as pa
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelBatch:
+    """Labels, predictions and weights of a batch of examples, for one model.
+
+    Attributes:
+      labels: shape [n]. float64 0/1 for binary tasks, int64 class ids in [0, k) for multi-class
+        tasks, float64 for regression.
+      predictions: shape [n] float64 (probability of the positive class, or the regression value)
+        or shape [n, k] float64 (class probabilities) for multi-class tasks.
+      weights: shape [n] float64; all ones when the config names no weight column.
+      features: the batch's raw columns (all of them), for custom metrics that need them.
+    """
+
+    labels: np.ndarray
+    predictions: np.ndarray
+    weights: np.ndarray
+    features: Optional[pa.RecordBatch] = None
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def take(self, rows: np.ndarray) -> "ModelBatch":
+        """The sub-batch at the given row indices (shape [m] int64)."""
+        features = None
+        if self.features is not None:
+            features = self.features.take(pa.array(rows))
+        return ModelBatch(self.labels[rows], self.predictions[rows], self.weights[rows], features)
