@@ -1,1 +1,34 @@
-"""assay."""
+"""assay: evaluate a candidate model against a baseline, overall and slice by slice, on Beam.
+
+    import assay
+    result = assay.evaluate("config.yaml", examples="eval/*.tfrecord.gz", output="out/")
+    result.metrics()["auc"]; result.metrics({"hour": 3}, model="diff")
+    assay.load_result("out/")
+
+Heavy modules (Beam, TensorFlow) are imported on first use.
+"""
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "evaluate": ("assay.api", "evaluate"),
+    "load_config": ("assay.api", "load_config"),
+    "load_result": ("assay.results", "load_result"),
+    "EvalResult": ("assay.results", "EvalResult"),
+    "EvalConfig": ("assay.config", "EvalConfig"),
+    "ConfigError": ("assay.config", "ConfigError"),
+    "DataError": ("assay.io", "DataError"),
+    "Metric": ("assay.metrics.base", "Metric"),
+    "ModelBatch": ("assay.batch", "ModelBatch"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'assay' has no attribute '{name}'")

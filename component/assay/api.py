@@ -1,0 +1,160 @@
+"""`assay.evaluate`: evaluate a candidate (and a baseline) on example files, write the results.
+
+Example:
+    >>> import assay
+    >>> result = assay.evaluate(                                    # doctest: +SKIP
+    ...     {"label": "label", "models": {"candidate": {"prediction": "p"}},
+    ...      "slices": [["hour"]]},
+    ...     examples="data/eval-*.tfrecord.gz", output="out/")
+    >>> result.metrics()["auc"]                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from assay import engine, results, validation
+from assay.config import ConfigError, EvalConfig
+from assay.io import DataError
+from assay.models import ModelSpec
+from assay.plan import BaselineError, EvalPlan, make_plan
+
+ConfigLike = Union[EvalConfig, Mapping[str, Any], str, os.PathLike]
+
+
+def load_config(config: ConfigLike) -> EvalConfig:
+    """An EvalConfig from an EvalConfig, a dict in the config's YAML form, or a YAML/JSON file."""
+    if isinstance(config, EvalConfig):
+        return config
+    if isinstance(config, Mapping):
+        return EvalConfig.from_dict(config)
+    if isinstance(config, (str, os.PathLike)):
+        if not os.path.exists(config):
+            raise FileNotFoundError(f"config file {config} does not exist")
+        return EvalConfig.from_file(os.fspath(config))
+    raise TypeError(f"config must be an EvalConfig, a mapping or a file path "
+                    f"(got {type(config).__name__})")
+
+
+def _with_model_path(cfg: EvalConfig, name: str, path: Optional[str]) -> EvalConfig:
+    if path is None:
+        return cfg
+    current = cfg.model_specs.get(name)
+    if current is not None and current.path is not None:
+        spec = dataclasses.replace(current, path=os.fspath(path))
+    else:
+        spec = ModelSpec(path=os.fspath(path))
+    return cfg.with_model(name, spec)
+
+
+def apply_overrides(cfg: EvalConfig, model: Optional[str] = None, baseline: Optional[str] = None,
+                    allow_pickle: bool = False) -> EvalConfig:
+    """The config with the model paths given on the command line, and the pickle opt-in."""
+    cfg = _with_model_path(cfg, "candidate", model)
+    cfg = _with_model_path(cfg, "baseline", baseline)
+    if allow_pickle:
+        cfg = cfg.replace(models=tuple(
+            (n, dataclasses.replace(s, allow_pickle=True) if s.path else s) for n, s in cfg.models))
+    return cfg
+
+
+def _problem_report(problems: Mapping[str, Sequence[Any]]) -> str:
+    lines = [f"  - {n} example(s): {what} (first: {example})"
+             for what, (n, example) in sorted(problems.items())]
+    return "\n".join(lines)
+
+
+def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[str] = None,
+             baseline: Optional[str] = None, beam_pipeline_args: Optional[Sequence[str]] = None,
+             allow_pickle: bool = False, force_bless: Optional[str] = None
+             ) -> results.EvalResult:
+    """Evaluates the config's models on `examples` in one Beam pass; writes `output`.
+
+    Args:
+      config: an EvalConfig, its dict form, or a YAML/JSON file.
+      examples: a file, directory or glob (or a list of them) of TFRecord, CSV or Parquet data.
+      output: the results directory; replaced as a whole when the evaluation succeeds, left
+        untouched when it fails.
+      model: a model path that replaces the candidate's (the --model flag).
+      baseline: a model path for the baseline (the --baseline flag).
+      beam_pipeline_args: passed to Beam's PipelineOptions, e.g.
+        ["--direct_num_workers=2", "--direct_running_mode=multi_processing"].
+      allow_pickle: allow loading joblib/pickle models (they run code when loaded).
+      force_bless: bless whatever the checks say, recording this reason (the --force-bless flag).
+
+    Returns:
+      The EvalResult read back from `output`.
+
+    Raises:
+      ConfigError, TypeError: the config is invalid or does not fit the data.
+      DataError: the data holds invalid values (with counts) or cannot be read.
+    """
+    cfg = apply_overrides(load_config(config), model, baseline, allow_pickle)
+    thresholds, options = validation.parse_validation(cfg.validation)
+    if force_bless is not None:
+        options = dataclasses.replace(options, force_bless=force_bless)
+    baseline_error = None
+    try:
+        plan = make_plan(cfg, examples)
+    except BaselineError as e:
+        baseline_error = str(e)
+        plan = make_plan(cfg.with_model("baseline", None), examples)
+    with results.StagedOutput(output) as staged:
+        scratch = os.path.join(staged.path, "_pass")
+        raw = engine.run_pipeline(plan, scratch, beam_pipeline_args)
+        shutil.rmtree(scratch, ignore_errors=True)
+        metrics_doc, plots_doc = build_documents(plan, raw)
+        metrics_doc["baseline_error"] = baseline_error
+        verdict = validation.validate(metrics_doc["records"], thresholds, options,
+                                      has_baseline=plan.config.has_baseline,
+                                      baseline_error=baseline_error)
+        staged.write_json(results.METRICS_FILE, metrics_doc)
+        staged.write_json(results.PLOTS_FILE, plots_doc)
+        staged.write_json(results.CONFIG_FILE, cfg.to_dict())
+        staged.write_json(results.VALIDATION_FILE, verdict.to_dict())
+        validation.write_blessing(os.path.join(staged.path, results.BLESSING_DIR), verdict)
+        staged.commit()
+    return results.load_result(output)
+
+
+def build_documents(plan: EvalPlan, raw: Mapping[str, Any]):
+    """metrics.json and plots.json from the pass's raw output; raises on invalid data."""
+    cfg = plan.config
+    diag = raw["diagnostics"]
+    if not diag["rows"]:
+        raise DataError(f"no examples at all in {', '.join(plan.files[:5])}")
+    seen = set(diag["features"])
+    for spec in cfg.slices:
+        for feature in spec.features:
+            if feature not in seen:
+                names = sorted(f for f in seen if not f.startswith("__assay"))
+                raise ConfigError(f"slice feature '{feature}' (in slices: {spec.name}) is in no "
+                                  f"example (features: {', '.join(names)})")
+    problems = diag["problems"]
+    if problems and cfg.invalid_values == "error":
+        total = diag["rows"]
+        raise DataError(
+            f"invalid values in the data ({total} examples read); nothing was written:\n"
+            f"{_problem_report(problems)}\n"
+            f"Fix the data, or set invalid_values: skip to leave these examples out (they are "
+            f"then counted in the results).")
+    models = [n for n, _ in cfg.models]
+    records, plot_records = results.assemble(
+        raw["slices"], [s.features for s in cfg.slices], models, cfg.min_slice_size,
+        cfg.metrics)
+    metrics_doc = {
+        "version": results.FORMAT_VERSION,
+        "task": plan.task,
+        "class_names": list(plan.class_names) if plan.class_names else None,
+        "models": {n: (s.path or {"prediction": s.prediction}) for n, s in cfg.models},
+        "slicing_specs": [{"name": s.name, "spec": s.to_config()} for s in cfg.slices],
+        "min_slice_size": cfg.min_slice_size,
+        "examples_read": diag["rows"],
+        "skipped_examples": {what: n for what, (n, _) in problems.items()},
+        "quantile_boundaries": {k: list(v) for k, v in raw.get("boundaries", {}).items()},
+        "records": records,
+    }
+    return metrics_doc, {"version": results.FORMAT_VERSION, "records": plot_records}

@@ -1,0 +1,240 @@
+"""Multi-class classification metrics: accuracy, top-k accuracy, log loss, per-class and averaged
+precision, recall, f1 and one-vs-rest ROC AUC.
+
+Labels are int64 class ids in [0, k) and predictions a [n, k] matrix of class probabilities. All
+statistics are weighted by `batch.weights`. The averages follow scikit-learn:
+precision_recall_fscore_support(average=...) with zero_division=np.nan, and
+roc_auc_score(multi_class="ovr") for macro and weighted AUC; micro AUC is roc_auc_score on the
+one-hot labels against the probability matrix, every (example, class) cell one binary example.
+
+Example:
+
+    metric = MulticlassMetrics(class_names=["cat", "dog", "bird", "fish"], top_k=(2,))
+    acc = metric.add(metric.create(), batch)
+    metric.result(acc)["auc/dog"], metric.result(acc)["f1_macro"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from assay.batch import ModelBatch
+from assay.metrics.base import Metric
+from assay.metrics.binary import (
+    LOG_LOSS_EPS, ScoreCounts, bucket_ids, check_positive_int, cumulative_counts,
+    grouped_score_counts, merge_score_counts, ratio, roc_auc)
+
+AVERAGED = ("precision", "recall", "f1", "auc")
+AVERAGES = ("macro", "micro", "weighted")
+
+
+def aggregate_metric_names(top_k: Sequence[int] = (3,)) -> List[str]:
+    """The class-independent scalar names of MulticlassMetrics, in result order.
+
+    top_{k}_accuracy appears only for k < number of classes; per-class names (`precision/{c}`,
+    `recall/{c}`, `f1/{c}`, `auc/{c}`) come on top.
+    """
+    names = ["example_count", "weighted_example_count", "accuracy"]
+    names += [f"top_{k}_accuracy" for k in top_k]
+    names.append("log_loss")
+    names += [f"{m}_{avg}" for m in AVERAGED for avg in AVERAGES]
+    return names
+
+
+@dataclasses.dataclass
+class MulticlassAccumulator:
+    """Sufficient statistics of MulticlassMetrics; every field is summed when merging.
+
+    Attributes:
+      sums: shape [3]: example count, weight, weight * log loss.
+      confusion: shape [k, k]: weight of examples with true class i and argmax class j.
+      top_k_hits: shape [len(top_k)]: weight of examples whose label is among the top k.
+      scores: per-class one-vs-rest positives and negatives per probability bucket (curve = class).
+    """
+
+    sums: np.ndarray
+    confusion: np.ndarray
+    top_k_hits: np.ndarray
+    scores: ScoreCounts
+
+
+class MulticlassMetrics(Metric):
+    """Accuracy, top-k accuracy, log loss, and per-class / averaged precision, recall, f1, AUC.
+
+    Args:
+      class_names: one name per class, index i naming label i and prediction column i.
+      top_k: k values for `top_{k}_accuracy`; those >= the number of classes are skipped (they
+        would always be 1).
+      num_buckets: equal-width probability buckets of [0, 1] for the one-vs-rest ROC curves.
+      exact: key the ROC curves by the distinct probabilities instead of buckets (memory grows
+        with n * k).
+
+    Metrics: example_count, weighted_example_count, accuracy (argmax, ties to the lowest class
+    index like np.argmax), top_{k}_accuracy, log_loss (sklearn.metrics.log_loss semantics:
+    probabilities clipped to [eps, 1 - eps] and not renormalised), `precision/{c}`,
+    `recall/{c}`, `f1/{c}`, `auc/{c}` for each class name c, and `{m}_macro`, `{m}_micro`,
+    `{m}_weighted` for m in precision, recall, f1, auc.
+
+    Ties in top-k: a class outranks the label if its probability is higher, or equal with a
+    lower index; so top_1_accuracy equals accuracy. (sklearn's top_k_accuracy_score breaks ties
+    the other way, towards the higher index; the two agree when there are no ties.)
+    Undefined per-class values (no predicted examples for precision, no true examples for
+    recall and auc) are NaN and left out of the macro and weighted averages, as sklearn does
+    with zero_division=np.nan. Weighted averages weight each class by its weighted support.
+
+    Example:
+
+        metric = MulticlassMetrics(["a", "b", "c"], top_k=(2,))
+        batch = ModelBatch(np.array([0, 1, 2]), np.array([[.7, .2, .1], [.3, .4, .3],
+                           [.5, .1, .4]]), np.ones(3))
+        metric.result(metric.add(metric.create(), batch))["top_2_accuracy"]  # 1.0
+    """
+
+    name = "multiclass"
+
+    def __init__(self, class_names: Sequence[str], top_k: Sequence[int] = (3,),
+                 num_buckets: int = 10000, exact: bool = False):
+        self.class_names = _check_class_names(class_names)
+        self.num_classes = len(self.class_names)
+        top_k = _check_top_k(top_k)
+        self.top_k = tuple(k for k in top_k if k < self.num_classes)
+        self.num_buckets = check_positive_int("num_buckets", num_buckets)
+        self.exact = bool(exact)
+
+    def metric_names(self) -> List[str]:
+        names = aggregate_metric_names(self.top_k)
+        names += [f"{m}/{c}" for m in AVERAGED for c in self.class_names]
+        return names
+
+    # Accumulator algebra -----------------------------------------------------------------
+
+    def create(self) -> MulticlassAccumulator:
+        k = self.num_classes
+        return MulticlassAccumulator(np.zeros(3), np.zeros((k, k)), np.zeros(len(self.top_k)),
+                                     ScoreCounts.empty(self.exact))
+
+    def add(self, acc: MulticlassAccumulator, batch: ModelBatch) -> MulticlassAccumulator:
+        return self.merge([acc, self._accumulate(batch, np.zeros(len(batch), np.int64), 1)[0]])
+
+    def add_grouped(self, batch: ModelBatch, group_ids: np.ndarray,
+                    n_groups: int) -> List[MulticlassAccumulator]:
+        return self._accumulate(batch, np.asarray(group_ids, np.int64), n_groups)
+
+    def merge(self, accs: Sequence[MulticlassAccumulator]) -> MulticlassAccumulator:
+        first = accs[0]
+        for other in accs[1:]:
+            first.sums += other.sums
+            first.confusion += other.confusion
+            first.top_k_hits += other.top_k_hits
+        first.scores = merge_score_counts([a.scores for a in accs], self.exact)
+        return first
+
+    def _accumulate(self, batch: ModelBatch, group: np.ndarray,
+                    n_groups: int) -> List[MulticlassAccumulator]:
+        """One accumulator per group, in one vectorised pass over the batch."""
+        k = self.num_classes
+        y = np.asarray(batch.labels).astype(np.int64)
+        p = np.asarray(batch.predictions, np.float64)
+        w = np.asarray(batch.weights, np.float64)
+        n = len(y)
+        if p.shape != (n, k):
+            raise ValueError(f"MulticlassMetrics with {k} class_names needs predictions of shape "
+                             f"[n, {k}] (got shape {p.shape} for {n} labels).")
+
+        def per_group(values: np.ndarray, cells: int = 1, cell=0) -> np.ndarray:
+            return np.bincount(group * cells + cell, values, minlength=n_groups * cells)
+
+        p_true = p[np.arange(n), y]
+        log_loss = -np.log(np.clip(p_true, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS))
+        sums = np.stack([per_group(np.ones(n)), per_group(w), per_group(w * log_loss)], axis=1)
+
+        confusion = per_group(w, k * k, y * k + np.argmax(p, axis=1)).reshape(n_groups, k, k)
+
+        # Rank of the label among the classes; ties go to the lower class index.
+        classes = np.arange(k)[None, :]
+        beats = (p > p_true[:, None]) | ((p == p_true[:, None]) & (classes < y[:, None]))
+        rank = beats.sum(axis=1)
+        top_k_hits = np.zeros((n_groups, len(self.top_k)))
+        for i, top in enumerate(self.top_k):  # a few k values, not examples
+            top_k_hits[:, i] = per_group(w * (rank < top))
+
+        onehot = (classes == y[:, None])  # [n, k]
+        keys = p.ravel() if self.exact else bucket_ids(p.ravel(), self.num_buckets)
+        scores = grouped_score_counts(
+            np.repeat(group, k), np.tile(np.arange(k, dtype=np.int32), n), keys,
+            (w[:, None] * onehot).ravel(), (w[:, None] * ~onehot).ravel(), n_groups, self.exact)
+        return [MulticlassAccumulator(sums[g].copy(), confusion[g].copy(), top_k_hits[g].copy(),
+                                      scores[g]) for g in range(n_groups)]
+
+    # Results -----------------------------------------------------------------------------
+
+    def result(self, acc: MulticlassAccumulator) -> Dict[str, float]:
+        count, weight, log_loss_sum = acc.sums
+        c = acc.confusion
+        tp, predicted, support = np.diag(c), c.sum(axis=0), c.sum(axis=1)
+        per_class = {
+            "precision": ratio(tp, predicted),
+            "recall": ratio(tp, support),
+            "f1": ratio(2 * tp, predicted + support),
+            "auc": np.array([roc_auc(*cumulative_counts(acc.scores, i)[1:])
+                             for i in range(self.num_classes)]),
+        }
+        accuracy = ratio(tp.sum(), weight)
+        micro = {"precision": accuracy, "recall": accuracy, "f1": accuracy,
+                 "auc": roc_auc(*cumulative_counts(acc.scores, None)[1:])}
+
+        values = {"example_count": float(count), "weighted_example_count": float(weight),
+                  "accuracy": accuracy}
+        for top, hits in zip(self.top_k, acc.top_k_hits):
+            values[f"top_{top}_accuracy"] = ratio(hits, weight)
+        values["log_loss"] = ratio(log_loss_sum, weight)
+        for m in AVERAGED:
+            values[f"{m}_macro"] = _nan_average(per_class[m], None)
+            values[f"{m}_micro"] = micro[m]
+            values[f"{m}_weighted"] = _nan_average(per_class[m], support)
+        for m in AVERAGED:
+            for name, v in zip(self.class_names, per_class[m]):
+                values[f"{m}/{name}"] = float(v)
+        return values
+
+    def plots(self, acc: MulticlassAccumulator) -> Dict[str, Any]:
+        """The weighted confusion matrix: matrix[i][j] = weight of true class i predicted j."""
+        return {"confusion_matrix": {"labels": list(self.class_names),
+                                     "matrix": acc.confusion.tolist()}}
+
+
+def _nan_average(values: np.ndarray, weights) -> float:
+    """Weighted mean ignoring NaNs, as sklearn.utils.extmath._nanaverage."""
+    keep = ~np.isnan(values)
+    if not keep.any():
+        return float("nan")
+    if weights is None or np.sum(weights[keep]) == 0:
+        return float(np.mean(values[keep]))
+    return float(np.average(values[keep], weights=weights[keep]))
+
+
+def _check_class_names(class_names: Sequence[str]) -> Tuple[str, ...]:
+    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence):
+        raise TypeError("'class_names' must be a list of strings "
+                        f"(got {class_names!r}, a {type(class_names).__name__}).")
+    for c in class_names:
+        if not isinstance(c, str):
+            raise TypeError(f"'class_names' must hold strings (got {c!r}, a {type(c).__name__}); "
+                            "name numeric classes like '0', '1'.")
+    if len(class_names) < 2:
+        raise ValueError(f"'class_names' must name at least 2 classes (got {list(class_names)!r}).")
+    if len(set(class_names)) != len(class_names):
+        raise ValueError(f"'class_names' must be unique (got {list(class_names)!r}).")
+    return tuple(class_names)
+
+
+def _check_top_k(top_k: Sequence[int]) -> Tuple[int, ...]:
+    if isinstance(top_k, (str, bytes)) or not isinstance(top_k, Sequence):
+        raise TypeError(f"'top_k' must be a sequence of ints (got {top_k!r}, "
+                        f"a {type(top_k).__name__}).")
+    for k in top_k:
+        check_positive_int("top_k", k)
+    return tuple(int(k) for k in top_k)

@@ -1,0 +1,172 @@
+"""Slice keys for a batch of examples, computed with numpy for the whole batch at once.
+
+For one SliceSpec and one Arrow batch, `slice_groups` returns which rows belong to which slices:
+`rows[i]` belongs to the slice `keys[group_ids[i]]`. A row with one value per sliced feature
+belongs to one slice of the spec; a multi-valued feature puts the row into one slice per distinct
+value (crossed with the other features' values); a row that lacks a sliced feature (or the fixed
+value) belongs to no slice of the spec.
+
+Slice keys are tuples of (feature, value) pairs with plain Python values (ints stay ints);
+bucketed features get interval labels such as "[1, 5)".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+import pyarrow as pa
+
+from assay import io as assay_io
+from assay.config import SliceColumn, SliceSpec
+
+SliceKey = Tuple[Tuple[str, Any], ...]
+OVERALL: SliceKey = ()
+
+
+def _fmt(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+
+
+def bucket_labels(boundaries: Sequence[float]) -> List[str]:
+    """Interval labels for the len(boundaries) + 1 buckets, e.g. ['(-inf, 0)', '[0, 1)', '[1, inf)']."""
+    edges = ["-inf"] + [_fmt(b) for b in boundaries] + ["inf"]
+    labels = []
+    for i in range(len(edges) - 1):
+        left = "(" if i == 0 else "["
+        labels.append(f"{left}{edges[i]}, {edges[i + 1]})")
+    return labels
+
+
+def _py(values: np.ndarray) -> List[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+@dataclasses.dataclass(frozen=True)
+class SliceGroups:
+    """Rows of a batch grouped into the slices of one spec.
+
+    Attributes:
+      rows: shape [m] int64, row indices into the batch (a row may appear more than once when a
+        multi-valued feature puts it into several slices).
+      group_ids: shape [m] int64 in [0, len(keys)).
+      keys: the slice key of each group.
+    """
+
+    rows: np.ndarray
+    group_ids: np.ndarray
+    keys: List[SliceKey]
+
+
+def _column_codes(batch: pa.RecordBatch, column: SliceColumn,
+                  boundaries: Dict[str, Tuple[float, ...]]) -> Tuple[np.ndarray, np.ndarray, List[Any]]:
+    """(rows, codes, uniques): each (row, value) pair of the column, deduplicated and sorted."""
+    values, rows = assay_io.column_values(batch, column.feature)
+    if column.bucketed:
+        bounds = column.boundaries if column.boundaries is not None else boundaries[column.feature]
+        numeric = np.asarray(values, dtype=np.float64)
+        finite = ~np.isnan(numeric)
+        numeric, rows = numeric[finite], rows[finite]
+        codes = np.searchsorted(np.asarray(bounds, dtype=np.float64), numeric, side="right")
+        labels = bucket_labels(bounds)
+        present, codes = np.unique(codes, return_inverse=True)
+        uniques = [labels[i] for i in present]
+    else:
+        uniques_arr, codes = np.unique(values, return_inverse=True)
+        uniques = _py(uniques_arr)
+    codes = codes.astype(np.int64, copy=False)
+    rows = rows.astype(np.int64, copy=False)
+    # Deduplicate (row, code) pairs and sort by row, then code.
+    if len(rows):
+        pair = rows * (len(uniques) + 1) + codes
+        pair = np.unique(pair)
+        rows, codes = pair // (len(uniques) + 1), pair % (len(uniques) + 1)
+    return rows, codes, uniques
+
+
+def _cross(left_rows: np.ndarray, left_codes: np.ndarray, right_rows: np.ndarray,
+           right_codes: np.ndarray, num_rows: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joins two row-sorted (row, code) lists on row: every left pair with every right pair.
+
+    left_codes has shape [m, j] (codes so far), right_codes shape [p]. Returns (rows, left_index,
+    right_index) of the joined pairs.
+    """
+    right_count = np.bincount(right_rows, minlength=num_rows)
+    right_start = np.concatenate([[0], np.cumsum(right_count)[:-1]])
+    reps = right_count[left_rows]
+    left_index = np.repeat(np.arange(len(left_rows)), reps)
+    # For each output, its position among the right pairs of its row.
+    out_start = np.concatenate([[0], np.cumsum(reps)[:-1]])
+    within = np.arange(int(reps.sum())) - np.repeat(out_start, reps)
+    right_index = right_start[left_rows[left_index]] + within
+    return left_rows[left_index], left_index, right_index
+
+
+def slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
+                 boundaries: Dict[str, Tuple[float, ...]] = None) -> SliceGroups:
+    """Groups the rows of `batch` into the slices of `spec` (see the module docstring).
+
+    Args:
+      batch: the examples, shape [n] rows.
+      spec: the slicing spec.
+      boundaries: bucket boundaries of the features sliced by quantiles, computed earlier in the
+        pass.
+    """
+    n = batch.num_rows
+    if spec.is_overall:
+        return SliceGroups(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64), [OVERALL])
+    boundaries = boundaries or {}
+    present = set(batch.schema.names)
+    empty = SliceGroups(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
+    if any(f not in present for f in spec.features):
+        return empty
+
+    keep = np.ones(n, dtype=bool)
+    for feature, wanted in spec.values:
+        values, rows = assay_io.column_values(batch, feature)
+        hit = np.zeros(n, dtype=bool)
+        if len(values):
+            if isinstance(wanted, str):
+                match = np.asarray(values).astype(object) == wanted
+            else:
+                numeric = np.asarray(values)
+                match = (numeric == wanted) if numeric.dtype.kind in "biuf" else np.zeros(
+                    len(values), dtype=bool)
+            hit[rows[match]] = True
+        keep &= hit
+    fixed: SliceKey = tuple(spec.values)
+
+    if not spec.columns:
+        rows = np.flatnonzero(keep).astype(np.int64)
+        if not len(rows):
+            return empty
+        return SliceGroups(rows, np.zeros(len(rows), np.int64), [fixed])
+
+    rows = np.flatnonzero(keep).astype(np.int64)
+    codes = np.zeros((len(rows), 0), dtype=np.int64)
+    uniques_per_col: List[List[Any]] = []
+    for column in spec.columns:
+        col_rows, col_codes, uniques = _column_codes(batch, column, boundaries)
+        uniques_per_col.append(uniques)
+        joined_rows, li, ri = _cross(rows, codes, col_rows, col_codes, n)
+        rows = joined_rows
+        codes = np.concatenate([codes[li], col_codes[ri][:, None]], axis=1)
+    if not len(rows):
+        return empty
+    combos, group_ids = np.unique(codes, axis=0, return_inverse=True)
+    keys = [
+        fixed + tuple((c.feature, uniques_per_col[j][combo[j]]) for j, c in enumerate(spec.columns))
+        for combo in combos
+    ]
+    return SliceGroups(rows, group_ids.reshape(-1).astype(np.int64), keys)
+
+
+def key_to_json(key: SliceKey) -> Dict[str, Any]:
+    """The JSON form of a slice key: {} for overall, {"hour": 3, "day": 1} otherwise."""
+    return {k: v for k, v in key}
+
+
+def key_name(key: SliceKey) -> str:
+    """A readable name: 'overall' or 'hour=3, day=1'."""
+    return "overall" if not key else ", ".join(f"{k}={v}" for k, v in key)
