@@ -387,7 +387,7 @@ def test_label_of_the_wrong_kind(tmp_path):
         assay.evaluate(_config(task="binary"), path, str(tmp_path / "out"))
     strings = np.where(labels > 0, "yes", "no")
     path = _bad_table(tmp_path, label=strings)
-    with pytest.raises(ConfigError, match=r"holds strings \(e.g. 'no'\); give label_vocabulary"):
+    with pytest.raises(ConfigError, match=r"holds strings \(e.g. '(yes|no)'\); give label_vocabulary"):
         assay.evaluate(_config(), path, str(tmp_path / "out"))
     ok = assay.evaluate(_config(label_vocabulary=["no", "yes"]), path, str(tmp_path / "out"))
     assert ok.task == "binary"

@@ -38,7 +38,7 @@ def _batch(rows_values, types):
 
 @pytest.mark.parametrize("spec_raw", [
     [], ["a"], ["a", "b"], ["t"], ["t", "a"], ["a", "t", "b"], {"b": 2}, {"t": "y"},
-    {"keys": ["a"], "values": {"b": 1}}, {"keys": ["t"], "values": {"t": "x"}},
+    {"keys": ["a"], "values": {"b": 1}}, {"keys": ["t"], "values": {"a": "p"}},
     {"feature": "m", "boundaries": [0, 1.5, 3]}, ["b", {"feature": "m", "boundaries": [2]}],
 ])
 def test_slice_groups_match_row_by_row_reference(spec_raw):

@@ -271,7 +271,10 @@ def _infer_task(cfg: EvalConfig, labels: np.ndarray, preds: np.ndarray) -> str:
     if integral and set(np.unique(numeric).tolist()) <= {0.0, 1.0}:
         p = preds if preds.ndim == 1 else preds[:, -1]
         p = p[np.isfinite(p)]
-        if width == 2 or (len(p) and p.min() >= 0 and p.max() <= 1) or \
+        # Predictions that are (nearly all) probabilities: a few stray values outside [0, 1]
+        # are reported as invalid later rather than turning the task into a regression.
+        in_unit = float(np.mean((p >= 0) & (p <= 1))) if len(p) else 0.0
+        if width == 2 or in_unit >= 0.99 or \
                 getattr(cfg.model_specs["candidate"], "transform", "none") == "sigmoid":
             return "binary"
     return "regression"

@@ -70,6 +70,20 @@ def ratio(numerator, denominator):
 
 # --------------------------------------------------------------------------------------------
 # Score counts: weighted positives and negatives per (curve, score key), shared with multiclass.
+#
+# Two forms. The exact form keys by the distinct prediction values (float64 keys), so the areas
+# equal scikit-learn's, ties included. The bucketed form keys by
+# bucket_ids(prediction, num_buckets) (int64 keys), so it holds at most num_buckets entries per
+# curve however many examples it has seen. A ScoreCounts starts exact and is bucketed once some
+# curve holds more than `max_exact` distinct predictions (max_exact None: never). Both the
+# conversion and the bucket of an example are functions of the prediction values alone, so the
+# form of a slice's counts, and the sum in each key, do not depend on how the slice was batched:
+#
+#   * the distinct predictions of a part are a subset of the slice's, so a part over the limit
+#     means the slice is over it too (converting a part early is never wrong), and merging parts
+#     that are each under the limit converts when their union is over it;
+#   * bucketing exact counts re-adds their sums per bucket, which gives the same sums (up to
+#     float summation order) as bucketing every example directly.
 
 
 @dataclasses.dataclass
@@ -79,7 +93,8 @@ class ScoreCounts:
     Attributes:
       curve: shape [m] int32; which curve an entry belongs to (always 0 for binary, the class for
         one-vs-rest multi-class curves).
-      keys: shape [m]; int64 bucket ids in bucketed mode, float64 prediction values in exact mode.
+      keys: shape [m]; float64 prediction values in the exact form, int64 bucket ids in the
+        bucketed form (the dtype tells the forms apart, see `exact`).
       pos: shape [m] float64; weight of positive examples (weight * label) at the key.
       neg: shape [m] float64; weight of negative examples (weight * (1 - label)) at the key.
     """
@@ -89,46 +104,144 @@ class ScoreCounts:
     pos: np.ndarray
     neg: np.ndarray
 
+    @property
+    def exact(self) -> bool:
+        """True in the exact form (keys are predictions), False in the bucketed form."""
+        return self.keys.dtype.kind == "f"
+
     @classmethod
-    def empty(cls, exact: bool) -> "ScoreCounts":
+    def empty(cls, exact: bool = True) -> "ScoreCounts":
         key_dtype = np.float64 if exact else np.int64
         return cls(np.zeros(0, np.int32), np.zeros(0, key_dtype), np.zeros(0), np.zeros(0))
 
+    def max_keys_per_curve(self) -> int:
+        """The most entries (distinct keys) any one curve holds; 0 when empty."""
+        return int(np.bincount(self.curve).max()) if len(self.curve) else 0
 
-def grouped_score_counts(group: np.ndarray, curve: np.ndarray, keys: np.ndarray,
-                         pos: np.ndarray, neg: np.ndarray, n_groups: int,
-                         exact: bool) -> List[ScoreCounts]:
+    def copy(self) -> "ScoreCounts":
+        return ScoreCounts(self.curve.copy(), self.keys.copy(), self.pos.copy(), self.neg.copy())
+
+
+def _run_starts(*columns: np.ndarray) -> np.ndarray:
+    """Indices where a run of equal rows starts, for columns sorted together (length >= 1)."""
+    change = np.zeros(len(columns[0]), bool)
+    change[0] = True
+    for col in columns:
+        change[1:] |= col[1:] != col[:-1]
+    return np.flatnonzero(change)
+
+
+def _bucket_runs(cell: np.ndarray, values: np.ndarray, pos: np.ndarray, neg: np.ndarray,
+                 num_buckets: int):
+    """Re-adds exact entries sorted by (cell, value) per (cell, bucket of value).
+
+    The bucket is monotone in the value, so the bucketed entries come out sorted by
+    (cell, bucket) with no sort, and their sums follow the value order.
+    """
+    buckets = bucket_ids(values, num_buckets)
+    starts = _run_starts(cell, buckets)
+    return (cell[starts], buckets[starts], np.add.reduceat(pos, starts),
+            np.add.reduceat(neg, starts))
+
+
+def bucketize(counts: ScoreCounts, num_buckets: int) -> ScoreCounts:
+    """The bucketed form of exact counts (bucketed counts are returned as they are)."""
+    if not counts.exact:
+        return counts
+    if len(counts.keys) == 0:
+        return ScoreCounts.empty(exact=False)
+    curve, keys, pos, neg = _bucket_runs(counts.curve, counts.keys, counts.pos, counts.neg,
+                                         num_buckets)
+    return ScoreCounts(curve, keys, pos, neg)
+
+
+def grouped_score_counts(group: np.ndarray, curve: np.ndarray, scores: np.ndarray,
+                         pos: np.ndarray, neg: np.ndarray, n_groups: int, num_buckets: int,
+                         max_exact: Optional[int]) -> List[ScoreCounts]:
     """Sums pos and neg per (group, curve, key); one ScoreCounts per group.
+
+    A group's counts are exact while each of its curves has at most max_exact distinct scores
+    (always when max_exact is None) and bucketed otherwise, exactly as if the group's examples
+    had been added alone. Vectorised: one sort of all entries; the groups that are bucketed get
+    their buckets from one pass over the sorted exact entries.
 
     Args:
       group: shape [n] int, values in [0, n_groups).
-      curve, keys, pos, neg: shape [n]; one entry per (example, curve).
+      curve: shape [n] int, values >= 0.
+      scores, pos, neg: shape [n] float64; one entry per (example, curve).
     """
-    if len(keys) == 0:
-        return [ScoreCounts.empty(exact) for _ in range(n_groups)]
-    # lexsort is stable, so equal (group, curve, key) entries are summed in input order and a
+    if len(scores) == 0:
+        return [ScoreCounts.empty() for _ in range(n_groups)]
+    n_curves = int(curve.max()) + 1
+    cell = group.astype(np.int64) * n_curves + curve
+    # lexsort is stable, so equal (group, curve, score) entries are summed in input order and a
     # group's sums do not depend on which other groups share the batch.
-    order = np.lexsort((keys, curve, group))
-    g, c, k = group[order], curve[order], keys[order]
-    starts = np.flatnonzero(np.concatenate(
-        [[True], (g[1:] != g[:-1]) | (c[1:] != c[:-1]) | (k[1:] != k[:-1])]))
+    order = np.lexsort((scores, cell))
+    cell, scores = cell[order], scores[order]
+    starts = _run_starts(cell, scores)
     pos_sum = np.add.reduceat(pos[order], starts)
     neg_sum = np.add.reduceat(neg[order], starts)
-    g, c, k = g[starts], c[starts].astype(np.int32), k[starts]
+    cell, scores = cell[starts], scores[starts]
+    g = cell // n_curves
     bounds = np.searchsorted(g, np.arange(n_groups + 1))
-    return [
-        ScoreCounts(c[a:b].copy(), k[a:b].copy(), pos_sum[a:b].copy(), neg_sum[a:b].copy())
-        for a, b in zip(bounds[:-1], bounds[1:])
-    ]
+
+    if max_exact is None:
+        bucketed = np.zeros(n_groups, bool)
+    else:
+        per_curve = np.bincount(cell, minlength=n_groups * n_curves).reshape(n_groups, n_curves)
+        bucketed = per_curve.max(axis=1) > max_exact
+    if bucketed.any():
+        sel = bucketed[g]
+        b_cell, b_keys, b_pos, b_neg = _bucket_runs(cell[sel], scores[sel], pos_sum[sel],
+                                                    neg_sum[sel], num_buckets)
+        b_bounds = np.searchsorted(b_cell // n_curves, np.arange(n_groups + 1))
+        b_curve = (b_cell % n_curves).astype(np.int32)
+    curve_out = (cell % n_curves).astype(np.int32)
+
+    out = []
+    for i in range(n_groups):  # slicing only (copies, not views of the whole batch's arrays)
+        if bucketed[i]:
+            a, b = b_bounds[i], b_bounds[i + 1]
+            parts = (b_curve, b_keys, b_pos, b_neg)
+        else:
+            a, b = bounds[i], bounds[i + 1]
+            parts = (curve_out, scores, pos_sum, neg_sum)
+        out.append(ScoreCounts(*(x[a:b].copy() for x in parts)))
+    return out
 
 
-def merge_score_counts(counts: Sequence[ScoreCounts], exact: bool) -> ScoreCounts:
-    """Sums several ScoreCounts key by key."""
-    curve = np.concatenate([s.curve for s in counts])
-    return grouped_score_counts(
-        np.zeros(len(curve), np.int64), curve, np.concatenate([s.keys for s in counts]),
-        np.concatenate([s.pos for s in counts]), np.concatenate([s.neg for s in counts]), 1,
-        exact)[0]
+def _sum_by_key(curve: np.ndarray, keys: np.ndarray, pos: np.ndarray,
+                neg: np.ndarray) -> ScoreCounts:
+    """Entries summed per (curve, key), sorted; keys keep their dtype (form)."""
+    if len(keys) == 0:
+        return ScoreCounts(curve.astype(np.int32), keys, pos, neg)
+    order = np.lexsort((keys, curve))  # stable: equal keys are summed in input order
+    curve, keys = curve[order], keys[order]
+    starts = _run_starts(curve, keys)
+    return ScoreCounts(curve[starts].astype(np.int32), keys[starts],
+                       np.add.reduceat(pos[order], starts), np.add.reduceat(neg[order], starts))
+
+
+def merge_score_counts(counts: Sequence[ScoreCounts], num_buckets: int,
+                       max_exact: Optional[int]) -> ScoreCounts:
+    """Sums several ScoreCounts key by key; returns a new ScoreCounts.
+
+    Exact parts are bucketed first if any part is bucketed; an exact sum is bucketed when some
+    curve then holds more than max_exact distinct scores (never when max_exact is None).
+    """
+    counts = [c for c in counts if len(c.keys)]
+    if not counts:
+        return ScoreCounts.empty()
+    if not all(c.exact for c in counts):
+        counts = [bucketize(c, num_buckets) for c in counts]
+    if len(counts) == 1:
+        merged = counts[0].copy()
+    else:
+        merged = _sum_by_key(*(np.concatenate([getattr(c, f) for c in counts])
+                               for f in ("curve", "keys", "pos", "neg")))
+    if merged.exact and max_exact is not None and merged.max_keys_per_curve() > max_exact:
+        merged = bucketize(merged, num_buckets)
+    return merged
 
 
 def cumulative_counts(counts: ScoreCounts, curve: Optional[int] = None
@@ -143,9 +256,7 @@ def cumulative_counts(counts: ScoreCounts, curve: Optional[int] = None
       (keys, tp, fp), shape [m] each, keys descending; keys holding no weight are dropped.
     """
     if curve is None:
-        merged = merge_score_counts(
-            [dataclasses.replace(counts, curve=np.zeros_like(counts.curve))],
-            exact=counts.keys.dtype.kind == "f")
+        merged = _sum_by_key(np.zeros_like(counts.curve), counts.keys, counts.pos, counts.neg)
     else:
         a, b = np.searchsorted(counts.curve, [curve, curve + 1])
         merged = ScoreCounts(counts.curve[a:b], counts.keys[a:b], counts.pos[a:b],
@@ -247,11 +358,13 @@ class BinaryMetrics(Metric):
     name = "binary"
 
     def __init__(self, thresholds: Sequence[float] = (0.5,), num_buckets: int = 10000,
-                 exact: bool = False, calibration_bins: int = 10):
+                 exact: bool = False, calibration_bins: int = 10,
+                 max_exact_scores: Optional[int] = None):
         self.thresholds = _check_thresholds(thresholds)
         self.num_buckets = check_positive_int("num_buckets", num_buckets)
         self.exact = bool(exact)
         self.calibration_bins = check_positive_int("calibration_bins", calibration_bins)
+        self.max_exact_scores = exact_score_limit(num_buckets, exact, max_exact_scores)
 
     def metric_names(self) -> List[str]:
         return binary_metric_names(self.thresholds)
@@ -262,7 +375,7 @@ class BinaryMetrics(Metric):
         return BinaryAccumulator(
             sums=np.zeros(5), confusion=np.zeros((len(self.thresholds), 2, 2)),
             calibration=np.zeros((self.calibration_bins, 3)),
-            scores=ScoreCounts.empty(self.exact))
+            scores=ScoreCounts.empty())
 
     def add(self, acc: BinaryAccumulator, batch: ModelBatch) -> BinaryAccumulator:
         return self.merge([acc, self._accumulate(batch, np.zeros(len(batch), np.int64), 1)[0]])
@@ -277,7 +390,8 @@ class BinaryMetrics(Metric):
             first.sums += other.sums
             first.confusion += other.confusion
             first.calibration += other.calibration
-        first.scores = merge_score_counts([a.scores for a in accs], self.exact)
+        first.scores = merge_score_counts([a.scores for a in accs], self.num_buckets,
+                                          self.max_exact_scores)
         return first
 
     def _accumulate(self, batch: ModelBatch, group: np.ndarray,
@@ -314,9 +428,8 @@ class BinaryMetrics(Metric):
         calibration = np.stack([np.bincount(cal_cell, v, minlength=n_groups * n_bins)
                                 for v in (w, w * p, wpos)], axis=1).reshape(n_groups, n_bins, 3)
 
-        keys = p if self.exact else bucket_ids(p, self.num_buckets)
-        scores = grouped_score_counts(group, np.zeros(len(p), np.int32), keys, wpos, wneg,
-                                      n_groups, self.exact)
+        scores = grouped_score_counts(group, np.zeros(len(p), np.int32), p, wpos, wneg,
+                                      n_groups, self.num_buckets, self.max_exact_scores)
         return [BinaryAccumulator(sums[g].copy(), confusion[g].copy(), calibration[g].copy(),
                                   scores[g]) for g in range(n_groups)]
 
@@ -352,7 +465,7 @@ class BinaryMetrics(Metric):
         entry per bin, None where a bin holds no weight.
         """
         keys, tp, fp = cumulative_counts(acc.scores, 0)
-        thresholds = keys.astype(np.float64) if self.exact else keys / self.num_buckets
+        thresholds = keys if acc.scores.exact else keys / self.num_buckets
         plots: Dict[str, Any] = {}
         if len(tp) and tp[-1] > 0 and fp[-1] > 0:
             fpr, tpr = np.r_[0.0, fp / fp[-1]], np.r_[0.0, tp / tp[-1]]
@@ -417,6 +530,21 @@ def _check_thresholds(thresholds: Sequence[float]) -> Tuple[float, ...]:
     if len(set(names)) != len(names):
         raise ValueError(f"'thresholds' must not repeat a value (got {list(thresholds)!r}).")
     return tuple(float(t) for t in thresholds)
+
+
+def exact_score_limit(num_buckets: int, exact: bool, max_exact_scores: Any) -> Optional[int]:
+    """The max_exact of the score counts: None (never bucket) when exact, else
+    max_exact_scores, num_buckets when that is None."""
+    if max_exact_scores is not None:
+        if isinstance(max_exact_scores, bool) or not isinstance(max_exact_scores,
+                                                                numbers.Integral):
+            raise TypeError("'max_exact_scores' must be an int or None (got "
+                            f"{max_exact_scores!r}, a {type(max_exact_scores).__name__}).")
+        if max_exact_scores < 0:
+            raise ValueError(f"'max_exact_scores' must be at least 0 (got {max_exact_scores!r}).")
+    if exact:
+        return None
+    return int(num_buckets if max_exact_scores is None else max_exact_scores)
 
 
 def check_positive_int(name: str, value: Any) -> int:

@@ -17,14 +17,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from assay.batch import ModelBatch
 from assay.metrics.base import Metric
 from assay.metrics.binary import (
-    LOG_LOSS_EPS, ScoreCounts, bucket_ids, check_positive_int, cumulative_counts,
+    LOG_LOSS_EPS, ScoreCounts, check_positive_int, cumulative_counts, exact_score_limit,
     grouped_score_counts, merge_score_counts, ratio, roc_auc)
 
 AVERAGED = ("precision", "recall", "f1", "auc")
@@ -96,13 +96,15 @@ class MulticlassMetrics(Metric):
     name = "multiclass"
 
     def __init__(self, class_names: Sequence[str], top_k: Sequence[int] = (3,),
-                 num_buckets: int = 10000, exact: bool = False):
+                 num_buckets: int = 10000, exact: bool = False,
+                 max_exact_scores: Optional[int] = None):
         self.class_names = _check_class_names(class_names)
         self.num_classes = len(self.class_names)
         top_k = _check_top_k(top_k)
         self.top_k = tuple(k for k in top_k if k < self.num_classes)
         self.num_buckets = check_positive_int("num_buckets", num_buckets)
         self.exact = bool(exact)
+        self.max_exact_scores = exact_score_limit(num_buckets, exact, max_exact_scores)
 
     def metric_names(self) -> List[str]:
         names = aggregate_metric_names(self.top_k)
@@ -114,7 +116,7 @@ class MulticlassMetrics(Metric):
     def create(self) -> MulticlassAccumulator:
         k = self.num_classes
         return MulticlassAccumulator(np.zeros(3), np.zeros((k, k)), np.zeros(len(self.top_k)),
-                                     ScoreCounts.empty(self.exact))
+                                     ScoreCounts.empty())
 
     def add(self, acc: MulticlassAccumulator, batch: ModelBatch) -> MulticlassAccumulator:
         return self.merge([acc, self._accumulate(batch, np.zeros(len(batch), np.int64), 1)[0]])
@@ -129,7 +131,8 @@ class MulticlassMetrics(Metric):
             first.sums += other.sums
             first.confusion += other.confusion
             first.top_k_hits += other.top_k_hits
-        first.scores = merge_score_counts([a.scores for a in accs], self.exact)
+        first.scores = merge_score_counts([a.scores for a in accs], self.num_buckets,
+                                          self.max_exact_scores)
         return first
 
     def _accumulate(self, batch: ModelBatch, group: np.ndarray,
@@ -162,10 +165,10 @@ class MulticlassMetrics(Metric):
             top_k_hits[:, i] = per_group(w * (rank < top))
 
         onehot = (classes == y[:, None])  # [n, k]
-        keys = p.ravel() if self.exact else bucket_ids(p.ravel(), self.num_buckets)
         scores = grouped_score_counts(
-            np.repeat(group, k), np.tile(np.arange(k, dtype=np.int32), n), keys,
-            (w[:, None] * onehot).ravel(), (w[:, None] * ~onehot).ravel(), n_groups, self.exact)
+            np.repeat(group, k), np.tile(np.arange(k, dtype=np.int32), n), p.ravel(),
+            (w[:, None] * onehot).ravel(), (w[:, None] * ~onehot).ravel(), n_groups,
+            self.num_buckets, self.max_exact_scores)
         return [MulticlassAccumulator(sums[g].copy(), confusion[g].copy(), top_k_hits[g].copy(),
                                       scores[g]) for g in range(n_groups)]
 
