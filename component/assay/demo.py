@@ -113,6 +113,11 @@ slices:
   - {day: 6}
   - {feature: miles, boundaries: [1, 2, 5, 10]}
 min_slice_size: 100
+thresholds:
+  - {metric: auc, min: 0.70, max_regression: 0.01}
+  - {metric: log_loss, max_regression: {relative: 0.05}}
+  - {metric: auc, slices: [[payment]], min: 0.55}
+  - {metric: recall, slices: [{day: 6}], min: 0.6}
 """
 
 

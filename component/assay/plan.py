@@ -138,7 +138,7 @@ def extract_labels(plan: EvalPlan, batch: pa.RecordBatch, where: str, offset: in
     """(labels, valid): labels in the task's encoding, shape [n]; valid marks usable rows."""
     cfg = plan.config
     require_column(batch, cfg.label, "label")
-    raw = assay_io.single_values(batch, cfg.label, "label")
+    raw = assay_io.single_values(batch, cfg.label, "label", row_offset=offset)
     n = len(raw)
     if raw.dtype.kind in "OSU":
         vocab = plan.class_names
@@ -175,7 +175,7 @@ def extract_weights(plan: EvalPlan, batch: pa.RecordBatch, where: str, offset: i
     if cfg.weight is None:
         return np.ones(batch.num_rows), np.ones(batch.num_rows, dtype=bool)
     require_column(batch, cfg.weight, "weight")
-    raw = assay_io.single_values(batch, cfg.weight, "weight")
+    raw = assay_io.single_values(batch, cfg.weight, "weight", row_offset=offset)
     if raw.dtype.kind not in "biuf":
         raise DataError(f"weight column '{cfg.weight}' must hold numbers (got {raw[0]!r} in "
                         f"{where})")
