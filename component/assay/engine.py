@@ -28,6 +28,7 @@ from assay import slicing
 from assay.plan import EvalPlan, Problems
 
 _DIAGNOSTICS = "diagnostics"
+_MERGE_EVERY = 32  # partial accumulators of a slice held before they are merged
 
 # (model name) -> [accumulator per metric family]
 ModelAccs = Dict[str, List[Any]]
@@ -144,16 +145,21 @@ class AccumulateSlices(beam.DoFn):
         return ()
 
     def _add(self, key, model: str, accs: List[Any]) -> None:
-        by_model = self._accs.setdefault(key, {})
-        current = by_model.get(model)
-        if current is None:
-            by_model[model] = accs
-        else:
-            by_model[model] = [fam.merge([a, b]) for fam, a, b in
-                               zip(self._families, current, accs)]
+        # Partials wait in a short list and are merged many at a time, which is cheaper than
+        # merging each batch's partial into the running accumulator.
+        pending = self._accs.setdefault(key, {}).setdefault(model, [])
+        pending.append(accs)
+        if len(pending) >= _MERGE_EVERY:
+            pending[:] = [self._merge(pending)]
+
+    def _merge(self, pending: List[List[Any]]) -> List[Any]:
+        if len(pending) == 1:
+            return pending[0]
+        return [fam.merge([p[i] for p in pending]) for i, fam in enumerate(self._families)]
 
     def finish_bundle(self):
-        for key, accs in self._accs.items():
+        for key, by_model in self._accs.items():
+            accs = {model: self._merge(pending) for model, pending in by_model.items()}
             yield window.GlobalWindows.windowed_value((key, accs))
         yield beam.pvalue.TaggedOutput(_DIAGNOSTICS, window.GlobalWindows.windowed_value({
             "problems": self._problems.counts, "features": sorted(self._seen),
@@ -259,7 +265,7 @@ def build_pipeline(p: beam.Pipeline, plan: EvalPlan, staging: str) -> None:
             batches | "SketchQuantiles" >> beam.CombineGlobally(
                 SketchQuantileFeatures(plan.quantile_features)))
     else:
-        boundaries = beam.pvalue.AsSingleton(p | "NoBoundaries" >> beam.Create([{}]))
+        boundaries = {}  # no side input: the pass stays one fused stage
     partials = batches | "AccumulateSlices" >> beam.ParDo(
         AccumulateSlices(plan), boundaries).with_outputs(_DIAGNOSTICS, main="partials")
     _ = (partials.partials
