@@ -20,6 +20,7 @@ model is loaded.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import posixpath
@@ -234,10 +235,14 @@ def _cast(values: np.ndarray, dtype: np.dtype, name: str, what: str) -> np.ndarr
 
 def _as_text(values: np.ndarray) -> np.ndarray:
     """Bytes decoded as utf-8 (tf.Example strings are bytes; sklearn encoders were fit on str)."""
-    if values.dtype.kind == "O" and values.size and isinstance(values.flat[0], bytes):
+    if not (values.dtype.kind == "O" and values.size and isinstance(values.flat[0], bytes)):
+        return values
+    try:
+        return pa.array(values, pa.large_binary()).cast(pa.large_string()) \
+            .to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not utf-8, or a mix of bytes and str
         return np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v
                          for v in values], dtype=object)
-    return values
 
 
 def _choose_output(names: Sequence[str], wanted: Optional[str], what: str) -> str:
@@ -295,7 +300,7 @@ class PredictionColumn(ModelAdapter):
                                      allow_missing=True)
         else:
             out = np.concatenate([fixed_width_values(batch.column(c), 1, c,
-                                                     f"the {self.description}",
+                                                     "a stacked prediction column",
                                                      allow_missing=True)
                                   for c in self.columns], axis=1)
         if out.dtype.kind in "OSU":
@@ -430,11 +435,16 @@ class SavedModelAdapter(ModelAdapter):
                              f"{', '.join(sorted(signatures)) or 'none'})")
         self._fn = signatures[self.signature_name]
         _, kwargs = self._fn.structured_input_signature
-        self.inputs: Dict[str, Any] = dict(kwargs)  # name -> tf.TensorSpec
+        self.inputs: Dict[str, Any] = dict(sorted(kwargs.items()))  # name -> tf.TensorSpec
         what = f"signature '{self.signature_name}' of the SavedModel at '{path}'"
         if not self.inputs:
             raise ValueError(f"{what} takes no named inputs")
         self.output = _choose_output(sorted(self._fn.structured_outputs), output, what)
+        out_spec = self._fn.structured_outputs[self.output]
+        if not (out_spec.dtype.is_floating or out_spec.dtype.is_integer or out_spec.dtype.is_bool):
+            raise ValueError(f"output '{self.output}' of {what} holds {out_spec.dtype.name} "
+                             f"values; predictions must be numbers (set output: to a numeric "
+                             f"output)")
         only = next(iter(self.inputs.values())) if len(self.inputs) == 1 else None
         self.needs_raw_records = only is not None and only.dtype == tf.string
         if self.needs_raw_records:
@@ -757,3 +767,8 @@ def clear_shared_models() -> None:
     """Forgets the models `shared_model` loaded (for tests, and to free memory)."""
     with _SHARED_LOCK:
         _SHARED.clear()
+
+
+# Freed before interpreter teardown: TF functions deleted after TF's own modules are gone print
+# "Exception ignored in AtomicFunction.__del__" noise at exit.
+atexit.register(clear_shared_models)
