@@ -4,7 +4,7 @@ export UV_LINK_MODE := copy
 PYTHON := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-deps bench clean
 
 setup: .venv/.assay-installed
 
@@ -16,7 +16,13 @@ setup: .venv/.assay-installed
 demo: setup
 	$(PYTHON) -m assay.demo
 
-test: setup
+# The browser (report) and MariaDB (ML Metadata) tests use Debian's packages; the tests say
+# clearly when they are skipped because these cannot be installed.
+test-deps:
+	-@sh tests/install_chromium.sh >/dev/null 2>&1 || echo "note: chromium could not be installed; browser tests will be skipped"
+	-@bash tests/mariadb.sh install >/dev/null 2>&1 || echo "note: mariadb-server could not be installed; MariaDB tests will be skipped"
+
+test: setup test-deps
 	$(PYTHON) -m pytest -n 2 --dist loadfile -q
 
 bench: setup
