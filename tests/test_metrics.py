@@ -8,6 +8,7 @@ tests written once for all families (shard-and-merge, add_grouped, empty input).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import pickle
@@ -190,15 +191,29 @@ REGRESSION_REFERENCES = {
 REFERENCES = {"binary": BINARY_REFERENCES, "multiclass": MULTICLASS_REFERENCES,
               "regression": REGRESSION_REFERENCES}
 
-# family -> (exact metric, its data), each checked against every reference it produces.
+# family -> (metric from the mode's options, its data), each checked against every reference it
+# produces.
 FAMILIES = {
-    "binary": (lambda exact: BinaryMetrics(thresholds=(0.5, 0.25), exact=exact), binary_data),
-    "multiclass": (lambda exact: MulticlassMetrics(CLASSES, top_k=(2, 3), exact=exact),
+    "binary": (lambda **options: BinaryMetrics(thresholds=(0.5, 0.25), **options), binary_data),
+    "multiclass": (lambda **options: MulticlassMetrics(CLASSES, top_k=(2, 3), **options),
                    multiclass_data),
-    "regression": (lambda exact: RegressionMetrics(
-        quantiles=(0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.95, 0.999, 1.0), exact=exact),
+    "regression": (lambda **options: RegressionMetrics(
+        quantiles=(0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.95, 0.999, 1.0), **options),
         regression_data),
 }
+# Modes of the score counts (binary and multiclass): exact keeps every distinct score; default
+# does while a slice has at most num_buckets (10000) distinct scores, which every slice of the
+# test data has; bucketed buckets from the first example; hybrid buckets beyond 60 distinct
+# scores, so the shards and groups of the invariance tests fall on both sides of its limit.
+SCORE_MODES = {"exact": {"exact": True}, "default": {}, "bucketed": {"max_exact_scores": 0},
+               "hybrid": {"max_exact_scores": 60}}
+MODES = {"binary": SCORE_MODES, "multiclass": SCORE_MODES,
+         "regression": {"exact": {"exact": True}, "sketch": {}}}
+
+
+def make_metric(family: str, mode: str) -> Metric:
+    make, _ = FAMILIES[family]
+    return make(**MODES[family][mode])
 # Values that come from the score buckets or the sketch, so differ in bucketed mode.
 CURVE_METRICS = {"auc", "auc_pr", "auc_macro", "auc_micro", "auc_weighted",
                  *(f"auc/{c}" for c in CLASSES)}
@@ -224,9 +239,10 @@ def test_default_options_produce_the_default_names(family):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_exact_mode_matches_references(family, weighted):
-    make, data_fn = FAMILIES[family]
+    _, data_fn = FAMILIES[family]
     data = data_fn(weighted=weighted)
-    values = make(exact=True).result(one_pass(make(exact=True), data))
+    metric = make_metric(family, "exact")
+    values = metric.result(one_pass(metric, data))
     checked = set(values) & set(REFERENCES[family])
     assert checked == set(values), f"produced without reference: {set(values) - checked}"
     for name in checked:
@@ -234,14 +250,17 @@ def test_exact_mode_matches_references(family, weighted):
         assert values[name] == pytest.approx(expected, rel=1e-12, abs=1e-15), name
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_bucketed_mode_matches_references(family):
-    make, data_fn = FAMILIES[family]
+@pytest.mark.parametrize("family,mode", [(f, m) for f in sorted(FAMILIES) for m in MODES[f]
+                                         if m != "exact"])
+def test_other_modes_match_references(family, mode):
+    _, data_fn = FAMILIES[family]
     data = data_fn(weighted=True)
-    values = make(exact=False).result(one_pass(make(exact=False), data))
+    metric = make_metric(family, mode)
+    values = metric.result(one_pass(metric, data))
     for name, value in values.items():
         expected = REFERENCES[family][name](data)
-        if name in CURVE_METRICS:
+        if name in CURVE_METRICS and mode != "default":
+            # 3000 distinct scores: bucketed in these modes, exact in the default one.
             assert value == pytest.approx(expected, abs=2e-4), name
         elif name.startswith("residual_"):
             # 3000 residuals fit in the sketch's buffer, where it is exact.
@@ -312,6 +331,139 @@ def test_multiclass_one_bucket_ties_everything_within_each_class():
     assert values["auc_micro"] == 0.5
 
 
+# Exact while small, bucketed beyond ------------------------------------------------------------
+
+
+def _small_slices():
+    """Slices of 100 to 1000 examples: continuous or tied scores, weighted or not."""
+    rng = np.random.default_rng(21)
+    for n in (100, 200, 500, 1000):
+        p = rng.uniform(size=n)
+        yield Data((rng.uniform(size=n) < p) * 1.0, p, rng.exponential(size=n))
+        yield Data((rng.uniform(size=n) < 0.3) * 1.0, p, np.ones(n))
+        tied = np.round(rng.beta(0.5, 8, size=n), 3)
+        yield Data((rng.uniform(size=n) < 2 * tied) * 1.0, tied, make_weights(rng, n, True))
+
+
+def _grouped_in_batches(metric, slices, n_batches, seed):
+    """The engine's path: batches mixing all slices, add_grouped, merged per slice."""
+    y, p, w = (np.concatenate([getattr(d, f) for d in slices]) for f in ("y", "p", "w"))
+    group = np.repeat(np.arange(len(slices)), [len(d.y) for d in slices])
+    accs = [metric.create() for _ in slices]
+    for rows in np.array_split(np.random.default_rng(seed).permutation(len(y)), n_batches):
+        partials = metric.add_grouped(ModelBatch(y[rows], p[rows], w[rows]), group[rows],
+                                      len(slices))
+        accs = [metric.merge([a, b]) for a, b in zip(accs, partials)]
+    return accs
+
+
+def test_small_slices_equal_sklearn_in_default_mode():
+    slices = list(_small_slices())
+    default, bucketed = BinaryMetrics(), BinaryMetrics(max_exact_scores=0)
+    worst_bucketed = 0.0
+    for d, acc in zip(slices, _grouped_in_batches(default, slices, n_batches=3, seed=0)):
+        assert acc.scores.exact
+        values = default.result(acc)
+        auc = skm.roc_auc_score(d.y, d.p, sample_weight=d.w)
+        ap = skm.average_precision_score(d.y, d.p, sample_weight=d.w)
+        assert abs(values["auc"] - auc) < 1e-12 and abs(values["auc_pr"] - ap) < 1e-12
+        b = bucketed.result(one_pass(bucketed, d))
+        worst_bucketed = max(worst_bucketed, abs(b["auc"] - auc), abs(b["auc_pr"] - ap))
+    # What 10000 buckets alone gave on the same slices (examples of both labels in a bucket).
+    assert worst_bucketed > 1e-5
+
+
+def test_small_multiclass_slices_equal_sklearn_in_default_mode():
+    metric = MulticlassMetrics(CLASSES)
+    for n, seed in ((150, 1), (800, 2)):
+        d = multiclass_data(n=n, seed=seed)
+        acc = metric.merge([metric.add(metric.create(), d.batch(rows))
+                            for rows in np.array_split(np.arange(n), 3)])
+        assert acc.scores.exact
+        values = metric.result(acc)
+        for name in [f"auc/{c}" for c in CLASSES] + ["auc_micro", "auc_macro", "auc_weighted"]:
+            assert abs(values[name] - MULTICLASS_REFERENCES[name](d)) < 1e-12, (n, name)
+
+
+def test_large_slices_are_bucketed_and_small():
+    metric = BinaryMetrics()
+    d = binary_data(n=30_000, seed=23)
+    acc = one_pass(metric, d)
+    assert not acc.scores.exact and len(acc.scores.keys) <= metric.num_buckets
+    values = metric.result(acc)
+    assert abs(values["auc"] - skm.roc_auc_score(d.y, d.p, sample_weight=d.w)) < 1e-4
+    assert abs(values["auc_pr"] - skm.average_precision_score(d.y, d.p, sample_weight=d.w)) < 1e-4
+    # exact=True never buckets.
+    exact = BinaryMetrics(exact=True, num_buckets=10)
+    assert one_pass(exact, d).scores.exact
+    assert exact.result(one_pass(exact, d))["auc"] == pytest.approx(
+        skm.roc_auc_score(d.y, d.p, sample_weight=d.w), rel=1e-12)
+
+
+def test_the_limit_counts_distinct_scores_of_the_whole_slice_per_curve():
+    metric = BinaryMetrics(max_exact_scores=100)
+    p = np.linspace(0.001, 0.999, 150)
+    y = (np.arange(150) % 3 == 0) * 1.0
+
+    def acc(rows):
+        return metric.add(metric.create(), ModelBatch(y[rows], p[rows], np.ones(len(rows))))
+
+    # Two exact parts of 80 distinct scores each: 150 together, so the merge buckets.
+    first, second = acc(np.arange(80)), acc(np.arange(70, 150))
+    assert first.scores.exact and second.scores.exact
+    assert not metric.merge([first, second]).scores.exact
+    # The same 80 scores twice: still 80 distinct, still exact.
+    assert metric.merge([acc(np.arange(80)), acc(np.arange(80))]).scores.exact
+    # Exactly at the limit is exact; one more is not.
+    assert acc(np.arange(100)).scores.exact and not acc(np.arange(101)).scores.exact
+    # Multi-class: 80 examples give 80 distinct scores per class (400 entries in all): exact.
+    multi = MulticlassMetrics(CLASSES, max_exact_scores=100)
+    assert one_pass(multi, multiclass_data(n=80)).scores.exact
+    assert not one_pass(multi, multiclass_data(n=101)).scores.exact
+
+
+def test_bucketing_early_or_late_gives_the_same_counts():
+    # Weights are multiples of 0.5, so every sum is exact whatever its order: the counts must be
+    # equal, not close, to bucketing every example directly.
+    rng = np.random.default_rng(24)
+    n, buckets = 3000, 1000
+    p = rng.uniform(size=n)
+    p[:500] = np.round(p[:500], 2)  # ties and bucket edges too
+    d = Data((rng.uniform(size=n) < p) * 1.0, p, make_weights(rng, n, True))
+    metric = BinaryMetrics(num_buckets=buckets)  # buckets beyond 1000 distinct scores
+    ids = np.minimum(np.floor(p * buckets), buckets - 1).astype(np.int64)
+    occupied = np.flatnonzero(np.bincount(ids, minlength=buckets))
+    expected = (occupied, np.bincount(ids, d.w * d.y, buckets)[occupied],
+                np.bincount(ids, d.w * (1 - d.y), buckets)[occupied])
+
+    shards = np.array_split(rng.permutation(n), 10)  # 300 distinct scores each at most
+
+    def parts():  # fresh ones each time: merge may change its first accumulator
+        return [metric.add(metric.create(), d.batch(s)) for s in shards]
+
+    assert all(a.scores.exact for a in parts())
+    half = metric.add(metric.create(), d.batch(np.concatenate(shards[:5])))
+    assert not half.scores.exact
+    grouped = metric.add_grouped(d.batch(), (np.arange(n) >= 2900).astype(np.int64), 2)
+    assert not grouped[0].scores.exact and grouped[1].scores.exact
+    accs = {
+        "early: one batch": one_pass(metric, d),
+        "late: exact parts merged in a tree": metric.merge(
+            [metric.merge(parts()[:3]), metric.merge(parts()[3:7]), metric.merge(parts()[7:])]),
+        "late: one exact part at a time": functools.reduce(
+            lambda a, b: metric.merge([a, b]), parts(), metric.create()),
+        "mixed: bucketed half and exact parts": metric.merge([half] + parts()[5:]),
+        "grouped: bucketed and exact groups": metric.merge(grouped),
+    }
+    for how, acc in accs.items():
+        assert not acc.scores.exact, how
+        assert np.array_equal(acc.scores.keys, expected[0]), how
+        assert np.array_equal(acc.scores.pos, expected[1]), how
+        assert np.array_equal(acc.scores.neg, expected[2]), how
+        values, early = metric.result(acc), metric.result(accs["early: one batch"])
+        assert (values["auc"], values["auc_pr"]) == (early["auc"], early["auc_pr"]), how
+
+
 def test_sketched_quantiles_are_within_1e3_of_rank():
     rng = np.random.default_rng(3)
     n = 200_000
@@ -350,10 +502,13 @@ def test_binary_hand_computed():
 
 
 def test_binary_buckets_tie_examples_within_a_bucket():
-    metric = BinaryMetrics(num_buckets=4)
+    metric = BinaryMetrics(num_buckets=4, max_exact_scores=0)
     batch = ModelBatch(np.array([0.0, 0.0, 1.0, 1.0]), np.array([0.1, 0.4, 0.35, 0.8]),
                        np.ones(4))
     values = metric.result(metric.add(metric.create(), batch))
+    # By default, 4 distinct scores <= num_buckets: exact, .4 above .35 (auc 3/4 as above).
+    assert BinaryMetrics(num_buckets=4).result(
+        BinaryMetrics(num_buckets=4).add(BinaryMetrics().create(), batch))["auc"] == 0.75
     # Buckets: .1 -> 0, .4 and .35 -> 1 (tied), .8 -> 3. ROC: (0,0) (0,.5) (.5,1) (1,1).
     assert values["auc"] == pytest.approx(0.5 * (0.5 + 1) / 2 + 0.5)
     # Step average precision: bucket 3 gives R .5 at P 1; bucket 1 gives R 1 at P 2/3.
@@ -464,11 +619,11 @@ def test_r2_follows_sklearn_on_constant_labels_and_single_examples():
 # Invariances, written once for all families -------------------------------------------------
 
 
-def all_metrics():
-    for family, (make, data_fn) in sorted(FAMILIES.items()):
-        for exact in (False, True):
-            mode = "exact" if exact else "bucketed"
-            yield pytest.param(make(exact), data_fn, id=f"{family}-{mode}")
+def all_metrics(families=tuple(FAMILIES)):
+    for family in sorted(families):
+        for mode in MODES[family]:
+            yield pytest.param(make_metric(family, mode), FAMILIES[family][1],
+                               id=f"{family}-{mode}")
 
 
 def _shards(rng, n, n_shards):
@@ -476,10 +631,6 @@ def _shards(rng, n, n_shards):
     cuts = np.sort(rng.integers(0, n + 1, size=n_shards - 1))
     cuts[: n_shards // 4] = 0  # leading empty shards
     return np.split(rng.permutation(n), cuts)
-
-
-def _is_sketched(metric):
-    return isinstance(metric, RegressionMetrics) and not metric.exact
 
 
 @pytest.mark.parametrize("metric,data_fn", all_metrics())
@@ -504,14 +655,14 @@ def test_shard_and_merge_equals_one_pass(metric, data_fn):
         assert_results_close(metric.result(merged), expected, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("metric,data_fn", all_metrics())
-def test_shard_and_merge_gives_the_same_histograms(metric, data_fn):
-    if isinstance(metric, RegressionMetrics):
-        pytest.skip("no score histogram")
+@pytest.mark.parametrize("metric,data_fn", all_metrics(("binary", "multiclass")))
+def test_shard_and_merge_gives_the_same_score_counts(metric, data_fn):
+    # (Regression keeps no score counts; its sketch is checked just below.)
     data = data_fn(n=1500, seed=12)
     one = one_pass(metric, data)
     shards = _shards(np.random.default_rng(2), len(data.y), 8)
     merged = metric.merge([metric.add(metric.create(), data.batch(s)) for s in shards])
+    assert merged.scores.exact == one.scores.exact
     assert np.array_equal(merged.scores.curve, one.scores.curve)
     assert np.array_equal(merged.scores.keys, one.scores.keys)
     np.testing.assert_allclose(merged.scores.pos, one.scores.pos, rtol=1e-12)
@@ -610,6 +761,11 @@ def test_binary_plots_are_small_json_and_consistent():
     assert pr["precision"][-1] == pytest.approx(np.average(d.y, weights=d.w))
     # The area under the (downsampled) curve is close to the reported one.
     assert np.trapz(roc["tpr"], roc["fpr"]) == pytest.approx(metric.result(acc)["auc"], abs=1e-3)
+    # 5000 distinct scores: exact, so the thresholds are scores; bucketed, bucket lower edges.
+    assert set(roc["thresholds"][1:]) <= set(d.p)
+    bucketed = BinaryMetrics(num_buckets=100, max_exact_scores=0)
+    edges = bucketed.plots(one_pass(bucketed, d))["pr_curve"]["thresholds"]
+    assert edges[0] == 0.99 and edges[-1] == 0.0 and len(edges) == 100
     cal = plots["calibration"]
     assert cal["bins"] == [0.0, 0.25, 0.5, 0.75]
     in_bin = (d.p >= 0.5) & (d.p < 0.75)
@@ -657,6 +813,10 @@ def test_quantile_names():
     (lambda: BinaryMetrics(thresholds=(0.5, 0.5)), ValueError, r"must not repeat"),
     (lambda: BinaryMetrics(num_buckets=0), ValueError, r"'num_buckets' must be at least 1"),
     (lambda: BinaryMetrics(num_buckets=10.0), TypeError, r"'num_buckets' must be an int"),
+    (lambda: BinaryMetrics(max_exact_scores=-1), ValueError,
+     r"'max_exact_scores' must be at least 0 \(got -1\)"),
+    (lambda: MulticlassMetrics(["a", "b"], max_exact_scores=1.5), TypeError,
+     r"'max_exact_scores' must be an int or None"),
     (lambda: MulticlassMetrics("abc"), TypeError, r"'class_names' must be a list of strings"),
     (lambda: MulticlassMetrics(["a"]), ValueError, r"at least 2 classes"),
     (lambda: MulticlassMetrics([0, 1]), TypeError, r"must hold strings \(got 0, a int\)"),

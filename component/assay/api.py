@@ -69,8 +69,8 @@ def _problem_report(problems: Mapping[str, Sequence[Any]]) -> str:
 
 def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[str] = None,
              baseline: Optional[str] = None, beam_pipeline_args: Optional[Sequence[str]] = None,
-             allow_pickle: bool = False, force_bless: Optional[str] = None
-             ) -> results.EvalResult:
+             allow_pickle: bool = False, force_bless: Optional[str] = None,
+             write_report: bool = True) -> results.EvalResult:
     """Evaluates the config's models on `examples` in one Beam pass; writes `output`.
 
     Args:
@@ -84,6 +84,7 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         ["--direct_num_workers=2", "--direct_running_mode=multi_processing"].
       allow_pickle: allow loading joblib/pickle models (they run code when loaded).
       force_bless: bless whatever the checks say, recording this reason (the --force-bless flag).
+      write_report: also write the HTML report, output/report.html.
 
     Returns:
       The EvalResult read back from `output`.
@@ -116,6 +117,12 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         staged.write_json(results.CONFIG_FILE, cfg.to_dict())
         staged.write_json(results.VALIDATION_FILE, verdict.to_dict())
         validation.write_blessing(os.path.join(staged.path, results.BLESSING_DIR), verdict)
+        if write_report:
+            from assay import report
+
+            staged_result = results.load_result(staged.path)
+            staged_result.path = output
+            report.write_report(staged_result, os.path.join(staged.path, report.REPORT_FILE))
         staged.commit()
     return results.load_result(output)
 

@@ -10,6 +10,7 @@
       config.json      the config the evaluation ran with
       validation.json  the verdict and every check (when validation ran)
       blessing/        an empty BLESSED or NOT_BLESSED file
+      report.html      the self-contained HTML report (assay report DIR writes it again)
 
 Everything is written into a temporary directory beside OUTPUT and renamed into place at the end,
 so OUTPUT is either the previous complete result or the new complete result, never half of one.

@@ -5,11 +5,29 @@ Labels are 0/1 floats and predictions probabilities of the positive class in [0,
 checks both). Every statistic is weighted by `batch.weights`.
 
 The ROC and PR areas come from `ScoreCounts`: the weight of positive and negative examples per
-score bucket. Bucketed mode (the default) uses `num_buckets` equal-width buckets of [0, 1], so an
-accumulator holds at most 4 * num_buckets numbers however many examples it has seen; examples in
-the same bucket count as tied. `exact=True` keys the counts by the distinct prediction values
-instead, which gives scikit-learn's values exactly, at a memory cost that grows with the number
-of distinct predictions.
+score key. By default the keys of a slice are its distinct prediction values, which gives
+scikit-learn's roc_auc_score and average_precision_score exactly (ties included), as long as
+the slice has at most `max_exact_scores` distinct predictions (default: num_buckets, 10000);
+beyond that its counts are bucketed into `num_buckets` equal-width buckets of [0, 1] (examples
+in one bucket count as tied), so an accumulator never holds more than 4 * num_buckets numbers
+per curve. Which form a slice ends in depends on the slice only, not on how it was batched or
+sharded. `exact=True` never buckets (memory grows with the number of distinct predictions).
+
+Accuracy of the default mode, max |assay - sklearn| measured over 2-5 random draws per case:
+  * slices with <= 10000 distinct scores: exact (<= 2.2e-16), whatever their size or scores.
+  * 10001 to 1M examples, bucketed, unweighted [weighted by Exponential(1)]:
+      scores                          labels              auc              auc_pr
+      uniform                         Bernoulli(p)        3.1e-6 [2.7e-6]  2.7e-5 [3.6e-5]
+      uniform                         30% at random       2.1e-6 [3.1e-6]  1.8e-4 [2.1e-4]
+      Beta(0.5, 8), mass near 0       Bernoulli(p)        1.4e-5 [1.6e-5]  9.9e-5 [2.1e-4]
+      Beta(8, 0.5), mass near 1       Bernoulli(p)        9.1e-6 [1.9e-5]  1.9e-5 [2.7e-5]
+      sigmoid(N(-4, 1)), CTR-like     Bernoulli(p)        5.4e-5 [7.4e-5]  1.0e-4 [1.4e-3]
+      sigmoid(N(-6, .5)), all < .01   Bernoulli(20p)      5.7e-4 [1.4e-3]  1.8e-3 [1.3e-3]
+    The largest auc_pr errors come from the top few buckets, where ties between a positive and
+    a negative move precision by up to 1/(number of positives); they shrink with the slice
+    (uniform, random labels: 1.8e-4 at 10k-12k examples, 4.1e-5 at 100k, 3.6e-6 at 1M). Scores
+    crowded into a few of the equal-width buckets (the last row uses about 100 of them) lose
+    resolution at any size; use exact=True or a larger num_buckets for such models.
 
 Example:
 
@@ -131,6 +149,17 @@ def _run_starts(*columns: np.ndarray) -> np.ndarray:
     return np.flatnonzero(change)
 
 
+def _order_key(values: np.ndarray) -> np.ndarray:
+    """int64 keys in the order of the float64 values (sorting ints is faster than floats).
+
+    The IEEE bits of a float, read as int64, are in order for values >= 0 and in reverse order
+    for values < 0; flipping all but the sign bit of the negative ones fixes that. (-0.0 comes
+    just before 0.0, so the two still form one run of equal values.)
+    """
+    bits = values.view(np.int64)
+    return bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
+
+
 def _bucket_runs(cell: np.ndarray, values: np.ndarray, pos: np.ndarray, neg: np.ndarray,
                  num_buckets: int):
     """Re-adds exact entries sorted by (cell, value) per (cell, bucket of value).
@@ -172,17 +201,20 @@ def grouped_score_counts(group: np.ndarray, curve: np.ndarray, scores: np.ndarra
     """
     if len(scores) == 0:
         return [ScoreCounts.empty() for _ in range(n_groups)]
+    scores = np.asarray(scores, np.float64)
     n_curves = int(curve.max()) + 1
-    cell = group.astype(np.int64) * n_curves + curve
+    cell = group.astype(np.int64)
+    if n_curves > 1:
+        cell = cell * n_curves + curve
     # lexsort is stable, so equal (group, curve, score) entries are summed in input order and a
     # group's sums do not depend on which other groups share the batch.
-    order = np.lexsort((scores, cell))
+    order = np.lexsort((_order_key(scores), cell))
     cell, scores = cell[order], scores[order]
     starts = _run_starts(cell, scores)
     pos_sum = np.add.reduceat(pos[order], starts)
     neg_sum = np.add.reduceat(neg[order], starts)
     cell, scores = cell[starts], scores[starts]
-    g = cell // n_curves
+    g = cell // n_curves if n_curves > 1 else cell
     bounds = np.searchsorted(g, np.arange(n_groups + 1))
 
     if max_exact is None:
@@ -194,20 +226,25 @@ def grouped_score_counts(group: np.ndarray, curve: np.ndarray, scores: np.ndarra
         sel = bucketed[g]
         b_cell, b_keys, b_pos, b_neg = _bucket_runs(cell[sel], scores[sel], pos_sum[sel],
                                                     neg_sum[sel], num_buckets)
-        b_bounds = np.searchsorted(b_cell // n_curves, np.arange(n_groups + 1))
+        b_bounds = np.searchsorted(b_cell // n_curves if n_curves > 1 else b_cell,
+                                   np.arange(n_groups + 1))
         b_curve = (b_cell % n_curves).astype(np.int32)
     curve_out = (cell % n_curves).astype(np.int32)
 
-    out = []
-    for i in range(n_groups):  # slicing only (copies, not views of the whole batch's arrays)
-        if bucketed[i]:
-            a, b = b_bounds[i], b_bounds[i + 1]
-            parts = (b_curve, b_keys, b_pos, b_neg)
-        else:
-            a, b = bounds[i], bounds[i + 1]
-            parts = (curve_out, scores, pos_sum, neg_sum)
-        out.append(ScoreCounts(*(x[a:b].copy() for x in parts)))
-    return out
+    # Per group only slicing is left; copies, so that an accumulator does not keep the whole
+    # batch's arrays alive. (Python-int bounds: indexing with numpy ints costs more.)
+    exact_parts = (curve_out, scores, pos_sum, neg_sum)
+    bounds = bounds.tolist()
+    if not bucketed.any():
+        return [_copied(exact_parts, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    b_bounds = b_bounds.tolist()
+    return [_copied((b_curve, b_keys, b_pos, b_neg), b_bounds[i], b_bounds[i + 1]) if bucketed[i]
+            else _copied(exact_parts, bounds[i], bounds[i + 1]) for i in range(n_groups)]
+
+
+def _copied(parts, a: int, b: int) -> ScoreCounts:
+    curve, keys, pos, neg = parts
+    return ScoreCounts(curve[a:b].copy(), keys[a:b].copy(), pos[a:b].copy(), neg[a:b].copy())
 
 
 def _sum_by_key(curve: np.ndarray, keys: np.ndarray, pos: np.ndarray,
@@ -311,7 +348,8 @@ class BinaryAccumulator:
       confusion: shape [T, 2, 2]: weight per threshold, label (0 negative, 1 positive) and
         predicted class (1 iff prediction > threshold).
       calibration: shape [calibration_bins, 3]: weight, weight * prediction, weight * label.
-      scores: positives and negatives per score bucket (or per distinct prediction if exact).
+      scores: positives and negatives per distinct prediction, or per score bucket once the
+        slice has more than max_exact_scores distinct predictions.
     """
 
     sums: np.ndarray
@@ -329,22 +367,27 @@ class BinaryMetrics(Metric):
         specificity and false_positive_rate use the first one; every threshold t also gets
         `precision@t`, `recall@t`, `f1@t`, `accuracy@t`, `tp@t`, `fp@t`, `tn@t`, `fn@t`
         (t as format_threshold(t)).
-      num_buckets: equal-width score buckets of [0, 1] for the areas and curves (bucketed mode).
-      exact: keep every distinct prediction instead of buckets; auc and auc_pr then equal
-        sklearn's roc_auc_score and average_precision_score.
+      num_buckets: equal-width score buckets of [0, 1] for the areas and curves of slices with
+        more than max_exact_scores distinct predictions.
+      exact: always key by the distinct predictions, however many; auc and auc_pr then equal
+        sklearn's roc_auc_score and average_precision_score on every slice.
       calibration_bins: equal-width bins of [0, 1] for the calibration plot.
+      max_exact_scores: a slice's score counts stay exact (keyed by prediction) while it has at
+        most this many distinct predictions, and are bucketed beyond; None means num_buckets,
+        0 buckets from the first example. Ignored when exact.
 
     Metrics (result keys): example_count (unweighted), weighted_example_count, auc, auc_pr,
     accuracy, precision, recall, f1, specificity, false_positive_rate, log_loss, mean_label,
     mean_prediction, calibration (= weighted mean prediction / weighted mean label), and the
     per-threshold names above.
 
-    Definitions: auc is the trapezoidal ROC area, examples in one bucket tied. auc_pr is average
-    precision, sum over buckets (from the top) of recall gained times precision at that bucket;
-    in bucketed mode this equals average_precision_score on the predictions rounded down to
-    their bucket's lower edge. (TFMA's default interpolates precision within each bucket, Davis
-    & Goadrich; on 100k uniform scores with random labels that strayed up to 1.3e-4 from
-    average_precision_score on the raw scores, the step sum 9.4e-5, so assay uses the step sum.)
+    Definitions: auc is the trapezoidal ROC area, examples with one key tied. auc_pr is average
+    precision, sum over keys (from the top) of recall gained times precision at that key; on
+    bucketed counts this equals average_precision_score on the predictions rounded down to
+    their bucket's lower edge (the module docstring gives the error). (TFMA's default
+    interpolates precision within each bucket, Davis & Goadrich; on 100k uniform scores with
+    random labels that strayed up to 1.3e-4 from average_precision_score on the raw scores, the
+    step sum 9.4e-5, so assay uses the step sum.)
     Ratios with a zero denominator are NaN: precision without predicted positives, recall
     without positives, auc with one class only, everything on empty input.
 
@@ -460,9 +503,9 @@ class BinaryMetrics(Metric):
     def plots(self, acc: BinaryAccumulator) -> Dict[str, Any]:
         """ROC and PR curves (at most ~200 points each) and the calibration table.
 
-        Curve point i predicts positive iff score >= thresholds[i] (a bucket's lower edge in
-        bucketed mode); the ROC curve starts at (0, 0) with threshold None. Calibration lists one
-        entry per bin, None where a bin holds no weight.
+        Curve point i predicts positive iff score >= thresholds[i] (a bucket's lower edge when
+        the slice's counts are bucketed); the ROC curve starts at (0, 0) with threshold None.
+        Calibration lists one entry per bin, None where a bin holds no weight.
         """
         keys, tp, fp = cumulative_counts(acc.scores, 0)
         thresholds = keys if acc.scores.exact else keys / self.num_buckets

@@ -52,7 +52,8 @@ class MulticlassAccumulator:
       sums: shape [3]: example count, weight, weight * log loss.
       confusion: shape [k, k]: weight of examples with true class i and argmax class j.
       top_k_hits: shape [len(top_k)]: weight of examples whose label is among the top k.
-      scores: per-class one-vs-rest positives and negatives per probability bucket (curve = class).
+      scores: per-class one-vs-rest positives and negatives per distinct probability, or per
+        probability bucket beyond max_exact_scores (curve = class).
     """
 
     sums: np.ndarray
@@ -68,9 +69,13 @@ class MulticlassMetrics(Metric):
       class_names: one name per class, index i naming label i and prediction column i.
       top_k: k values for `top_{k}_accuracy`; those >= the number of classes are skipped (they
         would always be 1).
-      num_buckets: equal-width probability buckets of [0, 1] for the one-vs-rest ROC curves.
-      exact: key the ROC curves by the distinct probabilities instead of buckets (memory grows
-        with n * k).
+      num_buckets: equal-width probability buckets of [0, 1] for the one-vs-rest ROC curves of
+        slices with more than max_exact_scores distinct probabilities in some class.
+      exact: always key the ROC curves by the distinct probabilities (memory grows with n * k).
+      max_exact_scores: the curves of a slice stay exact (keyed by probability, so the AUCs
+        equal sklearn's) while every class has at most this many distinct probabilities, and
+        are all bucketed beyond; None means num_buckets, 0 buckets from the first example.
+        Accuracy when bucketed: see assay.metrics.binary.
 
     Metrics: example_count, weighted_example_count, accuracy (argmax, ties to the lowest class
     index like np.argmax), top_{k}_accuracy, log_loss (sklearn.metrics.log_loss semantics:
