@@ -14,7 +14,7 @@ setup: .venv/.assay-installed
 	@touch $@
 
 demo: setup
-	$(PYTHON) -m assay.demo
+	$(PYTHON) pipelines/run_demo.py
 
 # The browser (report) and MariaDB (ML Metadata) tests use Debian's packages; the tests say
 # clearly when they are skipped because these cannot be installed.

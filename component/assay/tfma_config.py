@@ -1,0 +1,550 @@
+"""Translate a `tfma.EvalConfig` into assay's config, so a TFMA/TFX user keeps their config.
+
+    import tensorflow_model_analysis as tfma
+    from assay.tfma_config import from_tfma
+
+    eval_config = tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(label_key="label", prediction_key="score")],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["region"])],
+        metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+            class_name="AUC",
+            threshold=tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(lower_bound={"value": 0.7}),
+                change_threshold=tfma.GenericChangeThreshold(
+                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                    absolute={"value": -0.01})))])])
+    from_tfma(eval_config)
+    # {'label': 'label', 'models': {'candidate': {'prediction': 'score'}},
+    #  'slices': [[], ['region']],
+    #  'thresholds': [{'metric': 'auc', 'min': 0.7, 'max_regression': {'absolute': 0.01},
+    #                  'slices': [[], ['region']]}]}
+
+What is translated (TFMA 0.47 semantics, evaluators/metrics_validator.py):
+  - model_specs: label_key -> label, example_weight_key -> weight, is_baseline -> the baseline,
+    inference_batch_size -> batch_size. Without `model_paths` the evaluation is model-agnostic
+    and prediction_key names the prediction column (models.*.prediction). With `model_paths`
+    (what the TFX component passes: the Model artifacts' URIs) each model is run from its path,
+    signature_name -> signature, prediction_key -> output (the model's output key); a baseline
+    spec with no baseline path is dropped (TFX's first run), and a baseline path with no baseline
+    spec copies the candidate's spec (as TFMA's update_eval_config_with_defaults does).
+  - slicing_specs: feature_keys -> [keys], feature_values -> {feature: value} (numeric strings
+    become numbers, as TFMA's slicer does), both -> {keys: [...], values: {...}}. No slicing
+    specs means the overall slice only.
+  - metrics_specs: metric classes -> assay metric names (see `METRIC_NAMES`); thresholds given
+    with a metric (`threshold`) or by name (`thresholds`) apply, as in TFMA, to every slice the
+    evaluation computes: they become `slices:` listing every slicing spec. `per_slice_thresholds`
+    apply to their own slicing specs.
+  - value_threshold lower_bound / upper_bound -> min / max (both inclusive, as in TFMA).
+  - change_threshold -> max_regression. TFMA's change bound is signed in the metric's
+    direction: HIGHER_IS_BETTER passes when candidate - baseline >= absolute, so assay's
+    max_regression is -absolute; LOWER_IS_BETTER passes when the change <= absolute, so it is
+    +absolute. Relative bounds likewise; TFMA divides by the signed baseline and assay by
+    |baseline|, the same when the baseline is positive.
+  - options.min_slice_size -> min_slice_size.
+
+Known differences of the translated config from TFMA (all on purpose, see assay.validation):
+  - A first model with only change thresholds: TFX writes no blessing at all (the Pusher then
+    refuses); assay blesses it (first_model: bless) unless the config says `first_model: reject`.
+  - A slicing spec whose every slice is withheld by min_slice_size fails an every-slice
+    threshold in assay (there was nothing to check); TFMA skips it silently.
+  - Relative change against a zero baseline (TFMA fails any relative bound; see
+    assay.validation), and bounds are compared with a 1e-9 tolerance.
+
+Anything else (cross-slice thresholds, multi-output models, binarize / aggregate options,
+confidence intervals, custom metric modules, ...) raises `TfmaConfigError`, naming every
+unsupported part at once.
+
+Importing this module does not import TFMA or TensorFlow: a proto is read through its JSON form.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from assay.config import ConfigError
+
+__all__ = ["METRIC_NAMES", "TfmaConfigError", "from_tfma", "eval_config_json"]
+
+
+class TfmaConfigError(ConfigError):
+    """A tfma.EvalConfig that assay cannot translate; the message names every unsupported part."""
+
+
+# TFMA / Keras metric class -> assay metric name (None: a plot, which assay always writes).
+METRIC_NAMES: Dict[str, Optional[str]] = {
+    "ExampleCount": "example_count",
+    "WeightedExampleCount": "weighted_example_count",
+    "AUC": "auc",
+    "AUCPrecisionRecall": "auc_pr",
+    "BinaryAccuracy": "accuracy",
+    "Accuracy": "accuracy",
+    "CategoricalAccuracy": "accuracy",
+    "SparseCategoricalAccuracy": "accuracy",
+    "Precision": "precision",
+    "Recall": "recall",
+    "F1Score": "f1",
+    "Specificity": "specificity",
+    "FallOut": "false_positive_rate",
+    "TruePositives": "tp",
+    "FalsePositives": "fp",
+    "TrueNegatives": "tn",
+    "FalseNegatives": "fn",
+    "BinaryCrossentropy": "log_loss",
+    "BinaryCrossEntropy": "log_loss",
+    "CategoricalCrossentropy": "log_loss",
+    "CategoricalCrossEntropy": "log_loss",
+    "SparseCategoricalCrossentropy": "log_loss",
+    "MeanLabel": "mean_label",
+    "MeanPrediction": "mean_prediction",
+    "Calibration": "calibration",
+    "MeanSquaredError": "mse",
+    "RootMeanSquaredError": "rmse",
+    "MeanAbsoluteError": "mae",
+    "MeanAbsolutePercentageError": "mape",
+    "TopKCategoricalAccuracy": "top_k_accuracy",
+    "SparseTopKCategoricalAccuracy": "top_k_accuracy",
+    "CalibrationPlot": None,
+    "ConfusionMatrixPlot": None,
+    "MultiClassConfusionMatrixPlot": None,
+}
+# TFMA/Keras report MAPE in percent, assay as a fraction: bounds are scaled by this.
+_SCALE = {"MeanAbsolutePercentageError": 0.01}
+# Metrics with a decision threshold (Keras `thresholds` / `threshold`), and whether assay has
+# an `@t` variant of them for thresholds other than its first decision threshold (0.5).
+_AT_THRESHOLD = {"BinaryAccuracy", "Precision", "Recall", "F1Score", "TruePositives",
+                 "FalsePositives", "TrueNegatives", "FalseNegatives", "Specificity", "FallOut"}
+_NO_AT_VARIANT = {"Specificity", "FallOut"}
+_ALWAYS_AT = {"TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives"}
+# Metric config keys that change nothing when they hold these values (Keras/TFMA defaults).
+_HARMLESS = {"name": None, "dtype": None, "num_thresholds": None, "summation_method": None,
+             "num_buckets": None, "left": None, "right": None, "axis": -1, "fn": None,
+             "reduction": None, "from_logits": False, "label_smoothing": 0.0, "top_k": None,
+             "class_id": None, "multi_label": False, "num_labels": None, "label_weights": None,
+             "curve": "ROC", "thresholds": None, "threshold": None, "k": None}
+_KERAS_MODULES = ("", "tensorflow_model_analysis", "tensorflow_model_analysis.metrics",
+                  "tf_keras.metrics", "tensorflow.keras.metrics", "keras.metrics",
+                  "tf_keras.losses", "tensorflow.keras.losses", "keras.losses")
+_DIRECTIONS = {"HIGHER_IS_BETTER": "higher", "LOWER_IS_BETTER": "lower", 2: "higher", 1: "lower"}
+_MODEL_TYPES = ("", "tf_keras", "tf_generic")
+_FIRST_DECISION_THRESHOLD = 0.5
+
+
+def eval_config_json(eval_config: Any) -> str:
+    """The JSON form of a tfma.EvalConfig (proto field names, as TFX stores it), sorted.
+
+    Accepts the proto, its JSON string or its dict form.
+    """
+    return json.dumps(_as_dict(eval_config), sort_keys=True)
+
+
+def _as_dict(eval_config: Any) -> Dict[str, Any]:
+    if hasattr(eval_config, "DESCRIPTOR") and hasattr(eval_config, "ListFields"):
+        from google.protobuf import json_format
+
+        if eval_config.DESCRIPTOR.full_name != "tensorflow_model_analysis.EvalConfig":
+            raise TypeError(f"eval_config must be a tfma.EvalConfig "
+                            f"(got a {eval_config.DESCRIPTOR.full_name} proto)")
+        return json_format.MessageToDict(eval_config, preserving_proto_field_name=True)
+    if isinstance(eval_config, (str, bytes)):
+        try:
+            eval_config = json.loads(eval_config)
+        except ValueError as e:
+            raise TfmaConfigError(f"eval_config is not valid JSON ({e})") from None
+    if not isinstance(eval_config, Mapping):
+        raise TypeError(f"eval_config must be a tfma.EvalConfig, its JSON string or dict "
+                        f"(got {eval_config!r}, a {type(eval_config).__name__})")
+    return dict(eval_config)
+
+
+def _wrapped(value: Any) -> Any:
+    """A wrapper-proto value (`{'value': 0.7}` in a hand-written dict) unwrapped."""
+    if isinstance(value, Mapping) and set(value) <= {"value"}:
+        return value.get("value", 0)
+    return value
+
+
+def _to_type(value: Any) -> Any:
+    """TFMA's slicer conversion: numeric strings become int or float."""
+    if isinstance(value, (int, float)):
+        return value
+    text = str(value)
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        return text
+
+
+def default_metric_name(class_name: str) -> str:
+    """The name TFMA gives a metric with no configured name: its class name in snake_case."""
+    intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", class_name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
+
+
+def _format_threshold(t: float) -> str:
+    from assay.metrics.binary import format_threshold
+
+    return format_threshold(t)
+
+
+class _Translation:
+    """Collects the assay config and every unsupported part found on the way."""
+
+    def __init__(self):
+        self.problems: List[str] = []
+        self.decision_thresholds: List[float] = []
+        self.top_k: List[int] = []
+        self.weight: Optional[str] = None
+
+    def unsupported(self, where: str, what: str) -> None:
+        self.problems.append(f"{where}: {what}")
+
+    # -- models -------------------------------------------------------------------------------
+
+    def model(self, where: str, spec: Mapping[str, Any], path: Optional[str]) -> Dict[str, Any]:
+        for key in ("preprocessing_function_names", "label_keys", "prediction_keys",
+                    "example_weight_keys", "padding_options"):
+            if spec.get(key):
+                self.unsupported(where, f"'{key}' (multi-output models and preprocessing "
+                                        f"functions are not supported)")
+        if spec.get("model_type", "") not in _MODEL_TYPES:
+            self.unsupported(where, f"model_type '{spec['model_type']}' (assay runs TF "
+                                    f"SavedModel signatures: leave model_type empty, or use "
+                                    f"tf_keras or tf_generic)")
+        out: Dict[str, Any] = {}
+        prediction_key = spec.get("prediction_key") or None
+        if path is None:
+            if prediction_key is None:
+                self.unsupported(where, "no prediction_key: a model-agnostic evaluation (no "
+                                        "model path given) reads predictions from the column "
+                                        "named by prediction_key")
+            else:
+                out["prediction"] = prediction_key
+            return out
+        out["path"] = path
+        if spec.get("signature_name"):
+            out["signature"] = spec["signature_name"]
+        if prediction_key:
+            out["output"] = prediction_key
+        if spec.get("inference_batch_size"):
+            out["batch_size"] = int(_wrapped(spec["inference_batch_size"]))
+        return out
+
+    def models(self, specs: List[Mapping[str, Any]], model_paths: Optional[Mapping[str, str]]
+               ) -> Tuple[Dict[str, Any], Optional[str], Optional[str], Dict[str, str]]:
+        """(models, label, weight, {assay model name: TFMA model name})."""
+        specs = specs or [{}]
+        candidates = [(i, s) for i, s in enumerate(specs) if not s.get("is_baseline")]
+        baselines = [(i, s) for i, s in enumerate(specs) if s.get("is_baseline")]
+        if len(candidates) != 1 or len(baselines) > 1:
+            raise TfmaConfigError(
+                f"model_specs: assay evaluates one candidate and at most one baseline "
+                f"(is_baseline: true) (got {len(candidates)} candidate(s) and "
+                f"{len(baselines)} baseline(s))")
+        if model_paths is not None and "candidate" not in model_paths:
+            raise TfmaConfigError(f"model_paths needs 'candidate' (got {sorted(model_paths)})")
+        (ci, cand), = candidates
+        names = {"candidate": cand.get("name") or "candidate"}
+        models = {"candidate": self.model(f"model_specs[{ci}]", cand,
+                                          model_paths and model_paths["candidate"])}
+        label = cand.get("label_key") or None
+        weight = cand.get("example_weight_key") or None
+        if label is None:
+            self.unsupported(f"model_specs[{ci}]", "no label_key: assay needs the label column")
+        if baselines:
+            (bi, base), = baselines
+            names["baseline"] = base.get("name") or "baseline"
+            for key, ours in (("label_key", label), ("example_weight_key", weight)):
+                if base.get(key) and base[key] != ours:
+                    self.unsupported(f"model_specs[{bi}]", f"{key} '{base[key]}' differs from "
+                                     f"the candidate's ('{ours}'); assay uses one {key}")
+        if model_paths is None:
+            if baselines:
+                models["baseline"] = self.model(f"model_specs[{bi}]", base, None)
+        elif model_paths.get("baseline"):
+            where, spec = (f"model_specs[{bi}]", base) if baselines else (f"model_specs[{ci}]",
+                                                                          cand)
+            models["baseline"] = self.model(where, spec, model_paths["baseline"])
+        return models, label, weight, names
+
+    # -- slices -------------------------------------------------------------------------------
+
+    def slicing_spec(self, where: str, spec: Mapping[str, Any]) -> Any:
+        """An assay slicing spec: [] overall, [keys], {feature: value} or {keys, values}."""
+        if spec.get("slice_keys_sql"):
+            self.unsupported(where, "slice_keys_sql (SQL slices are not supported)")
+        keys = list(spec.get("feature_keys") or [])
+        values = {str(k): _to_type(v) for k, v in (spec.get("feature_values") or {}).items()}
+        if keys and values:
+            return {"keys": keys, "values": values}
+        return values if values else keys
+
+    def selector(self, where: str, spec: Mapping[str, Any]) -> Any:
+        """The assay threshold `slices` entry for a TFMA per-slice threshold's slicing spec."""
+        sliced = self.slicing_spec(where, spec)
+        if isinstance(sliced, Mapping) and "keys" in sliced:
+            self.unsupported(where, "a per-slice threshold on a slicing spec with both "
+                                    "feature_keys and feature_values (assay thresholds name "
+                                    "every slice of [features] or one slice {feature: value})")
+            return []
+        return sliced
+
+    # -- metrics ------------------------------------------------------------------------------
+
+    def metric(self, where: str, metric: Mapping[str, Any]) -> Tuple[str, Optional[str], float]:
+        """(the TFMA metric name, the assay metric name or None for plots, bound scale)."""
+        class_name = metric.get("class_name", "")
+        raw = metric.get("config") or ""
+        try:
+            cfg = json.loads(raw if raw.startswith("{") else "{" + raw + "}") if raw else {}
+        except ValueError:
+            self.unsupported(where, f"config {raw!r} is not JSON")
+            cfg = {}
+        tfma_name = cfg.get("name") or default_metric_name(class_name)
+        if metric.get("module", "") not in _KERAS_MODULES:
+            self.unsupported(where, f"custom metric module '{metric['module']}' "
+                                    f"(use assay's custom_metrics instead)")
+            return tfma_name, None, 1.0
+        if class_name not in METRIC_NAMES:
+            self.unsupported(where, f"metric class '{class_name}' has no assay equivalent "
+                                    f"(supported: {', '.join(sorted(METRIC_NAMES))})")
+            return tfma_name, None, 1.0
+        name = METRIC_NAMES[class_name]
+        handled = {"name", "dtype"}
+        if class_name == "AUC" and str(cfg.get("curve", "ROC")).upper() == "PR":
+            name = "auc_pr"
+            handled.add("curve")
+        if class_name in _AT_THRESHOLD:
+            t = cfg.get("thresholds", cfg.get("threshold"))
+            handled |= {"thresholds", "threshold"}
+            if isinstance(t, list):
+                if len(t) != 1:
+                    self.unsupported(where, f"{class_name} with several thresholds {t}; give "
+                                            f"one MetricConfig per threshold")
+                    t = None
+                else:
+                    t = t[0]
+            t = _FIRST_DECISION_THRESHOLD if t is None else float(t)
+            if t != _FIRST_DECISION_THRESHOLD or class_name in _ALWAYS_AT:
+                if class_name in _NO_AT_VARIANT:
+                    self.unsupported(where, f"{class_name} at threshold {t} (assay computes "
+                                            f"{name} at its first decision threshold, 0.5)")
+                else:
+                    name = f"{name}@{_format_threshold(t)}"
+                    if t != _FIRST_DECISION_THRESHOLD and t not in self.decision_thresholds:
+                        self.decision_thresholds.append(t)
+        if name == "top_k_accuracy":
+            k = int(cfg.get("k", 5))
+            handled.add("k")
+            name = f"top_{k}_accuracy"
+            if k not in self.top_k:
+                self.top_k.append(k)
+        for key, value in cfg.items():
+            if key in handled or value is None or value == _HARMLESS.get(key, object()):
+                continue
+            if key in ("num_thresholds", "summation_method", "num_buckets", "reduction", "fn"):
+                continue  # how TFMA approximates; assay computes its own way
+            self.unsupported(where, f"{class_name} config '{key}': {value!r}")
+        return tfma_name, name, _SCALE.get(class_name, 1.0)
+
+    def threshold(self, where: str, metric: Optional[str], scale: float,
+                  threshold: Mapping[str, Any], slices: List[Any]) -> Optional[Dict[str, Any]]:
+        """One assay threshold from a TFMA MetricThreshold (None when it bounds nothing)."""
+        if metric is None:
+            self.unsupported(where, "a threshold on a plot or an untranslatable metric")
+            return None
+        out: Dict[str, Any] = {"metric": metric}
+        value = threshold.get("value_threshold") or {}
+        if "lower_bound" in value:
+            out["min"] = float(_wrapped(value["lower_bound"])) * scale
+        if "upper_bound" in value:
+            out["max"] = float(_wrapped(value["upper_bound"])) * scale
+        change = threshold.get("change_threshold")
+        if change is not None and ("absolute" in change or "relative" in change):
+            direction = _DIRECTIONS.get(change.get("direction", "UNKNOWN"))
+            if direction is None:
+                self.unsupported(where, f"change_threshold on {metric} without a direction "
+                                        f"(HIGHER_IS_BETTER or LOWER_IS_BETTER)")
+                return None
+            from assay.validation import metric_direction
+
+            known = metric_direction(metric)
+            if known is not None and known != direction:
+                self.unsupported(where, f"change_threshold on {metric} says {direction} is "
+                                        f"better, but {known} {metric} is better")
+                return None
+            if known is None:
+                out["direction"] = direction
+            sign = -1.0 if direction == "higher" else 1.0
+            regression = {}
+            if "absolute" in change:
+                regression["absolute"] = sign * float(_wrapped(change["absolute"])) * scale
+            if "relative" in change:
+                regression["relative"] = sign * float(_wrapped(change["relative"]))
+            out["max_regression"] = regression
+        if len(out) == 1:
+            return None
+        if slices != [[]]:
+            out["slices"] = slices
+        return out
+
+    def metrics_spec(self, where: str, spec: Mapping[str, Any], every_slice: List[Any],
+                     candidate_name: str, model_names: Mapping[str, str]
+                     ) -> List[Dict[str, Any]]:
+        for key, what in (("output_names", "multi-output models"),
+                          ("output_weights", "multi-output models"),
+                          ("binarize", "assay's multiclass metrics are per class already "
+                                       "(metric/<class>)"),
+                          ("aggregate", "use assay's *_macro / *_micro metrics"),
+                          ("query_key", "query/ranking metrics"),
+                          ("cross_slice_thresholds", "use assay's max_gap")):
+            value = spec.get(key)
+            if value and not (key == "output_names" and value == [""]):
+                self.unsupported(f"{where}.{key}", f"not supported: {what}")
+        weights = spec.get("example_weights") or {}
+        counts_only = all(m.get("class_name") == "ExampleCount" for m in spec.get("metrics", []))
+        if (self.weight and weights.get("unweighted") and not weights.get("weighted")
+                and not counts_only):
+            self.unsupported(f"{where}.example_weights", "unweighted metrics only (assay "
+                                                         "weights every metric by `weight`)")
+        applies = True
+        if spec.get("model_names"):
+            known = set(model_names.values())
+            for n in spec["model_names"]:
+                if n and n not in known:
+                    self.unsupported(f"{where}.model_names", f"'{n}' names no model_spec "
+                                     f"(model names: {sorted(known)})")
+            # "" is TFMA's name for the one model of a config without a baseline.
+            applies = bool({candidate_name, ""} & set(spec["model_names"]))
+        thresholds: List[Dict[str, Any]] = []
+        by_name: Dict[str, Tuple[Optional[str], float]] = {}
+
+        def add(w: str, metric: Optional[str], scale: float, t: Mapping[str, Any],
+                slices: List[Any]) -> None:
+            translated = self.threshold(w, metric, scale, t, slices)
+            if translated is not None and applies:
+                thresholds.append(translated)
+
+        def per_slice(w: str, metric: Optional[str], scale: float,
+                      items: List[Mapping[str, Any]]) -> None:
+            for k, item in enumerate(items):
+                specs = item.get("slicing_specs") or [{}]
+                slices = [self.selector(f"{w}[{k}].slicing_specs[{m}]", s)
+                          for m, s in enumerate(specs)]
+                add(f"{w}[{k}]", metric, scale, item.get("threshold") or {}, slices)
+
+        for j, metric in enumerate(spec.get("metrics") or []):
+            w = f"{where}.metrics[{j}] ({metric.get('class_name', '')})"
+            tfma_name, name, scale = self.metric(w, metric)
+            by_name[tfma_name] = (name, scale)
+            if metric.get("cross_slice_thresholds"):
+                self.unsupported(f"{w}.cross_slice_thresholds", "not supported (use assay's "
+                                                                "max_gap)")
+            if metric.get("threshold"):
+                add(f"{w}.threshold", name, scale, metric["threshold"], every_slice)
+            per_slice(f"{w}.per_slice_thresholds", name, scale,
+                      metric.get("per_slice_thresholds") or [])
+
+        def named(w: str, tfma_name: str) -> Tuple[Optional[str], float]:
+            if tfma_name in by_name:
+                return by_name[tfma_name]
+            for class_name in METRIC_NAMES:
+                if default_metric_name(class_name) == tfma_name:
+                    return self.metric(w, {"class_name": class_name})[1:]
+            self.unsupported(w, f"threshold on '{tfma_name}', which no metric of this "
+                                f"metrics_spec computes (metrics: {sorted(by_name)})")
+            return None, 1.0
+
+        for tfma_name, t in sorted((spec.get("thresholds") or {}).items()):
+            w = f"{where}.thresholds[{tfma_name}]"
+            name, scale = named(w, tfma_name)
+            if name is not None:
+                add(w, name, scale, t, every_slice)
+        for tfma_name, ts in sorted((spec.get("per_slice_thresholds") or {}).items()):
+            w = f"{where}.per_slice_thresholds[{tfma_name}]"
+            name, scale = named(w, tfma_name)
+            if name is not None:
+                per_slice(w + ".thresholds", name, scale, (ts or {}).get("thresholds") or [])
+        return thresholds
+
+
+_TOP_KEYS = ("model_specs", "slicing_specs", "cross_slicing_specs", "metrics_specs", "options")
+_OPTION_KEYS = ("include_default_metrics", "compute_confidence_intervals",
+                "confidence_intervals", "min_slice_size", "disabled_outputs")
+
+
+def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
+              ) -> Dict[str, Any]:
+    """assay's config (its YAML/JSON form) equivalent to a tfma.EvalConfig.
+
+    Args:
+      eval_config: a tfma.EvalConfig, or its JSON form (a string or dict with proto field
+        names, as TFX stores it in an execution property).
+      model_paths: None for a model-agnostic evaluation (prediction_key names a column); else
+        {"candidate": path, "baseline": path (optional)}: run these models (prediction_key then
+        names the model's output key).
+
+    Returns:
+      A dict for `assay.evaluate` / `EvalConfig.from_dict`.
+
+    Raises:
+      TfmaConfigError: parts of the config that assay cannot translate, all named.
+      TypeError: eval_config is not a tfma.EvalConfig or its JSON form.
+
+    Example:
+        >>> from_tfma({"model_specs": [{"label_key": "y", "prediction_key": "p"}],
+        ...            "options": {"min_slice_size": 20}})
+        {'label': 'y', 'models': {'candidate': {'prediction': 'p'}}, 'min_slice_size': 20}
+    """
+    raw = _as_dict(eval_config)
+    unknown = sorted(k for k in raw if k not in _TOP_KEYS)
+    if unknown:
+        raise TfmaConfigError(f"eval_config has unknown field(s) {unknown}; expected proto "
+                              f"field names {list(_TOP_KEYS)} (camelCase JSON is not read)")
+    tr = _Translation()
+    models, label, weight, names = tr.models(list(raw.get("model_specs") or []), model_paths)
+    tr.weight = weight
+    slicing = raw.get("slicing_specs") or [{}]
+    slices = [tr.slicing_spec(f"slicing_specs[{i}]", s) for i, s in enumerate(slicing)]
+    # TFMA checks a threshold without slicing specs on every slice it computes: each spec.
+    every_slice: List[Any] = []
+    for s in slices:
+        if isinstance(s, Mapping) and "keys" in s:
+            features = list(s["keys"]) + list(s["values"])
+        else:
+            features = list(s)  # the keys, or the features of a {feature: value} spec
+        if sorted(features) not in [sorted(f) for f in every_slice]:
+            every_slice.append(features)
+    if raw.get("cross_slicing_specs"):
+        tr.unsupported("cross_slicing_specs", "not supported (assay bounds differences "
+                                              "between slices with max_gap)")
+    thresholds: List[Dict[str, Any]] = []
+    for i, spec in enumerate(raw.get("metrics_specs") or []):
+        thresholds += tr.metrics_spec(f"metrics_specs[{i}]", spec, every_slice,
+                                      names["candidate"], names)
+    options = raw.get("options") or {}
+    for key in options:
+        if key not in _OPTION_KEYS:
+            tr.unsupported("options", f"unknown option '{key}'")
+    if _wrapped(options.get("compute_confidence_intervals")):
+        tr.unsupported("options.compute_confidence_intervals", "not supported")
+    if options.get("disabled_outputs"):
+        tr.unsupported("options.disabled_outputs", "not supported (assay writes all outputs)")
+    if tr.problems:
+        raise TfmaConfigError("this tfma.EvalConfig cannot be translated to assay's config:\n"
+                              + "\n".join(f"  - {p}" for p in tr.problems))
+    out: Dict[str, Any] = {"label": label, "models": models}
+    if weight:
+        out["weight"] = weight
+    if slices != [[]]:
+        out["slices"] = slices
+    if tr.decision_thresholds:
+        out["decision_thresholds"] = [_FIRST_DECISION_THRESHOLD] + tr.decision_thresholds
+    if tr.top_k:
+        out["top_k"] = tr.top_k
+    if options.get("min_slice_size") is not None:
+        out["min_slice_size"] = int(_wrapped(options["min_slice_size"]))
+    if thresholds:
+        out["thresholds"] = thresholds
+    return out

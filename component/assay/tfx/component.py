@@ -1,0 +1,220 @@
+"""`assay.tfx.Evaluator`: a drop-in for `tfx.components.Evaluator` that gates the standard Pusher.
+
+    from assay.tfx import Evaluator
+
+    evaluator = Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        config={"label": "species", "label_vocabulary": ["Adelie", "Chinstrap", "Gentoo"],
+                "models": {"candidate": {"output": "probabilities"}},
+                "slices": [["species"], ["island"]],
+                "thresholds": [{"metric": "accuracy", "min": 0.8, "max_regression": 0.05}]})
+    pusher = tfx.components.Pusher(model=trainer.outputs["model"],
+                                   model_blessing=evaluator.outputs["blessing"], ...)
+
+Inputs, outputs and parameters are declared once in `EvaluatorSpec`, keyed by the constants
+below (the same names as TFX's Evaluator). Parameter combinations are checked when the
+pipeline is defined: the config is translated, bound to the wired channels and validated then,
+so a bad config fails `Evaluator(...)`, not the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, List, Mapping, Optional, Sequence, Union
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import standard_artifacts, system_executions
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from assay.tfx import executor
+
+# Keys of the component's inputs, outputs and parameters (those TFX's Evaluator also has keep
+# its names, so pipelines and tools that read `outputs["blessing"]` work unchanged).
+EXAMPLES_KEY = executor.EXAMPLES_KEY                    # "examples": Examples
+MODEL_KEY = executor.MODEL_KEY                          # "model": Model (optional)
+BASELINE_MODEL_KEY = executor.BASELINE_MODEL_KEY        # "baseline_model": Model (optional)
+SCHEMA_KEY = executor.SCHEMA_KEY                        # "schema": Schema (optional)
+EVALUATION_KEY = executor.EVALUATION_KEY                # "evaluation": ModelEvaluation
+BLESSING_KEY = executor.BLESSING_KEY                    # "blessing": ModelBlessing
+CONFIG_KEY = executor.CONFIG_KEY                        # "config": assay config, JSON
+EVAL_CONFIG_KEY = executor.EVAL_CONFIG_KEY              # "eval_config": tfma.EvalConfig, JSON
+EXAMPLE_SPLITS_KEY = executor.EXAMPLE_SPLITS_KEY        # "example_splits": JSON list
+FORCE_BLESS_KEY = executor.FORCE_BLESS_KEY              # "force_bless": reason
+
+
+class EvaluatorSpec(ComponentSpec):
+    """assay Evaluator component spec."""
+
+    PARAMETERS = {
+        CONFIG_KEY: ExecutionParameter(type=str, optional=True),
+        EVAL_CONFIG_KEY: ExecutionParameter(type=str, optional=True),
+        EXAMPLE_SPLITS_KEY: ExecutionParameter(type=str, optional=True),
+        FORCE_BLESS_KEY: ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+        MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
+        BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
+        SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema, optional=True),
+    }
+    OUTPUTS = {
+        EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+    }
+    TYPE_ANNOTATION = system_executions.Evaluate
+
+
+# Stand-ins for the artifact URIs while the config is checked at definition time.
+_MODEL_PLACEHOLDER = "<the model artifact>"
+_BASELINE_PLACEHOLDER = "<the baseline_model artifact>"
+
+
+def _config_json(config: Any) -> str:
+    """assay's config (EvalConfig, mapping, JSON string or YAML/JSON file) as a JSON string."""
+    from assay.config import ConfigError, EvalConfig
+
+    if isinstance(config, EvalConfig):
+        return config.to_json()
+    if isinstance(config, Mapping):
+        return json.dumps(config, sort_keys=True)
+    if isinstance(config, (str, os.PathLike)):
+        text = os.fspath(config)
+        if text.lstrip().startswith("{"):
+            try:
+                json.loads(text)
+            except ValueError as e:
+                raise ConfigError(f"'config' is not valid JSON ({e})") from None
+            return text
+        if not os.path.exists(text):
+            raise FileNotFoundError(f"'config' is neither a JSON object nor an existing YAML/JSON "
+                                    f"file (got {text!r})")
+        import yaml
+
+        with open(text, encoding="utf-8") as f:
+            loaded = yaml.safe_load(f)
+        if not isinstance(loaded, Mapping):
+            raise ConfigError(f"config file {text} does not hold a mapping")
+        return json.dumps(loaded, sort_keys=True)
+    raise TypeError(f"'config' must be an assay EvalConfig, a dict, a JSON string or a file "
+                    f"path (got {config!r}, a {type(config).__name__})")
+
+
+def _splits_json(example_splits: Optional[Sequence[str]]) -> str:
+    if example_splits is None:
+        return json.dumps(["eval"])
+    if isinstance(example_splits, str) or not isinstance(example_splits, (list, tuple)):
+        raise TypeError(f"'example_splits' must be a list of split names "
+                        f"(got {example_splits!r}, a {type(example_splits).__name__})")
+    if not example_splits:
+        raise ValueError("'example_splits' must name at least one split (got []); leave it out "
+                         "to evaluate the 'eval' split")
+    for split in example_splits:
+        if not isinstance(split, str) or not split:
+            raise ValueError(f"'example_splits' must hold non-empty split names "
+                             f"(got {list(example_splits)!r})")
+    if len(set(example_splits)) != len(example_splits):
+        raise ValueError(f"'example_splits' names a split twice (got {list(example_splits)!r})")
+    return json.dumps(list(example_splits))
+
+
+class Evaluator(base_beam_component.BaseBeamComponent):
+    """Evaluates a candidate Model against a baseline with assay; blesses it or not.
+
+    Component `outputs`:
+      - `evaluation`: ModelEvaluation, assay's results directory (metrics.json, plots.json,
+        validation.json, config.json; see the README).
+      - `blessing`: ModelBlessing, with an empty BLESSED or NOT_BLESSED file at its root and the
+        custom properties TFX's Evaluator sets (int `blessed`, `current_model`,
+        `current_model_id`, `baseline_model`, `baseline_model_id`) plus `assay_outcome`,
+        `assay_reasons` (a JSON list) and, when forced, `assay_forced`.
+
+    Beam options come the TFX way: the pipeline's `beam_pipeline_args`, or
+    `Evaluator(...).with_beam_pipeline_args([...])`.
+    """
+
+    SPEC_CLASS = EvaluatorSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self,
+                 examples: types.BaseChannel,
+                 model: Optional[types.BaseChannel] = None,
+                 baseline_model: Optional[types.BaseChannel] = None,
+                 *,
+                 config: Optional[Union[Mapping[str, Any], str, os.PathLike, Any]] = None,
+                 eval_config: Optional[Any] = None,
+                 example_splits: Optional[List[str]] = None,
+                 schema: Optional[types.BaseChannel] = None,
+                 force_bless: Optional[str] = None,
+                 feature_slicing_spec: Optional[Any] = None,
+                 fairness_indicator_thresholds: Optional[Any] = None,
+                 module_file: Optional[str] = None,
+                 module_path: Optional[str] = None):
+        """Defines the component; raises at once on a bad parameter combination.
+
+        Args:
+          examples: Examples channel (e.g. ExampleGen's `examples`).
+          model: the candidate Model channel (e.g. Trainer's `model`). Its URI becomes the
+            candidate's path; leave it out only when the config reads predictions from a column.
+          baseline_model: the baseline Model channel, usually a Resolver with
+            LatestBlessedModelStrategy; empty on the first run (then change thresholds are
+            skipped, as TFX rubber-stamps).
+          config: assay's config (see the README): an assay EvalConfig, a dict, a JSON string or
+            a YAML/JSON file (read now). Model specs say which signature/output/transform to
+            use; their paths come from the channels. Exactly one of config and eval_config.
+          eval_config: a tfma.EvalConfig (or its JSON form), translated with
+            `assay.tfma_config.from_tfma`.
+          example_splits: the splits to evaluate (default ['eval']); several splits are read
+            together as one input, as TFX's Evaluator does.
+          schema: accepted for drop-in compatibility; assay reads feature types from the data.
+          force_bless: bless whatever the checks say, recording this reason.
+          feature_slicing_spec, fairness_indicator_thresholds, module_file, module_path: TFX
+            Evaluator parameters that assay does not support; giving one raises ValueError.
+
+        Raises:
+          ValueError / TypeError / assay.ConfigError: a bad combination or value, with the
+            parameter named; a config error is the config's own message.
+        """
+        for name, value, hint in (
+                ("feature_slicing_spec", feature_slicing_spec, "use eval_config.slicing_specs or "
+                                                               "the config's slices"),
+                ("fairness_indicator_thresholds", fairness_indicator_thresholds,
+                 "use decision_thresholds in the config"),
+                ("module_file", module_file, "use the config's custom_metrics"),
+                ("module_path", module_path, "use the config's custom_metrics")):
+            if value is not None:
+                raise ValueError(f"assay.tfx.Evaluator does not support '{name}'; {hint}")
+        if (config is None) == (eval_config is None):
+            raise ValueError("give exactly one of 'config' (assay's config) or 'eval_config' (a "
+                             "tfma.EvalConfig) (got " + ("both" if config is not None else
+                                                         "neither") + ")")
+        if force_bless is not None and (not isinstance(force_bless, str)
+                                        or not force_bless.strip()):
+            raise ValueError(f"'force_bless' must be a non-empty reason (got {force_bless!r})")
+        config_json = eval_json = None
+        if config is not None:
+            config_json = _config_json(config)
+        else:
+            from assay.tfma_config import eval_config_json
+
+            eval_json = eval_config_json(eval_config)
+        splits_json = _splits_json(example_splits)
+        # Bind and validate now, with placeholders for the artifacts' URIs.
+        executor.resolve_config(config_json, eval_json,
+                                _MODEL_PLACEHOLDER if model is not None else None,
+                                _BASELINE_PLACEHOLDER if baseline_model is not None else None)
+        spec = EvaluatorSpec(
+            examples=examples,
+            model=model,
+            baseline_model=baseline_model,
+            schema=schema,
+            config=config_json,
+            eval_config=eval_json,
+            example_splits=splits_json,
+            force_bless=force_bless,
+            evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+            blessing=types.Channel(type=standard_artifacts.ModelBlessing))
+        super().__init__(spec=spec)
