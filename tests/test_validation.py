@@ -805,8 +805,6 @@ def _tfma_verdict(item, candidate, baseline):
     return metrics_validator.validate_metrics(((), metrics), config).validation_ok
 
 
-@pytest.mark.skipif(not os.environ.get("ASSAY_TFMA_PARITY"),
-                    reason="imports TFMA (~20 s); set ASSAY_TFMA_PARITY=1 to run")
 def test_tfma_parity_against_the_installed_tfma():
     for item, candidate, baseline, tfma_ok, _ in TFMA_CASES:
         assert _tfma_verdict(item, candidate, baseline) is tfma_ok, item
