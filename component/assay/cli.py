@@ -2,9 +2,14 @@
 
     assay evaluate --config C --examples E [--model M] [--baseline B] --output DIR
                    [--beam-pipeline-args "--direct_num_workers=2 ..."] [--allow-pickle]
+                   [--mlmd sqlite:PATH | mysql://user:pass@host:port/db [--mlmd-pipeline NAME]
+                    [--baseline latest-blessed] [--model-artifact-id N]
+                    [--baseline-artifact-id N] [--examples-artifact-id N [N ...]]]
+    assay report RESULTS_DIR [-o report.html]
+    assay report --compare DIR1 DIR2 ... [-o compare.html] [--labels L1 L2 ...]
 
 Exit status: 0 done; 2 bad usage or config; 3 bad data or model; 4 NOT_BLESSED with
---fail-on-not-blessed.
+--fail-on-not-blessed; 5 ML Metadata could not be read or written.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import List, Optional, Sequence
 EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_NOT_BLESSED = 4
+EXIT_MLMD = 5
+LATEST_BLESSED = "latest-blessed"
 
 
 def _beam_args(values: Optional[Sequence[str]]) -> List[str]:
@@ -48,11 +55,77 @@ def _summary(result) -> str:
     return "\n".join(lines)
 
 
+def _mlmd_usage(args) -> Optional[str]:
+    """What is wrong with the ML Metadata flags, or None."""
+    needs_store = [flag for flag, given in (
+        ("--baseline latest-blessed", args.baseline == LATEST_BLESSED),
+        ("--mlmd-pipeline", args.mlmd_pipeline is not None),
+        ("--model-artifact-id", args.model_artifact_id is not None),
+        ("--baseline-artifact-id", args.baseline_artifact_id is not None),
+        ("--examples-artifact-id", bool(args.examples_artifact_id))) if given]
+    if needs_store and not args.mlmd:
+        return f"{needs_store[0]} needs --mlmd (the ML Metadata store to use)"
+    if args.baseline == LATEST_BLESSED and args.baseline_artifact_id is not None:
+        return "give --baseline latest-blessed or --baseline-artifact-id, not both"
+    if not args.examples and not args.examples_artifact_id:
+        return "the following arguments are required: --examples"
+    return None
+
+
+def _mlmd_inputs(store, args) -> dict:
+    """The model, baseline, examples and config to evaluate, with what ML Metadata adds: paths
+    of artifacts given by id, and the latest blessed model for --baseline latest-blessed."""
+    from assay import api, mlmd
+
+    pipeline = args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE
+    out = {"config": args.config, "model": args.model, "baseline": args.baseline,
+           "examples": args.examples, "baseline_id": args.baseline_artifact_id}
+    if args.model is None and args.model_artifact_id is not None:
+        out["model"] = mlmd.get_artifact(store, args.model_artifact_id, mlmd.MODEL).uri
+    if args.baseline == LATEST_BLESSED:
+        found = mlmd.latest_blessed_model(store, pipeline)
+        if found is None:
+            print(f"assay: pipeline '{pipeline}' has no blessed model in ML Metadata; evaluating "
+                  f"without a baseline (a first model)")
+            out["baseline"] = None
+            out["config"] = api.load_config(args.config).with_model("baseline", None)
+        else:
+            print(f"assay: baseline: the latest blessed model of pipeline '{pipeline}', "
+                  f"artifact {found.model_id} at {found.uri} (blessing {found.blessing_id})")
+            out["baseline"], out["baseline_id"] = found.uri, found.model_id
+    elif args.baseline is None and args.baseline_artifact_id is not None:
+        out["baseline"] = mlmd.get_artifact(store, args.baseline_artifact_id, mlmd.MODEL).uri
+    if not args.examples:
+        out["examples"] = [mlmd.get_artifact(store, i, mlmd.EXAMPLES).uri
+                           for i in args.examples_artifact_id]
+    return out
+
+
 def _cmd_evaluate(args) -> int:
     from assay import api
 
-    result = api.evaluate(args.config, args.examples, args.output, model=args.model,
-                          baseline=args.baseline,
+    problem = _mlmd_usage(args)
+    if problem:
+        args.parser.error(problem)
+    store, inputs = None, {"config": args.config, "model": args.model,
+                           "baseline": args.baseline, "examples": args.examples}
+    if args.mlmd:
+        from ml_metadata import errors as mlmd_errors
+
+        from assay import mlmd
+        try:
+            store = mlmd.connect(args.mlmd)
+            inputs = _mlmd_inputs(store, args)
+        except ValueError as e:
+            print(f"assay: error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except mlmd_errors.StatusError as e:
+            print(f"assay: error: ML Metadata at {mlmd._redact(args.mlmd)}: {e}",
+                  file=sys.stderr)
+            return EXIT_MLMD
+
+    result = api.evaluate(inputs["config"], inputs["examples"], args.output,
+                          model=inputs["model"], baseline=inputs["baseline"],
                           beam_pipeline_args=_beam_args(args.beam_pipeline_args),
                           allow_pickle=args.allow_pickle, force_bless=args.force_bless)
     print(_summary(result))
@@ -60,8 +133,39 @@ def _cmd_evaluate(args) -> int:
         print(f"  verdict: {'BLESSED' if result.blessed else 'NOT_BLESSED'}")
         for reason in (result.validation or {}).get("reasons", []):
             print(f"    - {reason}")
-        if args.fail_on_not_blessed and not result.blessed:
-            return EXIT_NOT_BLESSED
+    if store is not None:
+        try:
+            recorded = mlmd.record_evaluation(
+                store, result, examples=inputs["examples"],
+                model_id=args.model_artifact_id if args.model is None else None,
+                baseline_id=inputs.get("baseline_id"),
+                examples_ids=args.examples_artifact_id if not args.examples else (),
+                pipeline=args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE)
+        except (ValueError, mlmd_errors.StatusError) as e:
+            print(f"assay: error: the results are in {result.path}, but recording them in ML "
+                  f"Metadata failed: {e}", file=sys.stderr)
+            return EXIT_MLMD
+        print(f"  ML Metadata: execution {recorded.execution_id}, ModelEvaluation "
+              f"{recorded.evaluation_id}, ModelBlessing {recorded.blessing_id} "
+              f"(pipeline '{recorded.pipeline}', run '{recorded.run_id}')")
+    if result.blessed is not None and args.fail_on_not_blessed and not result.blessed:
+        return EXIT_NOT_BLESSED
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from assay import report
+
+    if bool(args.results) == bool(args.compare):
+        args.parser.error("give one results directory, or --compare DIR1 DIR2 ...")
+    if args.labels and (not args.compare or len(args.labels) != len(args.compare)):
+        args.parser.error("--labels names the results of --compare, one label per directory")
+    if args.compare:
+        path = report.write_report(list(args.compare), args.output or "compare.html",
+                                   labels=args.labels)
+    else:
+        path = report.write_report(args.results, args.output)
+    print(f"assay: report written to {path}")
     return 0
 
 
@@ -71,11 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="evaluate models on example files")
     ev.add_argument("--config", required=True, help="YAML or JSON config file")
-    ev.add_argument("--examples", required=True, nargs="+",
+    # Required unless --examples-artifact-id names them (checked in _mlmd_usage).
+    ev.add_argument("--examples", nargs="+",
                     help="TFRecord/CSV/Parquet file(s), directory or glob")
     ev.add_argument("--output", required=True, help="results directory")
     ev.add_argument("--model", help="candidate model path (overrides the config's)")
-    ev.add_argument("--baseline", help="baseline model path (overrides the config's)")
+    ev.add_argument("--baseline", help="baseline model path (overrides the config's), or "
+                    "latest-blessed: the latest blessed model in ML Metadata (needs --mlmd)")
     ev.add_argument("--beam-pipeline-args", action="append", metavar="ARGS",
                     help="arguments for Beam's PipelineOptions, e.g. "
                          "'--direct_num_workers=2 --direct_running_mode=multi_processing'")
@@ -85,7 +191,34 @@ def build_parser() -> argparse.ArgumentParser:
                     help="bless the candidate whatever the checks say; the reason is recorded")
     ev.add_argument("--fail-on-not-blessed", action="store_true",
                     help=f"exit with status {EXIT_NOT_BLESSED} when the verdict is NOT_BLESSED")
-    ev.set_defaults(func=_cmd_evaluate)
+    mlmd = ev.add_argument_group("ML Metadata", "record the evaluation (ModelEvaluation, "
+                                 "ModelBlessing, execution, lineage) as a TFX Evaluator would")
+    mlmd.add_argument("--mlmd", metavar="STORE",
+                      help="sqlite:PATH or mysql://user:password@host:port/database")
+    mlmd.add_argument("--mlmd-pipeline", metavar="NAME",
+                      help="the pipeline context to record in and to find the latest blessed "
+                           "model in (default: assay)")
+    mlmd.add_argument("--model-artifact-id", type=int, metavar="ID",
+                      help="the candidate's Model artifact (its URI is the model path unless "
+                           "--model is given)")
+    mlmd.add_argument("--baseline-artifact-id", type=int, metavar="ID",
+                      help="the baseline's Model artifact (its URI is the baseline path unless "
+                           "--baseline is given)")
+    mlmd.add_argument("--examples-artifact-id", type=int, nargs="+", metavar="ID",
+                      help="the Examples artifact(s) (their URIs are read unless --examples is "
+                           "given)")
+    ev.set_defaults(func=_cmd_evaluate, parser=ev)
+    rp = sub.add_parser("report", help="write the HTML report of a result, or compare several",
+                        description="Writes one self-contained HTML page (it needs no network).")
+    rp.add_argument("results", nargs="?", metavar="RESULTS_DIR",
+                    help="a results directory (default output: RESULTS_DIR/report.html)")
+    rp.add_argument("--compare", nargs="+", metavar="DIR",
+                    help="several results directories, oldest first: metrics over time, and "
+                         "the full report of the last (default output: compare.html)")
+    rp.add_argument("-o", "--output", help="the HTML file to write")
+    rp.add_argument("--labels", nargs="+", metavar="LABEL",
+                    help="names of the --compare results (default: their directory names)")
+    rp.set_defaults(func=_cmd_report, parser=rp)
     return parser
 
 

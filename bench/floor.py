@@ -1,0 +1,119 @@
+"""The floor: what reading the examples (and running the model) costs with no evaluation at all.
+
+    python bench/floor.py --examples bench/data/.../Split-eval --json floor.json
+    python bench/floor.py --examples ... --saved-model bench/data/keras-tips-seed0 --json f.json
+
+Reads every file, one after the other in this one process, with `assay.io.read_batches` (the
+reader assay uses: TFRecord framing and checksums, then tfx-bsl's tf.Example decoder to Arrow;
+Parquet through pyarrow), in batches of --batch-size rows, and drops the batches. With a model,
+each batch also goes through the model in chunks of --model-batch-size rows, as assay feeds it:
+a SavedModel signature called on the serialized tf.Examples (the raw records, kept in a column
+beside the decoded features), or a joblib estimator's predict_proba on a DataFrame of its
+features. Nothing else: no labels, no slicing, no metrics, no Beam.
+
+Writes {"import_s", "load_s", "loop_s", "rows", "batches"} to --json: loop_s is the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+# Run as `python bench/<script>.py`, bench/ comes first on sys.path and its modules would shadow
+# installed ones of the same name: put the repository there instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
+    sys.path[0] = os.path.dirname(_HERE)
+
+_STARTED = time.perf_counter()
+
+RAW = "__raw_record__"
+
+
+def _saved_model_predictor(path: str):
+    import tensorflow as tf
+
+    serving = os.path.join(path, "Format-Serving")
+    model = tf.saved_model.load(serving if os.path.isdir(serving) else path)
+    fn = model.signatures["serving_default"]
+    (name, spec), = fn.structured_input_signature[1].items()
+    del spec
+
+    def predict(batch):
+        records = batch.column(batch.schema.get_field_index(RAW)).to_numpy(zero_copy_only=False)
+        out = fn(**{name: tf.constant(records)})
+        return next(iter(out.values())).numpy()
+
+    return predict, model
+
+
+def _joblib_predictor(path: str):
+    import joblib
+    import numpy as np
+    import pandas as pd
+
+    model = joblib.load(path)
+    names = [str(n) for n in model.feature_names_in_]
+
+    def predict(batch):
+        frame = {}
+        for name in names:
+            column = batch.column(batch.schema.get_field_index(name))
+            if hasattr(column, "flatten") and column.type.num_fields == 1:  # tf.Example lists
+                column = column.flatten()
+            values = column.to_numpy(zero_copy_only=False)
+            if values.dtype.kind == "O":
+                values = np.array([v.decode() if isinstance(v, bytes) else v for v in values],
+                                  dtype=object)
+            frame[name] = values
+        return model.predict_proba(pd.DataFrame(frame, columns=names))[:, 1]
+
+    return predict, model
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--examples", required=True, help="a directory of data files")
+    parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--saved-model", help="a SavedModel (or TFX model artifact) to run")
+    parser.add_argument("--joblib", help="a joblib estimator to run")
+    parser.add_argument("--model-batch-size", type=int, default=1024)
+    parser.add_argument("--json", required=True, help="where to write the timings")
+    args = parser.parse_args(argv)
+
+    from assay import io as assay_io
+
+    imported = time.perf_counter()
+    files = assay_io.resolve_files(args.examples)
+    predict, keep_alive = None, None
+    if args.saved_model:
+        predict, keep_alive = _saved_model_predictor(args.saved_model)
+    elif args.joblib:
+        predict, keep_alive = _joblib_predictor(args.joblib)
+    loaded = time.perf_counter()
+
+    rows = batches = 0
+    raw = RAW if args.saved_model else None
+    for path in files:
+        for batch in assay_io.read_batches(path, args.batch_size, raw_record_column=raw):
+            rows += batch.num_rows
+            batches += 1
+            if predict is not None:
+                for start in range(0, batch.num_rows, args.model_batch_size):
+                    predict(batch.slice(start, args.model_batch_size))
+    done = time.perf_counter()
+    del keep_alive
+    result = {"import_s": imported - _STARTED, "load_s": loaded - imported,
+              "loop_s": done - loaded, "rows": rows, "batches": batches, "files": len(files),
+              "model": args.saved_model or args.joblib}
+    with open(args.json, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,408 @@
+"""What bench/run.py runs for each workload, and how the figures become rows and targets.
+
+    run_all(bench, args)          # data, TFMA, floors, assay runs, checks (in bench.runs/checks)
+    summary = summarise(bench, args)   # {"rows": [...], "targets": [...], "notes": [...]}
+
+Definitions (docs/benchmarks.md has them too):
+  - examples/s of an assay run: examples / wall time of the whole CLI process (startup included).
+  - fixed cost: the wall time of the same CLI evaluating `startup_size` examples (imports, plan,
+    pipeline construction, Beam start and finish, writing results).
+  - steady-state time: wall - fixed cost; "time vs floor" = steady-state time / floor loop time.
+  - TFMA examples/s: examples / run_model_analysis's time, its import not counted (generous to
+    TFMA); "speed vs TFMA" = assay's end-to-end examples/s / that.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Optional
+
+from bench import compare
+
+_TOL_SAME = {name: 1e-9 for name in compare.TFMA_NAMES}
+_TOL_SAME["example_count"] = 0.0
+
+
+def run_all(bench, args) -> None:
+    s = bench.sizes
+    w = set(args.workloads_)
+    timing = not args.check_only
+
+    # Data and models first, so that building them is never timed.
+    for n in {s.tfma_size, s.startup_size} | ({s.size_a} if w & {"a", "c"} else set()) | \
+            ({s.size_b} if w & {"b", "sklearn"} else set()) | ({s.size_c} if "c" in w else set()):
+        bench.tfrecord(n)
+    if timing and "d" in w:
+        for n in set(s.sizes) | {s.steady_size, s.workers_size}:
+            bench.tfrecord(n)
+    if "parquet" in w:
+        bench.parquet(s.size_a)
+    if "b" in w:
+        bench.keras()
+    if "sklearn" in w:
+        bench.sklearn()
+
+    if timing and args.pycache_prefix:
+        bench.warm_up([c for c in ("a", "b", "sklearn") if c == "a" or c in w],
+                      tfma=not args.no_tfma)
+
+    # TFMA: alone on the machine when timing; beside assay when only checking.
+    wait_tfma = None
+    jobs = []
+    if not args.no_tfma:
+        examples = bench.tfrecord(s.tfma_size)
+        for name, extra in (("a", {}), ("b", {"candidate": {"path": bench.keras()}}
+                                         if "b" in w else None),
+                            ("c", {"baseline": {"prediction": "old_prediction"}})):
+            if name not in w or extra is None or name not in args.tfma_workloads.split(","):
+                continue
+            job = {"name": name, "n": s.tfma_size, "examples": examples,
+                   "output": f"{bench.dir}/out/tfma-{name}-{s.tfma_size}",
+                   "candidate": {"prediction": "prediction"}}
+            job.update(extra)
+            jobs.append(job)
+        if jobs:
+            wait_tfma = bench.tfma(jobs, background=args.check_only)
+            if timing:
+                bench.tfma_result = wait_tfma()
+
+    if timing:
+        bench.startup()
+        bench.assay("a", bench.tfrecord(s.startup_size), s.startup_size, tag="-fixed")
+        if "b" in w:
+            bench.assay("b", bench.tfrecord(s.startup_size), s.startup_size, tag="-fixed")
+        if "sklearn" in w:
+            bench.assay("sklearn", bench.tfrecord(s.startup_size), s.startup_size, tag="-fixed")
+
+    if "a" in w:
+        if timing:
+            bench.floor("read", bench.tfrecord(s.size_a), s.size_a)
+            bench.assay("a", bench.tfrecord(s.size_a), s.size_a)
+        bench.assay("a", bench.tfrecord(s.tfma_size), s.tfma_size)
+    if "b" in w:
+        if timing:
+            bench.floor("read+keras", bench.tfrecord(s.size_b), s.size_b,
+                        saved_model=bench.keras())
+            bench.assay("b", bench.tfrecord(s.size_b), s.size_b)
+        bench.assay("b", bench.tfrecord(s.tfma_size), s.tfma_size)
+    if "c" in w:
+        if timing:
+            bench.floor("read", bench.tfrecord(s.size_c), s.size_c)
+            bench.assay("a", bench.tfrecord(s.size_c), s.size_c)
+            bench.assay("c", bench.tfrecord(s.size_c), s.size_c)
+        bench.assay("c", bench.tfrecord(s.tfma_size), s.tfma_size)
+    if "d" in w and timing:
+        for n in sorted(set(s.sizes) | {s.steady_size}):
+            bench.floor("read", bench.tfrecord(n), n)
+            bench.assay("a", bench.tfrecord(n), n)
+        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size)
+        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size, workers=2)
+    if "parquet" in w:
+        if timing:
+            bench.floor("read-parquet", bench.parquet(s.size_a), s.size_a)
+        run = bench.assay("a", bench.parquet(s.size_a), s.size_a, tag="-parquet")
+        reference = compare.reference_records(bench.frame(s.size_a, float32=False),
+                                              "prediction", [[], ["hour"], ["day"],
+                                                             ["hour", "day"]])
+        bench.check("parquet", "numpy/scikit-learn on the same rows", run, reference,
+                    _PLAIN)
+    if "sklearn" in w:
+        if timing:
+            bench.floor("read+sklearn", bench.tfrecord(s.size_b), s.size_b,
+                        joblib=bench.sklearn())
+        run = bench.assay("sklearn", bench.tfrecord(s.size_b), s.size_b)
+        bench.check("sklearn", "the model's predict_proba, metrics in numpy/scikit-learn",
+                    run, _sklearn_reference(bench, s.size_b), _PLAIN)
+
+    # Checks against TFMA.
+    if wait_tfma is not None:
+        if not hasattr(bench, "tfma_result"):
+            bench.tfma_result = wait_tfma()
+        for job in jobs:
+            tfma_run = bench.runs.get(f"tfma-{job['name']}", {})
+            assay_run = bench.runs[f"assay-{job['name']}-{s.tfma_size}-w1"]
+            if not tfma_run.get("ok"):
+                bench.checks.append({"workload": job["name"], "reference": "TFMA", "ok": False,
+                                     "error": "TFMA failed"})
+                bench.failures.append(f"TFMA job {job['name']} failed")
+                continue
+            ref = compare.load_reference_records(f"{job['output']}/tfma_metrics.json")
+            bench.check(job["name"], f"TFMA {bench.tfma_result.get('tfma_version', '')}",
+                        assay_run, ref, compare.TFMA_NAMES)
+
+    # (d): two workers give what one gives; every size counts every example.
+    if "d" in w and timing:
+        one = bench.runs[f"assay-a-{s.workers_size}-w1"]
+        two = bench.runs[f"assay-a-{s.workers_size}-w2"]
+        if one.get("ok") and two.get("ok"):
+            _check_same(bench, two, one)
+        for n in sorted(set(s.sizes)):
+            _check_count(bench, bench.runs[f"assay-a-{n}-w1"], n)
+
+
+_PLAIN = {k: k for k in compare.TFMA_NAMES if k != "auc_pr"}
+
+
+def _check_same(bench, run, reference_run) -> None:
+    result = compare.compare_records(compare.load_assay_records(run["output"]),
+                                     compare.load_assay_records(reference_run["output"]),
+                                     compare.SAME_NAMES, tolerances=_TOL_SAME)
+    result.update(workload="d (2 workers)", reference="assay, 1 worker")
+    bench.checks.append(result)
+    if not result["ok"]:
+        bench.failures.append(f"2 workers differ from 1: {json.dumps(result)[:2000]}")
+
+
+def _check_count(bench, run, n: int) -> None:
+    if not run.get("ok"):
+        return
+    overall = [r for r in compare.load_assay_records(run["output"])
+               if r["slice"] == {} and r["model"] == "candidate"][0]
+    count = overall["metrics"]["example_count"]
+    ok = count == n
+    bench.checks.append({"workload": f"d ({n:,})", "reference": "examples written",
+                         "ok": ok, "compared": 1,
+                         "max_abs_diff": {"example_count": abs(count - n)}})
+    if not ok:
+        bench.failures.append(f"the run on {n} examples counted {count}")
+
+
+def _sklearn_reference(bench, n: int) -> List[Dict]:
+    import joblib
+
+    from bench import datasets
+
+    frame = bench.frame(n, float32=True)
+    model = joblib.load(bench.sklearn())
+    frame["model_prediction"] = model.predict_proba(frame[list(datasets.MODEL_FEATURES)])[:, 1]
+    return compare.reference_records(frame, "model_prediction",
+                                     [[], ["hour"], ["day"], ["hour", "day"]])
+
+
+# ------------------------------------------------------------------------------------------------
+# Rows and targets
+
+
+def _rate(n: Optional[int], seconds: Optional[float]) -> Optional[float]:
+    return n / seconds if n and seconds else None
+
+
+def _minus(wall: Optional[float], fixed: Optional[float]) -> Optional[float]:
+    if wall is None or fixed is None:
+        return None
+    return wall - fixed if wall > fixed else None
+
+
+def _div(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return a / b if a is not None and b else None
+
+
+def summarise(bench, args) -> Dict:
+    s = bench.sizes
+    runs = bench.runs
+    rows: List[Dict] = []
+    targets: List[Dict] = []
+    notes: List[str] = []
+
+    def get(run_id):
+        r = runs.get(run_id)
+        return r if r and r.get("ok", True) else None
+
+    def fixed(workload):
+        r = get(f"assay-{workload}-fixed-{s.startup_size}-w1")
+        return r["wall_s"] if r else None
+
+    tfma_rate = {}
+    for name in ("a", "b", "c"):
+        t = get(f"tfma-{name}")
+        if t:
+            tfma_rate[name] = _rate(t["examples"], t["wall_s"])
+
+    by_run: Dict[str, Dict] = {}  # a run shown twice (two workloads share it) is listed once
+
+    def assay_row(workload, run_id, what, floor_id=None, fixed_of=None, vs_tfma=None, note=""):
+        """fixed_of: the config whose fixed cost is subtracted (a, b or sklearn)."""
+        if run_id in by_run:
+            return by_run[run_id]
+        r = get(run_id)
+        if not r:
+            return None
+        rate = _rate(r["examples"], r["wall_s"])
+        floor = get(floor_id) if floor_id else None
+        steady = _minus(r["wall_s"], fixed(fixed_of or workload))
+        row = {"workload": workload, "what": what, "examples": r["examples"],
+               "wall_s": r["wall_s"], "examples_per_s": rate, "peak_rss_mb": r["peak_rss_mb"],
+               "peak_pss_mb": r["peak_pss_mb"],
+               "vs_tfma": _div(rate, tfma_rate.get(vs_tfma)) if vs_tfma else None,
+               "vs_floor": _div(steady, floor["loop_s"]) if floor else None,
+               "steady_s": steady, "note": note, "run": run_id}
+        rows.append(row)
+        by_run[run_id] = row
+        return row
+
+    def floor_row(workload, run_id, what):
+        if run_id in by_run:
+            return by_run[run_id]
+        r = get(run_id)
+        if not r:
+            return None
+        row = {"workload": workload, "what": what, "examples": r["examples"],
+               "wall_s": r["loop_s"], "examples_per_s": _rate(r["examples"], r["loop_s"]),
+               "peak_rss_mb": r["peak_rss_mb"], "peak_pss_mb": r["peak_pss_mb"],
+               "note": f"imports {r['import_s']:.1f} s, model load {r['load_s']:.1f} s apart"
+                       if r.get("model") else f"imports {r['import_s']:.1f} s apart",
+               "run": run_id}
+        rows.append(row)
+        by_run[run_id] = row
+        return row
+
+    def tfma_row(workload, name, what):
+        t = get(f"tfma-{name}")
+        if not t:
+            return None
+        row = {"workload": workload, "what": what, "examples": t["examples"],
+               "wall_s": t["wall_s"], "examples_per_s": tfma_rate[name],
+               "peak_rss_mb": t["peak_rss_mb"],
+               "note": f"run_model_analysis only; importing TFMA took {t['import_s']:.1f} s "
+                       f"more ({_rate(t['examples'], t['wall_s'] + t['import_s']):,.0f} "
+                       f"examples/s with it)", "run": f"tfma-{name}"}
+        rows.append(row)
+        return row
+
+    st = get("startup")
+    if st:
+        rows.append({"workload": "startup", "what": "`python -c 'import assay.api'`",
+                     "wall_s": st["import_s"],
+                     "note": f"the interpreter alone: {st['interpreter_s']:.2f} s; "
+                             f"`import tensorflow`: {st['import_tf_s']:.1f} s"})
+    for wl in ("a", "b", "sklearn"):
+        assay_row("startup", f"assay-{wl}-fixed-{s.startup_size}-w1",
+                  f"assay CLI, config ({wl}), fixed cost", fixed_of=wl, note="imports, plan, pipeline, "
+                  "Beam start and finish, writing: subtracted for steady state")
+
+    # (a)
+    ta = tfma_row("a", "a", "TFMA, model-agnostic, DirectRunner")
+    fa = floor_row("a", f"floor-read-{s.size_a}", "floor: read + decode to Arrow")
+    ra = assay_row("a", f"assay-a-{s.size_a}-w1", "assay CLI, end to end",
+                   floor_id=f"floor-read-{s.size_a}", vs_tfma="a")
+    if s.tfma_size != s.size_a:
+        assay_row("a", f"assay-a-{s.tfma_size}-w1", "assay CLI, TFMA's size", vs_tfma="a",
+                  note="checked against TFMA")
+    if ra and ta:
+        x = ra["vs_tfma"]
+        targets.append({"target": f"(a) >= 100x TFMA's examples/s at {s.size_a:,}, end to end",
+                        "measured": f"{x:,.0f}x ({ra['examples_per_s']:,.0f} vs TFMA "
+                                    f"{ta['examples_per_s']:,.0f} examples/s at "
+                                    f"{ta['examples']:,})",
+                        "goal": ">= 100x", "passed": x >= 100})
+    del fa
+
+    # (b)
+    tfma_row("b", "b", "TFMA, Keras SavedModel, DirectRunner")
+    floor_row("b", f"floor-read+keras-{s.size_b}", "floor: read + decode + batched predict")
+    rb = assay_row("b", f"assay-b-{s.size_b}-w1", "assay CLI, Keras SavedModel",
+                   floor_id=f"floor-read+keras-{s.size_b}", vs_tfma="b")
+    if s.tfma_size != s.size_b:
+        assay_row("b", f"assay-b-{s.tfma_size}-w1", "assay CLI, TFMA's size", vs_tfma="b",
+                  note="checked against TFMA")
+    if rb and get(f"floor-read+keras-{s.size_b}"):
+        ok = rb.get("vs_floor") is not None
+        targets.append({"target": f"(b) <= 1.25x the floor of read + batched predict "
+                                  f"({s.size_b:,})",
+                        "measured": f"{rb['vs_floor']:.2f}x (steady {rb['steady_s']:.2f} s)"
+                        if ok else "- (the run took no longer than the fixed cost: noise)",
+                        "goal": "<= 1.25x", "passed": rb["vs_floor"] <= 1.25 if ok else None})
+
+    # (c)
+    tfma_row("c", "c", "TFMA, candidate + baseline")
+    floor_c = get(f"floor-read-{s.size_c}")
+    rc = assay_row("c", f"assay-c-{s.size_c}-w1", "assay CLI, candidate + baseline",
+                   floor_id=f"floor-read-{s.size_c}", vs_tfma="c", fixed_of="a")
+    ra_c = get(f"assay-a-{s.size_c}-w1")
+    if s.tfma_size != s.size_c:
+        assay_row("c", f"assay-c-{s.tfma_size}-w1", "assay CLI, TFMA's size", vs_tfma="c",
+                  fixed_of="a", note="checked against TFMA")
+    if rc and ra_c and floor_c:
+        fx = fixed("a")
+        part_c = _minus(rc["steady_s"], floor_c["loop_s"])
+        part_a = _minus(_minus(ra_c["wall_s"], fx), floor_c["loop_s"])
+        whole = _div(rc["steady_s"], _minus(ra_c["wall_s"], fx))
+        ratio = _div(part_c, part_a)
+        targets.append({
+            "target": f"(c) baseline <= 1.3x (a) for the metrics part ({s.size_c:,})",
+            "measured": ("-" if ratio is None else f"{ratio:.2f}x") +
+                        f" (steady time minus the read floor; steady time alone: "
+                        f"{'-' if whole is None else f'{whole:.2f}x'})",
+            "goal": "<= 1.3x", "passed": None if ratio is None else ratio <= 1.3})
+
+    # (d)
+    if "d" in args.workloads_ and not args.check_only:
+        peaks = []
+        for n in sorted(set(s.sizes) | {s.steady_size}):
+            floor_row("d", f"floor-read-{n}", "floor: read + decode to Arrow")
+            row = assay_row("d", f"assay-a-{n}-w1", "assay CLI, (a), 1 worker",
+                            floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a")
+            if row and n in s.sizes:
+                peaks.append((n, row["peak_rss_mb"]))
+            if row and n == s.steady_size:
+                targets.append({
+                    "target": f"(a) steady state at {n:,} <= 2x the read-and-decode floor",
+                    "measured": "-" if row["vs_floor"] is None else
+                                f"{row['vs_floor']:.2f}x ({row['steady_s']:.1f} s vs "
+                                f"{get(f'floor-read-{n}')['loop_s']:.1f} s)",
+                    "goal": "<= 2x",
+                    "passed": None if row["vs_floor"] is None else row["vs_floor"] <= 2})
+        two = assay_row("d", f"assay-a-{s.workers_size}-w2",
+                        "assay CLI, (a), 2 workers (multi_processing), "
+                        f"{s.shards} shards", floor_id=f"floor-read-{s.workers_size}",
+                        vs_tfma="a", fixed_of="a",
+                        note="peak RSS counts shared pages once per process")
+        one = get(f"assay-a-{s.workers_size}-w1")
+        if peaks:
+            smallest, largest = peaks[0], peaks[-1]
+            growth = largest[1] / smallest[1]
+            slope = (largest[1] - smallest[1]) * 2**20 / max(largest[0] - smallest[0], 1)
+            targets.append({
+                "target": f"(d) peak memory flat in examples, < 1 GB at {largest[0]:,}",
+                "measured": ", ".join(f"{p:,.0f} MB at {n:,}" for n, p in peaks) +
+                            f" (tree RSS; {growth:.2f}x, {slope:.1f} bytes per added example)",
+                "goal": "< 1024 MB, largest <= 1.2x smallest",
+                "passed": largest[1] < 1024 and growth <= 1.2})
+        if two and one:
+            speedup = one["wall_s"] / two["wall_s"]
+            steady = _div(_minus(one["wall_s"], fixed("a")), _minus(two["wall_s"], fixed("a")))
+            targets.append({
+                "target": f"(d) 2 workers >= 1.6x one worker ({s.workers_size:,}, sharded)",
+                "measured": f"{speedup:.2f}x end to end"
+                            + ("" if steady is None else f", {steady:.2f}x steady state"),
+                "goal": ">= 1.6x", "passed": speedup >= 1.6})
+
+    # extra workloads
+    floor_row("parquet", f"floor-read-parquet-{s.size_a}", "floor: read Parquet to Arrow")
+    assay_row("parquet", f"assay-a-parquet-{s.size_a}-w1", "assay CLI, (a) on Parquet",
+              floor_id=f"floor-read-parquet-{s.size_a}", vs_tfma="a", fixed_of="a")
+    floor_row("sklearn", f"floor-read+sklearn-{s.size_b}", "floor: read + decode + predict_proba")
+    assay_row("sklearn", f"assay-sklearn-{s.size_b}-w1", "assay CLI, scikit-learn joblib model",
+              floor_id=f"floor-read+sklearn-{s.size_b}")
+
+    if st:
+        targets.append({"target": "startup (imports, pipeline construction) reported apart",
+                        "measured": f"import assay.api {st['import_s']:.1f} s; fixed cost of "
+                                    f"the CLI (a) {fixed('a') or 0:.1f} s",
+                        "goal": "small", "passed": None})
+    load = bench.runs and max((r.get("load_before") or 0) for r in runs.values())
+    if load and load > 1.0:
+        notes.append(f"The machine was busy while measuring (load average up to {load:.1f} "
+                     f"before a run, on {bench_nproc()} cores): timings are noisy; rerun on a "
+                     f"quiet machine before quoting them.")
+    if args.check_only:
+        notes.append("--check-only: TFMA ran beside assay, so neither's timings mean anything.")
+    if args.quick:
+        notes.append("--quick sizes: these figures only show that the harness works.")
+    return {"rows": rows, "targets": targets, "notes": notes}
+
+
+def bench_nproc() -> int:
+    import os
+
+    return os.cpu_count() or 0

@@ -1,0 +1,114 @@
+"""The KFP v2 container component: its typed signature, and the YAML shipped beside it.
+
+The signature is the interface (as in google-cloud-pipeline-components' model evaluation
+components); the body only names the image and the entrypoint, which reads the executor input
+(`{{$}}`) and maps it onto `assay.evaluate` (assay.kfp.executor).
+
+    python -m assay.kfp.component            # rewrites component.yaml from this factory
+    python -m assay.kfp.component my.yaml REGISTRY/assay:0.1.0   # a copy for another image
+
+Example:
+    >>> from assay.kfp import evaluator_component                     # doctest: +SKIP
+    >>> evaluate = evaluator_component(image="ghcr.io/me/assay:0.1.0")  # doctest: +SKIP
+"""
+
+# No `from __future__ import annotations`: KFP reads the component's annotations as objects.
+import os
+import sys
+from typing import Any, Optional
+
+from assay import __version__
+
+DEFAULT_IMAGE = f"assay:{__version__}"
+"""The tag `docker build -t assay:0.1.0 .` gives; push it and pass its registry name as image."""
+COMPONENT_YAML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "component.yaml")
+# The image holds the repository's container/ at /opt/assay/container/ (see Dockerfile).
+ENTRYPOINT = "/opt/assay/container/entrypoint.py"
+COMMAND = ("python", ENTRYPOINT, "kfp")
+EXECUTOR_INPUT = "{{$}}"   # kfp.dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER
+
+_DESCRIPTION = """Evaluates a candidate model against a baseline on example data, overall and
+slice by slice, and decides whether it may ship (assay).
+
+Args:
+    examples: Example data: TFRecord (tf.Example), CSV or Parquet; a file, or a directory (a TFX
+        Examples directory with Split-* subdirectories is read at the config's split).
+    model: The candidate model (SavedModel or TFX model directory, Keras file, joblib file, or
+        a directory holding one model file). Leave out when the config reads predictions from
+        a column.
+    baseline_model: The model to compare against (same forms); leave out for a first model.
+    config: The assay config as YAML or JSON text (label, models, slices, thresholds, ...).
+    config_file: The assay config as a YAML/JSON artifact, instead of `config`.
+    beam_pipeline_args: Arguments for Beam's PipelineOptions, e.g.
+        ["--direct_num_workers=2", "--direct_running_mode=multi_processing"].
+    allow_pickle: Allow loading joblib/pickle models (they run code when loaded).
+    force_bless: Bless whatever the checks say, recording this reason; empty: off.
+
+Returns:
+    evaluation: The assay results directory (metrics.json, plots.json, validation.json, ...).
+    metrics: The overall candidate metrics as scalars.
+    classification_metrics: ROC curve and confusion matrix of the overall slice (classification).
+    report: The HTML report.
+    blessing: A TFX-compatible blessing: a BLESSED or NOT_BLESSED file; metadata blessed = 1/0
+        and the reasons.
+    blessed: Whether the candidate was blessed, for dsl.If.
+"""
+
+
+def evaluator_component(image: str = DEFAULT_IMAGE) -> Any:
+    """The assay KFP component, running `image`.
+
+    Args:
+      image: the container image built from this repository's Dockerfile.
+
+    Returns:
+      A kfp ContainerComponent; call it in a pipeline, or compile it with kfp.compiler.
+    """
+    if not isinstance(image, str) or not image:
+        raise TypeError(f"'image' must be a non-empty string (got {image!r})")
+    from typing import List
+
+    from kfp import dsl
+    from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, \
+        Output
+
+    def assay_evaluate(
+        examples: Input[Dataset],
+        evaluation: Output[Artifact],
+        metrics: Output[Metrics],
+        classification_metrics: Output[ClassificationMetrics],
+        report: Output[HTML],
+        blessing: Output[Artifact],
+        blessed: dsl.OutputPath(bool),
+        model: Optional[Input[Model]] = None,
+        baseline_model: Optional[Input[Model]] = None,
+        config_file: Optional[Input[Artifact]] = None,
+        config: str = "",
+        beam_pipeline_args: List[str] = [],  # noqa: B006 (KFP records it as the default)
+        allow_pickle: bool = False,
+        force_bless: str = "",
+    ):
+        return dsl.ContainerSpec(image=image, command=list(COMMAND),
+                                 args=["--executor-input", EXECUTOR_INPUT])
+
+    assay_evaluate.__doc__ = _DESCRIPTION
+    return dsl.container_component(assay_evaluate)
+
+
+def write_component_yaml(path: str = COMPONENT_YAML, image: str = DEFAULT_IMAGE) -> str:
+    """Compiles the component to `path` (by default the YAML shipped in this package)."""
+    from kfp import compiler
+
+    compiler.Compiler().compile(evaluator_component(image), path)
+    return path
+
+
+def load_component(path: str = COMPONENT_YAML) -> Any:
+    """The component from its compiled YAML (by default the one shipped in this package)."""
+    from kfp import components
+
+    return components.load_component_from_file(path)
+
+
+if __name__ == "__main__":
+    print(write_component_yaml(*sys.argv[1:3]))

@@ -1,0 +1,462 @@
+"""The KFP adapter: KFP's executor input in, `assay.evaluate`, KFP's executor output out.
+
+KFP's launcher starts the container with the executor input (the `{{$}}` placeholder) as one
+argument, a JSON document of this shape (kfp 2.13, pipeline_spec ExecutorInput):
+
+    {"inputs": {
+       "parameterValues": {"config": "...", "beam_pipeline_args": [], "allow_pickle": false,
+                           "force_bless": ""},
+       "artifacts": {"examples": {"artifacts": [{"name": "...", "uri": "minio://.../eval_data",
+                                                 "type": {"schemaTitle": "system.Dataset"},
+                                                 "metadata": {}}]},
+                     "model": {...}, "baseline_model": {...}, "config_file": {...}}},
+     "outputs": {
+       "artifacts": {"evaluation": {"artifacts": [{"name": "...", "uri": "...",
+                                                   "type": {...}, "metadata": {}}]},
+                     "metrics": ..., "classification_metrics": ..., "report": ...,
+                     "blessing": ...},
+       "parameters": {"blessed": {"outputFile": "/tmp/kfp/outputs/blessed"}},
+       "outputFile": "/tmp/kfp_outputs/output_metadata.json"}}
+
+Optional input artifacts that were not wired in are absent. A remote URI is read and written at
+the local path where the launcher mounts or stages it (gs://b/x at /gcs/b/x, minio://b/x at
+/minio/b/x, s3://b/x at /s3/b/x), as the KFP SDK does; a local URI is its own path.
+
+What this writes (the launcher reads the executor output file, records each artifact's metadata
+as its ML Metadata custom properties, and uploads each artifact's local path):
+
+    evaluation               the assay results directory (metrics.json, plots.json, ...)
+    metrics                  system.Metrics: metadata {metric: value}, the overall candidate
+                             metrics with finite values; the same JSON in the file
+    classification_metrics   system.ClassificationMetrics: metadata `confidenceMetrics` (ROC:
+                             [{confidenceThreshold, recall, falsePositiveRate}], binary) and
+                             `confusionMatrix` ({annotationSpecs: [{displayName}], rows:
+                             [{row: [...]}]}, rows are true classes; binary at the first
+                             decision threshold); empty for regression
+    report                   system.HTML: the HTML report (assay.report), or a summary page
+    blessing                 a directory holding the BLESSED or NOT_BLESSED file; metadata as
+                             the TFX ModelBlessing's custom properties (blessed = 1 / 0, ...)
+    blessed                  output parameter, true / false, for dsl.If
+
+plus `parameterValues: {"blessed": true|false}` in the executor output file, which the launcher
+prefers to the parameter file.
+
+The image needs no KFP SDK: this module imports nothing from kfp.
+
+Example:
+    >>> import json                                                           # doctest: +SKIP
+    >>> run(json.load(open("executor_input.json")))["parameterValues"]        # doctest: +SKIP
+    {'blessed': True}
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+INPUT_ARTIFACTS = ("examples", "model", "baseline_model", "config_file")
+OUTPUT_ARTIFACTS = ("evaluation", "metrics", "classification_metrics", "report", "blessing")
+OUTPUT_PARAMETERS = ("blessed",)
+PARAMETER_DEFAULTS: Mapping[str, Any] = {"config": "", "beam_pipeline_args": [],
+                                         "allow_pickle": False, "force_bless": ""}
+# Where KFP's launcher makes remote artifacts available (kfp.dsl.types.artifact_types).
+_MOUNTS = (("gs://", "/gcs/"), ("minio://", "/minio/"), ("s3://", "/s3/"))
+_MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".keras", ".h5")
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+
+EXIT_USAGE = 2
+EXIT_DATA = 3
+
+
+class ExecutorInputError(ValueError):
+    """The executor input does not have the shape KFP gives it, or misses what assay needs."""
+
+
+def local_path(uri: str) -> str:
+    """Where the container reads or writes an artifact with this URI, as the KFP SDK maps it.
+
+    Example:
+        >>> local_path("minio://mlpipeline/v2/artifacts/run/eval")
+        '/minio/mlpipeline/v2/artifacts/run/eval'
+    """
+    for prefix, mount in _MOUNTS:
+        if uri.startswith(prefix):
+            return mount + uri[len(prefix):]
+    return uri
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeArtifact:
+    """One artifact of the executor input."""
+
+    name: str
+    uri: str
+    schema_title: str
+    metadata: Mapping[str, Any]
+
+    @property
+    def path(self) -> str:
+        return local_path(self.uri)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorInput:
+    """The executor input, read: artifacts by name, parameters with defaults filled in."""
+
+    inputs: Mapping[str, RuntimeArtifact]
+    parameters: Mapping[str, Any]
+    outputs: Mapping[str, RuntimeArtifact]
+    parameter_files: Mapping[str, str]
+    output_file: str
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "ExecutorInput":
+        if not isinstance(doc, Mapping):
+            raise ExecutorInputError(f"the executor input must be a JSON object (got a "
+                                     f"{type(doc).__name__})")
+        inputs, outputs = doc.get("inputs") or {}, doc.get("outputs")
+        if not isinstance(outputs, Mapping) or not outputs.get("outputFile"):
+            raise ExecutorInputError("the executor input has no outputs.outputFile; is this "
+                                     "KFP's {{$}}?")
+        parameters = dict(PARAMETER_DEFAULTS)
+        parameters.update(inputs.get("parameterValues") or {})
+        input_artifacts = _artifacts(inputs.get("artifacts") or {}, "inputs")
+        output_artifacts = _artifacts(outputs.get("artifacts") or {}, "outputs")
+        missing = [n for n in OUTPUT_ARTIFACTS if n not in output_artifacts]
+        if missing:
+            raise ExecutorInputError(f"the executor input has no output artifact "
+                                     f"{', '.join(missing)} (outputs.artifacts has: "
+                                     f"{', '.join(sorted(output_artifacts)) or 'nothing'}); "
+                                     f"was it built from assay's component?")
+        files = {}
+        for name, spec in (outputs.get("parameters") or {}).items():
+            if isinstance(spec, Mapping) and spec.get("outputFile"):
+                files[name] = spec["outputFile"]
+        return cls(input_artifacts, parameters, output_artifacts, files, outputs["outputFile"])
+
+
+def _artifacts(section: Mapping[str, Any], where: str) -> Dict[str, RuntimeArtifact]:
+    out = {}
+    for name, listed in section.items():
+        items = (listed or {}).get("artifacts") or []
+        if not items:
+            continue        # an optional input that was not wired in
+        if len(items) > 1:
+            raise ExecutorInputError(f"{where}.artifacts.{name} holds {len(items)} artifacts; "
+                                     f"assay takes one")
+        item = items[0]
+        if not item.get("uri"):
+            raise ExecutorInputError(f"{where}.artifacts.{name} has no uri")
+        out[name] = RuntimeArtifact(item.get("name", ""), item["uri"],
+                                    (item.get("type") or {}).get("schemaTitle", ""),
+                                    dict(item.get("metadata") or {}))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs -> assay.evaluate arguments
+
+def model_path(path: str) -> str:
+    """The model to load from a KFP Model artifact's path.
+
+    A Model artifact is one path: a SavedModel or TFX model directory, or a model file, is used
+    as it is. A directory holding exactly one model file (model.joblib, model.keras, ...) and
+    no SavedModel is taken to mean that file, since a KFP component cannot give its artifact's
+    path a suffix.
+    """
+    if not os.path.isdir(path) or os.path.exists(os.path.join(path, "saved_model.pb")) or \
+            os.path.isdir(os.path.join(path, "Format-Serving")):
+        return path
+    files = [f for f in sorted(os.listdir(path)) if f.lower().endswith(_MODEL_SUFFIXES)]
+    return os.path.join(path, files[0]) if len(files) == 1 else path
+
+
+def _config(task: ExecutorInput, model: Optional[str], baseline: Optional[str]
+            ) -> Dict[str, Any]:
+    """The config, from the `config` parameter or the `config_file` artifact, as a dict.
+
+    A wired-in model or baseline artifact needs no entry in the config: `models.candidate`
+    (`models.baseline`) is added as {path: ...} when missing, and replaced by the artifact's
+    path (keeping its other keys) when present.
+    """
+    import yaml
+
+    from assay.config import ConfigError
+
+    text = task.parameters.get("config") or ""
+    artifact = task.inputs.get("config_file")
+    if text and artifact:
+        raise ExecutorInputError("give the config as the `config` parameter or the "
+                                 "`config_file` artifact, not both")
+    where = "the `config` parameter"
+    if artifact:
+        path = artifact.path
+        if os.path.isdir(path):
+            found = [f for f in sorted(os.listdir(path)) if f.lower().endswith(_CONFIG_SUFFIXES)]
+            if len(found) != 1:
+                raise ExecutorInputError(f"config_file {artifact.uri} is a directory; it must "
+                                         f"hold one .yaml/.yml/.json file (holds: "
+                                         f"{', '.join(sorted(os.listdir(path))) or 'nothing'})")
+            path = os.path.join(path, found[0])
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        where = f"config_file {artifact.uri}"
+    if not text:
+        raise ExecutorInputError("no config: set the `config` parameter (YAML or JSON text) or "
+                                 "wire a `config_file` artifact")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where} is not valid YAML/JSON: {e}") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a YAML/JSON mapping (got "
+                          f"{type(raw).__name__}: {text[:80]!r})")
+    raw = dict(raw)
+    models = raw.get("models")
+    if isinstance(models, Mapping) or models is None:
+        models = dict(models or {})
+        for name, path in (("candidate", model), ("baseline", baseline)):
+            if path is not None:
+                spec = models.get(name)
+                spec = dict(spec) if isinstance(spec, Mapping) else {}
+                spec.pop("prediction", None)
+                spec["path"] = path
+                models[name] = spec
+        raw["models"] = models
+    return raw
+
+
+def _beam_args(value: Any) -> List[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return shlex.split(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [a for v in value for a in shlex.split(v)]
+    raise ExecutorInputError(f"`beam_pipeline_args` must be a list of strings (got {value!r})")
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ExecutorInputError(f"`{name}` must be a boolean (got {value!r})")
+
+
+# --------------------------------------------------------------------------------------------
+# Results -> KFP outputs
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def _number(value: float) -> Any:
+    return int(value) if float(value).is_integer() and abs(value) < 2 ** 53 else float(value)
+
+
+def scalar_metrics(result: Any) -> Dict[str, Any]:
+    """system.Metrics metadata: the overall candidate metrics with finite values (KFP's metadata
+    is JSON and cannot hold NaN; metrics.json in the evaluation keeps every value)."""
+    try:
+        overall = result.metrics({}, "candidate")
+    except KeyError:
+        return {}
+    return {name: _number(value) for name, value in overall.items() if _finite(value)}
+
+
+def _class_names(result: Any) -> List[str]:
+    names = result.info.get("class_names") or (result.config or {}).get("label_vocabulary")
+    return [str(n) for n in names] if names else ["0", "1"]
+
+
+def _confusion(labels: Sequence[str], matrix: Sequence[Sequence[float]]) -> Dict[str, Any]:
+    return {"annotationSpecs": [{"displayName": str(label)} for label in labels],
+            "rows": [{"row": [_number(v) for v in row]} for row in matrix]}
+
+
+def classification_metrics(result: Any) -> Dict[str, Any]:
+    """system.ClassificationMetrics metadata of the overall slice, in the KFP SDK's layout."""
+    try:
+        plots = result.plots({}, "candidate")
+    except KeyError:
+        plots = {}
+    out: Dict[str, Any] = {}
+    if result.task == "binary":
+        roc = plots.get("roc_curve") or {}
+        thresholds = roc.get("thresholds") or []
+        top = max([t for t in thresholds if t is not None], default=1.0)
+        # The first point, (0, 0), predicts nothing positive: its threshold lies above every
+        # score (KFP needs a number where assay writes None).
+        above = 1.0 if top < 1.0 else math.nextafter(top, math.inf)
+        out["confidenceMetrics"] = [
+            {"confidenceThreshold": above if t is None else float(t), "recall": float(tpr),
+             "falsePositiveRate": float(fpr)}
+            for t, fpr, tpr in zip(thresholds, roc.get("fpr") or [], roc.get("tpr") or [])
+            if fpr is not None and tpr is not None]
+        overall = result.metrics({}, "candidate")
+        at = next((k[len("tp@"):] for k in overall if k.startswith("tp@")), None)
+        if at is not None:
+            tn, fp, fn, tp = (overall.get(f"{m}@{at}") for m in ("tn", "fp", "fn", "tp"))
+            if all(_finite(v) for v in (tn, fp, fn, tp)):
+                out["confusionMatrix"] = _confusion(_class_names(result)[:2],
+                                                    [[tn, fp], [fn, tp]])
+    elif result.task == "multiclass":
+        cm = plots.get("confusion_matrix")
+        if cm:
+            out["confusionMatrix"] = _confusion(cm["labels"], cm["matrix"])
+    return out
+
+
+def write_report(result: Any, path: str) -> None:
+    """The HTML report (assay.report's self-contained page) into `path`."""
+    from assay import report
+
+    report.write_report(result.path, output=path)
+    _readable(path)
+
+
+def _readable(path: str) -> None:
+    # mkstemp makes files only the owner can read; outputs are shared like any written file.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _write_text(path: str, text: str) -> None:
+    """Writes `path` through a temporary file beside it, so it is never half-written."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".assay-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        _readable(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, allow_nan=False, sort_keys=True)
+
+
+def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
+    """Runs the evaluation that the executor input describes; returns the executor output
+    (also written to outputs.outputFile).
+
+    Raises:
+      ExecutorInputError: the executor input lacks what assay needs.
+      ConfigError, TypeError, FileNotFoundError, DataError, ValueError: as assay.evaluate.
+    """
+    from assay import api, validation
+
+    task = ExecutorInput.from_dict(executor_input)
+    if "examples" not in task.inputs:
+        raise ExecutorInputError("the executor input has no `examples` artifact")
+    model = task.inputs.get("model")
+    baseline = task.inputs.get("baseline_model")
+    out = task.outputs
+    force_bless = task.parameters.get("force_bless") or None
+    model_file = model_path(model.path) if model else None
+    baseline_file = model_path(baseline.path) if baseline else None
+    with tempfile.TemporaryDirectory(prefix="assay-kfp-") as scratch:
+        # Evaluate on local disk, then copy: assay replaces its output directory by renaming,
+        # which a bucket mount (gcsfuse on /gcs/) may not support for directories.
+        result = api.evaluate(
+            _config(task, model_file, baseline_file), task.inputs["examples"].path,
+            os.path.join(scratch, "evaluation"), model=model_file, baseline=baseline_file,
+            beam_pipeline_args=_beam_args(task.parameters.get("beam_pipeline_args")),
+            allow_pickle=_flag(task.parameters.get("allow_pickle"), "allow_pickle"),
+            force_bless=force_bless)
+        verdict = validation.ValidationResult.from_dict(result.validation)
+        validation.write_blessing(out["blessing"].path, verdict)
+        has_baseline = "baseline" in result.info.get("models", {})
+        blessing_meta = validation.blessing_properties(
+            verdict, current_model=model.uri if model else None,
+            baseline_model=baseline.uri if baseline and has_baseline else None)
+        metrics = scalar_metrics(result)
+        _write_text(out["metrics"].path, _json(metrics))
+        classification = classification_metrics(result)
+        _write_text(out["classification_metrics"].path, _json(classification))
+        shutil.copytree(result.path, out["evaluation"].path, dirs_exist_ok=True)
+        result.path = out["evaluation"].path     # what the report names as its source
+        write_report(result, out["report"].path)
+    metadata = {"evaluation": {"task": result.task,
+                               "examples_read": result.info.get("examples_read"),
+                               "blessed": bool(result.blessed),
+                               "outcome": result.validation.get("outcome"),
+                               "slices": len(result.slices())},
+                "metrics": metrics, "classification_metrics": classification, "report": {},
+                "blessing": blessing_meta}
+    return write_executor_output(task, metadata, bool(result.blessed))
+
+
+def write_executor_output(task: ExecutorInput, metadata: Mapping[str, Mapping[str, Any]],
+                          blessed: bool) -> Dict[str, Any]:
+    """Writes the `blessed` parameter file and the executor output file; returns the latter."""
+    for name in OUTPUT_PARAMETERS:
+        if name in task.parameter_files:
+            _write_text(task.parameter_files[name], "true" if blessed else "false")
+    out = task.outputs
+    output = {
+        "artifacts": {name: {"artifacts": [{"name": out[name].name, "uri": out[name].uri,
+                                            "metadata": metadata[name]}]}
+                      for name in OUTPUT_ARTIFACTS},
+        "parameterValues": {"blessed": blessed},
+    }
+    _write_text(task.output_file, _json(output))
+    return output
+
+
+def _read_executor_input(value: str) -> Any:
+    """The --executor-input value: the JSON itself (as KFP passes it) or @FILE."""
+    if value.startswith("@"):
+        with open(value[1:], encoding="utf-8") as f:
+            value = f.read()
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as e:
+        raise ExecutorInputError(f"--executor-input is not JSON ({e}); KFP passes it with the "
+                                 f"{{{{$}}}} placeholder") from None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`entrypoint.py kfp --executor-input JSON`: the container's KFP mode."""
+    parser = argparse.ArgumentParser(prog="assay kfp", description=(
+        "Run assay as a KFP v2 component: read KFP's executor input, write its outputs."))
+    parser.add_argument("--executor-input", required=True, metavar="JSON",
+                        help="KFP's executor input ({{$}}), or @FILE")
+    args = parser.parse_args(argv)
+    from assay.config import ConfigError
+    from assay.io import DataError
+
+    try:
+        output = run(_read_executor_input(args.executor_input))
+    except (ExecutorInputError, ConfigError, TypeError, FileNotFoundError) as e:
+        print(f"assay: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (DataError, ValueError) as e:
+        print(f"assay: error: {e}", file=sys.stderr)
+        return EXIT_DATA
+    blessed = output["parameterValues"]["blessed"]
+    meta = output["artifacts"]["blessing"]["artifacts"][0]["metadata"]
+    print(f"assay: {'BLESSED' if blessed else 'NOT_BLESSED'}")
+    for reason in json.loads(meta.get("assay_reasons", "[]")):
+        print(f"  - {reason}")
+    print(f"assay: results in {output['artifacts']['evaluation']['artifacts'][0]['uri']}")
+    return 0
+
+
+__all__ = ["ExecutorInput", "ExecutorInputError", "RuntimeArtifact", "classification_metrics",
+           "local_path", "main", "model_path", "run", "scalar_metrics", "write_report"]

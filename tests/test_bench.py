@@ -1,0 +1,149 @@
+"""The benchmark harness (bench/): its data, its measurements, and assay agreeing with TFMA.
+
+The end-to-end test runs `bench/run.py --quick --check-only` on tiny data, TFMA beside assay, and
+asserts the correctness checks only: timings are never asserted (they belong to `make bench`).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bench import compare, datasets, measure, report  # noqa: E402
+
+
+def _record(slice_, metrics, model="candidate"):
+    return {"slice": slice_, "model": model, "metrics": metrics}
+
+
+def _tfma_metrics(**over):
+    base = {"example_count": 100.0, "auc": 0.75, "auc_precision_recall": 0.7,
+            "binary_accuracy": 0.7, "precision": 0.6, "recall": 0.5, "mean_label": 0.4,
+            "mean_prediction": 0.45}
+    base.update(over)
+    return base
+
+
+def _assay_metrics(**over):
+    base = {"example_count": 100, "auc": 0.75, "auc_pr": 0.69, "accuracy": 0.7,
+            "precision": 0.6, "recall": 0.5, "mean_label": 0.4, "mean_prediction": 0.45}
+    base.update(over)
+    return base
+
+
+def test_compare_accepts_equal_values_and_reports_auc_pr_apart():
+    ours = [_record({"hour": 3}, _assay_metrics())]
+    theirs = [_record({"hour": 3}, _tfma_metrics())]
+    result = compare.compare_records(ours, theirs, compare.TFMA_NAMES)
+    assert result["ok"] and result["compared"] == 1
+    assert result["max_abs_diff"]["auc_pr"] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("metric,value", [("recall", 0.5001), ("example_count", 99),
+                                          ("auc", 0.7506)])
+def test_compare_catches_a_difference(metric, value):
+    ours = [_record({"day": 1, "hour": 3}, _assay_metrics(**{metric: value}))]
+    theirs = [_record({"hour": 3, "day": 1}, _tfma_metrics())]
+    result = compare.compare_records(ours, theirs, compare.TFMA_NAMES)
+    assert not result["ok"]
+    assert metric in result["mismatches"][0]
+
+
+def test_compare_auc_tolerance_allows_two_tied_pairs_on_small_slices():
+    # 100 examples, 40 positives: P * N = 2400, so one tied pair moves TFMA's AUC by 2.1e-4.
+    tol = compare.auc_tolerance(_tfma_metrics(), compare.TFMA_NAMES)
+    assert tol == pytest.approx(1e-4 + 1 / 2400)
+    ours = [_record({}, _assay_metrics(auc=0.75 + 0.5 / 2400))]
+    assert compare.compare_records(ours, [_record({}, _tfma_metrics())],
+                                   compare.TFMA_NAMES)["ok"]
+
+
+def test_compare_single_class_slice_nan_auc_matches_tfma_zero():
+    ours = [_record({}, _assay_metrics(auc=float("nan"), mean_label=1.0))]
+    theirs = [_record({}, _tfma_metrics(auc=0.0, mean_label=1.0))]
+    assert compare.compare_records(ours, theirs, compare.TFMA_NAMES)["ok"]
+
+
+def test_compare_reports_missing_slices():
+    result = compare.compare_records([], [_record({"hour": 1}, _tfma_metrics())],
+                                     compare.TFMA_NAMES)
+    assert not result["ok"] and result["missing_in_assay"]
+
+
+def test_reference_records_match_a_hand_computation():
+    import pandas as pd
+
+    frame = pd.DataFrame({"hour": [1, 1, 2, 2], "label": [1, 0, 1, 1],
+                          "p": [0.9, 0.2, 0.4, 0.8]})
+    records = {json.dumps(r["slice"]): r["metrics"]
+               for r in compare.reference_records(frame, "p", [[], ["hour"]])}
+    assert records["{}"]["example_count"] == 4
+    assert records["{}"]["precision"] == 1.0 and records["{}"]["recall"] == 2 / 3
+    assert records['{"hour": 1}']["auc"] == 1.0
+    assert records['{"hour": 2}']["auc"] != records['{"hour": 2}']["auc"]  # one class: NaN
+
+
+def test_datasets_hold_the_records_demo_writes(tmp_path):
+    from assay import demo
+    from assay.io import read_batches
+
+    ours = datasets.data_files(datasets.tfrecord_dataset(300, shards=2, seed=5,
+                                                         root=str(tmp_path / "cache")))
+    theirs = demo.write_trips(str(tmp_path / "demo"), 300, shards=2, seed=5)
+    assert [os.path.basename(p) for p in ours] == [os.path.basename(p) for p in theirs]
+
+    def decoded(path):
+        return [b.to_pydict() for b in read_batches(path, 1000)]
+
+    for a, b in zip(ours, theirs):
+        assert decoded(a) == decoded(b)
+    # A second call finds the cache.
+    again = datasets.tfrecord_dataset(300, shards=2, seed=5, root=str(tmp_path / "cache"))
+    assert datasets.data_files(again) == ours
+
+
+def test_run_measured_sees_a_child_process_memory(tmp_path):
+    code = ("import subprocess, sys, time\n"
+            "p = subprocess.Popen([sys.executable, '-c', "
+            "'b = bytearray(300 * 2**20); import time; time.sleep(1.0)'])\n"
+            "p.wait()\n")
+    m = measure.run_measured([sys.executable, "-c", code], log_path=str(tmp_path / "log"),
+                             interval_s=0.05)
+    assert m.returncode == 0
+    assert m.peak_processes >= 2
+    assert m.peak_rss_mb > 300
+    assert m.wall_s >= 1.0
+
+
+def test_report_replaces_only_between_markers(tmp_path):
+    path = tmp_path / "bench.md"
+    path.write_text(f"# head\n\n{report.BEGIN}\nold\n{report.END}\ntail\n")
+    report.replace_between_markers(str(path), "new table")
+    report.replace_between_markers(str(path), "newer table")
+    text = path.read_text()
+    assert text == f"# head\n\n{report.BEGIN}\nnewer table\n{report.END}\ntail\n"
+
+
+def test_quick_benchmark_agrees_with_tfma(tmp_path):
+    """assay's overall and per-slice values match TFMA's on workloads (a) and (c)."""
+    results = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO, "bench", "run.py"), "--quick", "--check-only",
+         "--workloads", "a,c,parquet", "--results-dir", str(results),
+         "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    summary = json.loads((results / "latest.json").read_text())
+    checks = {(c["workload"], c["reference"].split()[0]): c for c in summary["checks"]}
+    assert set(checks) == {("a", "TFMA"), ("c", "TFMA"), ("parquet", "numpy/scikit-learn")}
+    for check in checks.values():
+        assert check["ok"], check
+    # 200 slices, each compared; (c) compares the candidate and the baseline.
+    assert checks[("a", "TFMA")]["compared"] == 200
+    assert checks[("c", "TFMA")]["compared"] == 400
+    assert checks[("a", "TFMA")]["max_abs_diff"]["example_count"] == 0

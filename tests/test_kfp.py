@@ -1,0 +1,402 @@
+"""The KFP component, its container entrypoint, and the example KFP pipeline.
+
+No Docker engine runs here, so the entrypoint runs as a process exactly as the image runs it:
+the component's command and args, with KFP's executor input in place of `{{$}}` and the KFP SDK
+made unimportable (the image must not need it).
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+from google.protobuf import json_format
+
+from assay import kfp as assay_kfp
+from assay.kfp import executor
+from model_fixtures import make_sklearn_model, make_tabular_data, write_csv
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "pipelines"))
+
+CONFIG = """
+label: label
+slices: [[], [payment]]
+min_slice_size: 20
+thresholds:
+  - {metric: auc, min: 0.6, max_regression: 0.01}
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# The component
+
+def test_shipped_yaml_matches_the_factory(tmp_path):
+    compiled = assay_kfp.write_component_yaml(str(tmp_path / "component.yaml"))
+    with open(compiled) as fresh, open(assay_kfp.COMPONENT_YAML) as shipped:
+        assert fresh.read() == shipped.read(), (
+            "component/assay/kfp/component.yaml is stale: run python -m assay.kfp.component")
+    loaded = assay_kfp.load_component()
+    built = assay_kfp.evaluator_component()
+    assert json_format.MessageToDict(loaded.pipeline_spec) == \
+        json_format.MessageToDict(built.pipeline_spec)
+
+
+def test_component_interface():
+    spec = yaml.safe_load(open(assay_kfp.COMPONENT_YAML))
+    comp = spec["components"]["comp-assay-evaluate"]
+    inputs, outputs = comp["inputDefinitions"], comp["outputDefinitions"]
+    artifact_inputs = {name: (d["artifactType"]["schemaTitle"], d.get("isOptional", False))
+                       for name, d in inputs["artifacts"].items()}
+    assert artifact_inputs == {"examples": ("system.Dataset", False),
+                               "model": ("system.Model", True),
+                               "baseline_model": ("system.Model", True),
+                               "config_file": ("system.Artifact", True)}
+    assert {n: d["parameterType"] for n, d in inputs["parameters"].items()} == {
+        "config": "STRING", "beam_pipeline_args": "LIST", "allow_pickle": "BOOLEAN",
+        "force_bless": "STRING"}
+    assert {n: d["artifactType"]["schemaTitle"] for n, d in outputs["artifacts"].items()} == {
+        "evaluation": "system.Artifact", "metrics": "system.Metrics",
+        "classification_metrics": "system.ClassificationMetrics", "report": "system.HTML",
+        "blessing": "system.Artifact"}
+    assert outputs["parameters"]["blessed"]["parameterType"] == "BOOLEAN"
+    container = spec["deploymentSpec"]["executors"]["exec-assay-evaluate"]["container"]
+    assert container == {"image": assay_kfp.DEFAULT_IMAGE,
+                         "command": ["python", "/opt/assay/container/entrypoint.py", "kfp"],
+                         "args": ["--executor-input", "{{$}}"]}
+
+
+def test_factory_takes_the_image():
+    component = assay_kfp.evaluator_component("registry.example.com/ml/assay:1.2")
+    executors = json_format.MessageToDict(component.pipeline_spec.deployment_spec)["executors"]
+    assert executors["exec-assay-evaluate"]["container"]["image"] == \
+        "registry.example.com/ml/assay:1.2"
+    with pytest.raises(TypeError, match=r"'image' must be a non-empty string \(got ''\)"):
+        assay_kfp.evaluator_component("")
+
+
+def test_local_paths_follow_the_kfp_sdk():
+    from kfp import dsl
+
+    for uri in ("gs://b/p/eval", "minio://mlpipeline/v2/artifacts/x", "s3://b/k",
+                "/tmp/local/uri"):
+        assert executor.local_path(uri) == dsl.Artifact(uri=uri).path
+
+
+# --------------------------------------------------------------------------------------------
+# The pipeline
+
+def test_pipeline_compiles_with_the_condition_on_blessed(tmp_path):
+    import kfp_pipeline
+
+    path = kfp_pipeline.compile_pipeline(str(tmp_path / "pipeline.yaml"), "reg/assay:9")
+    spec = yaml.safe_load(open(path))
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == {"make-data", "train", "train-2", "assay-evaluate", "condition-1"}
+    condition = tasks["condition-1"]
+    assert condition["triggerPolicy"]["condition"] == \
+        "inputs.parameter_values['pipelinechannel--assay-evaluate-blessed'] == true"
+    assert condition["inputs"]["parameters"]["pipelinechannel--assay-evaluate-blessed"] == {
+        "taskOutputParameter": {"outputParameterKey": "blessed", "producerTask": "assay-evaluate"}}
+    inner = spec["components"]["comp-condition-1"]["dag"]["tasks"]
+    assert list(inner) == ["push"]
+    assert inner["push"]["inputs"]["artifacts"]["model"]["componentInputArtifact"] == \
+        "pipelinechannel--train-2-model"
+    assay_inputs = tasks["assay-evaluate"]["inputs"]["artifacts"]
+    assert assay_inputs["examples"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "eval_data", "producerTask": "make-data"}
+    assert assay_inputs["model"]["taskOutputArtifact"]["producerTask"] == "train-2"
+    assert assay_inputs["baseline_model"]["taskOutputArtifact"]["producerTask"] == "train"
+    images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+    assert images == {"reg/assay:9"}
+
+
+def test_kfp_local_cannot_run_the_pipeline_here():
+    """The documented reasons: kfp.local in kfp 2.13 cannot run this pipeline."""
+    from kfp.local import dag_orchestrator, subprocess_task_handler
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    # 1. dsl.If: kfp.local refuses any task with a trigger condition (supported from kfp 2.16,
+    #    which needs protobuf 6, which TensorFlow 2.16 cannot take).
+    task = pipeline_spec_pb2.PipelineTaskSpec()
+    task.trigger_policy.condition = "inputs.parameter_values['x'] == true"
+    with pytest.raises(NotImplementedError, match="'dsl.Condition' is not supported"):
+        dag_orchestrator.validate_task_spec_not_loop_or_condition(task)
+    # 2. Container components: SubprocessRunner runs only lightweight Python components, and
+    #    DockerRunner needs a Docker engine, which does not run here.
+    handler = subprocess_task_handler.SubprocessTaskHandler
+    with pytest.raises(RuntimeError, match="only supports running Lightweight Python"):
+        handler.validate_not_container_component(None, ["python", "entrypoint.py", "kfp"])
+    # 3. kfp.local builds the executor input from every declared input artifact, so an
+    #    optional one left unwired (config_file, and baseline_model in the pipeline's usual use)
+    #    fails with a KeyError.
+    from kfp import dsl
+    from kfp.local import executor_input_utils
+
+    spec = assay_kfp.load_component().pipeline_spec.components["comp-assay-evaluate"]
+    with pytest.raises(KeyError, match="baseline_model|config_file"):
+        executor_input_utils.construct_executor_input(
+            spec, {"examples": dsl.Dataset(uri="/x"), "model": dsl.Model(uri="/m")}, "/tmp",
+            block_input_artifact=False)
+
+
+# --------------------------------------------------------------------------------------------
+# The entrypoint, as the image runs it
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Upstream artifacts: eval data (CSV), two Model directories, a config file artifact."""
+    root = tmp_path_factory.mktemp("kfp-inputs")
+    write_csv(make_tabular_data(1500, seed=11), root / "eval_data")
+    for name, kind in (("candidate", "logistic"), ("baseline", "gbm")):
+        os.makedirs(root / name)
+        make_sklearn_model(root / name / "model.joblib", kind)   # as the pipeline's train step
+    os.makedirs(root / "strict")
+    (root / "strict" / "config.yaml").write_text(CONFIG.replace("min: 0.6", "min: 0.99"))
+    return root
+
+
+def _runtime_artifact(name, schema, uri):
+    return {"artifacts": [{"name": name, "type": {"schemaTitle": schema,
+                                                  "schemaVersion": "0.0.1"},
+                           "uri": uri, "metadata": {}}]}
+
+
+def hand_built_executor_input(task_root, artifacts, parameters):
+    """The executor input as KFP's launcher sends it: every declared output (from the shipped
+    component YAML) with a URI under the task root, parameter output files, the output file."""
+    comp = yaml.safe_load(open(assay_kfp.COMPONENT_YAML))["components"]["comp-assay-evaluate"]
+    outputs = comp["outputDefinitions"]
+    return {
+        "inputs": {"parameterValues": parameters,
+                   "artifacts": {name: _runtime_artifact(name, schema, uri)
+                                 for name, (schema, uri) in artifacts.items()}},
+        "outputs": {
+            "artifacts": {name: _runtime_artifact(name, d["artifactType"]["schemaTitle"],
+                                                  f"{task_root}/{name}")
+                          for name, d in outputs["artifacts"].items()},
+            "parameters": {name: {"outputFile": f"{task_root}/parameters/{name}"}
+                           for name in outputs["parameters"]},
+            "outputFile": f"{task_root}/executor_output.json"}}
+
+
+NO_KFP = textwrap.dedent("""
+    import sys
+
+    class NoKfp:
+        def find_spec(self, name, path=None, target=None):
+            if name == "kfp" or name.startswith("kfp."):
+                raise ImportError(f"the assay image must not need the KFP SDK ({name})")
+
+    sys.meta_path.insert(0, NoKfp())
+""")
+
+
+def start_entrypoint(executor_input, tmp_path):
+    """Starts the component's command + args, as the image runs them, without the KFP SDK."""
+    container = yaml.safe_load(open(assay_kfp.COMPONENT_YAML))["deploymentSpec"]["executors"][
+        "exec-assay-evaluate"]["container"]
+    argv = [a.replace("{{$}}", json.dumps(executor_input))
+            for a in container["command"] + container["args"]]
+    argv[0] = sys.executable                                       # the image's `python`
+    argv[1] = argv[1].replace("/opt/assay/", ROOT + "/")           # the image's /opt/assay
+    site = tmp_path / "no-kfp"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(NO_KFP)
+    env = dict(os.environ, PYTHONPATH=str(site))
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=str(tmp_path))
+
+
+def test_entrypoint_writes_what_kfp_expects(inputs, tmp_path):
+    blessed_root, rejected_root = tmp_path / "blessed", tmp_path / "rejected"
+    blessed_input = hand_built_executor_input(
+        blessed_root,
+        {"examples": ("system.Dataset", str(inputs / "eval_data")),
+         "model": ("system.Model", str(inputs / "candidate"))},
+        {"config": CONFIG, "beam_pipeline_args": [], "allow_pickle": True, "force_bless": ""})
+    rejected_input = hand_built_executor_input(
+        rejected_root,
+        {"examples": ("system.Dataset", str(inputs / "eval_data")),
+         "model": ("system.Model", str(inputs / "candidate")),
+         "baseline_model": ("system.Model", str(inputs / "baseline")),
+         "config_file": ("system.Artifact", str(inputs / "strict"))},
+        {"config": "", "beam_pipeline_args": ["--direct_num_workers=1"], "allow_pickle": True,
+         "force_bless": ""})
+    procs = [start_entrypoint(blessed_input, tmp_path), start_entrypoint(rejected_input, tmp_path)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    assert "assay: BLESSED" in out or "assay: NOT_BLESSED" in out
+
+    for root, blessed in ((blessed_root, True), (rejected_root, False)):
+        check_outputs(root, blessed, inputs)
+
+    # The rejected run compared against the baseline, and says why it failed.
+    doc = json.loads((rejected_root / "executor_output.json").read_text())
+    meta = doc["artifacts"]["blessing"]["artifacts"][0]["metadata"]
+    assert meta["baseline_model"] == str(inputs / "baseline")
+    assert any("below the minimum 0.99" in r for r in json.loads(meta["assay_reasons"]))
+
+
+def check_outputs(root, blessed, inputs):
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    text = (root / "executor_output.json").read_text()
+    parsed = json_format.Parse(text, pipeline_spec_pb2.ExecutorOutput())   # KFP's own schema
+    assert parsed.parameter_values["blessed"].bool_value is blessed
+    assert (root / "parameters" / "blessed").read_text() == ("true" if blessed else "false")
+    doc = json.loads(text)
+    arts = {name: a["artifacts"][0] for name, a in doc["artifacts"].items()}
+    assert set(arts) == {"evaluation", "metrics", "classification_metrics", "report",
+                         "blessing"}
+    for name, art in arts.items():
+        assert art["uri"] == f"{root}/{name}" and art["name"] == name
+
+    # The blessing: TFX's marker file and properties.
+    marker = "BLESSED" if blessed else "NOT_BLESSED"
+    assert os.listdir(root / "blessing") == [marker]
+    assert arts["blessing"]["metadata"]["blessed"] == int(blessed)
+    assert arts["blessing"]["metadata"]["current_model"] == str(inputs / "candidate")
+    assert arts["blessing"]["metadata"]["assay_outcome"] == marker
+
+    # The evaluation is the results directory, and the metrics are its overall candidate ones.
+    metrics_doc = json.loads((root / "evaluation" / "metrics.json").read_text())
+    overall = next(r["metrics"] for r in metrics_doc["records"]
+                   if r["slice"] == {} and r["model"] == "candidate")
+    scalars = arts["metrics"]["metadata"]
+    assert scalars == {k: pytest.approx(v) for k, v in overall.items() if math.isfinite(v)}
+    assert scalars["example_count"] == 1500
+    assert json.loads((root / "metrics").read_text()) == scalars
+    assert arts["evaluation"]["metadata"]["blessed"] is blessed
+
+    # ClassificationMetrics as KFP's SDK lays it out: ROC points and a confusion matrix.
+    cls = arts["classification_metrics"]["metadata"]
+    roc = cls["confidenceMetrics"]
+    assert roc[0] == {"confidenceThreshold": 1.0, "recall": 0.0, "falsePositiveRate": 0.0}
+    assert roc[-1]["recall"] == 1.0 and roc[-1]["falsePositiveRate"] == 1.0
+    assert all(isinstance(p["confidenceThreshold"], float) for p in roc)
+    thresholds = [p["confidenceThreshold"] for p in roc]
+    assert thresholds == sorted(thresholds, reverse=True)
+    cm = cls["confusionMatrix"]
+    assert [s["displayName"] for s in cm["annotationSpecs"]] == ["0", "1"]
+    (tn, fp), (fn, tp) = (r["row"] for r in cm["rows"])
+    assert (tn, fp, fn, tp) == tuple(overall[f"{m}@0.5"] for m in ("tn", "fp", "fn", "tp"))
+    assert tn + fp + fn + tp == 1500
+    assert tn + fp == round(1500 * (1 - overall["mean_label"]))
+
+    report = (root / "report").read_text()
+    assert report.lstrip().lower().startswith("<!doctype html") and marker in report
+
+
+def test_entrypoint_errors_are_one_line_with_status(inputs, tmp_path):
+    bad = hand_built_executor_input(
+        tmp_path / "task", {"examples": ("system.Dataset", str(inputs / "eval_data"))},
+        {"config": "label: label\nslices: [[nope]]\n"})
+    with pytest.raises(SystemExit):   # argparse: the executor input is required
+        executor.main([])
+    assert executor.main(["--executor-input", "{not json"]) == executor.EXIT_USAGE
+    bad["inputs"]["parameterValues"]["config"] = ""
+    assert executor.main(["--executor-input", json.dumps(bad)]) == executor.EXIT_USAGE
+    del bad["outputs"]["artifacts"]["report"]
+    with pytest.raises(executor.ExecutorInputError, match=r"no output artifact report"):
+        executor.run(bad)
+    assert not (tmp_path / "task" / "executor_output.json").exists()
+
+
+@pytest.mark.parametrize("config, match", [
+    ("", r"no config: set the `config` parameter"),
+    ("- a\n- b\n", r"the `config` parameter must be a YAML/JSON mapping \(got list"),
+    ("label: [unclosed\n", r"the `config` parameter is not valid YAML/JSON"),
+])
+def test_config_parameter_errors(config, match, tmp_path):
+    task = executor.ExecutorInput.from_dict(hand_built_executor_input(
+        tmp_path, {"examples": ("system.Dataset", "/x")}, {"config": config}))
+    with pytest.raises(ValueError, match=match):
+        executor._config(task, None, None)
+
+
+def test_config_gets_the_wired_models(tmp_path):
+    task = executor.ExecutorInput.from_dict(hand_built_executor_input(
+        tmp_path, {"examples": ("system.Dataset", "/x")},
+        {"config": "label: y\nmodels: {candidate: {prediction: p, features: [a]}}\n"}))
+    assert executor._config(task, "/m/model.joblib", "/b")["models"] == {
+        "candidate": {"path": "/m/model.joblib", "features": ["a"]}, "baseline": {"path": "/b"}}
+
+
+def test_model_path_inside_a_model_artifact(tmp_path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "model.joblib").write_bytes(b"")
+    assert executor.model_path(str(tmp_path / "one")) == str(tmp_path / "one" / "model.joblib")
+    (tmp_path / "tfx" / "Format-Serving").mkdir(parents=True)
+    (tmp_path / "tfx" / "other.joblib").write_bytes(b"")
+    assert executor.model_path(str(tmp_path / "tfx")) == str(tmp_path / "tfx")
+    (tmp_path / "two").mkdir()
+    for name in ("a.joblib", "b.keras"):
+        (tmp_path / "two" / name).write_bytes(b"")
+    assert executor.model_path(str(tmp_path / "two")) == str(tmp_path / "two")
+
+
+# --------------------------------------------------------------------------------------------
+# The pipeline's steps through kfp.local's own machinery
+
+def test_pipeline_steps_run_with_kfp_local(tmp_path):
+    """kfp.local cannot run the pipeline (see above), so it runs in three parts: the training
+    steps as a pipeline of lightweight components with kfp.local's SubprocessRunner; the assay
+    step on the executor input kfp.local builds for it, its outputs read back by kfp.local; and
+    the push, gated by the `blessed` output that kfp.local read."""
+    from typing import NamedTuple
+
+    import kfp_pipeline
+    from kfp import dsl, local
+    from kfp.local import executor_input_utils, executor_output_utils
+
+    local.init(runner=local.SubprocessRunner(use_venv=False),
+               pipeline_root=str(tmp_path / "root"))
+    make_data, train, push = kfp_pipeline.lightweight_components()
+
+    @dsl.pipeline
+    def training(rows: int) -> NamedTuple("Outputs", eval_data=dsl.Dataset, model=dsl.Model):
+        data = make_data(rows=rows, seed=1)
+        model = train(data=data.outputs["train_data"], features=kfp_pipeline.FEATURES)
+        outputs = NamedTuple("Outputs", eval_data=dsl.Dataset, model=dsl.Model)
+        return outputs(eval_data=data.outputs["eval_data"], model=model.outputs["model"])
+
+    trained = training(rows=1500).outputs
+    assert os.listdir(trained["model"].path) == ["model.joblib"]
+
+    component = assay_kfp.load_component()
+    spec = type(component.pipeline_spec.components["comp-assay-evaluate"])()
+    spec.CopyFrom(component.pipeline_spec.components["comp-assay-evaluate"])
+    for unwired in ("baseline_model", "config_file"):   # see test_kfp_local_cannot_run...
+        del spec.input_definitions.artifacts[unwired]
+    proto = executor_input_utils.construct_executor_input(
+        spec, {"examples": trained["eval_data"], "model": trained["model"],
+               "config": kfp_pipeline.CONFIG, "allow_pickle": True},
+        str(tmp_path / "root" / "assay-evaluate"), block_input_artifact=False)
+    executor.run(executor_input_utils.executor_input_to_dict(proto, spec))
+    outputs = executor_output_utils.get_outputs_for_task(proto, spec)
+
+    assert type(outputs["metrics"]).__name__ == "Metrics"
+    assert outputs["metrics"].metadata["auc"] > 0.65
+    assert type(outputs["classification_metrics"]).__name__ == "ClassificationMetrics"
+    assert outputs["blessed"] is True
+    assert os.listdir(outputs["blessing"].path) == ["BLESSED"]
+    assert outputs["blessing"].metadata["blessed"] == 1
+
+    @dsl.pipeline
+    def push_model(model_uri: str, serving_dir: str) -> str:
+        model = dsl.importer(artifact_uri=model_uri, artifact_class=dsl.Model)
+        return push(model=model.output, serving_dir=serving_dir).output
+
+    if outputs["blessed"]:    # the pipeline's dsl.If(blessed == True)
+        pushed = push_model(model_uri=trained["model"].uri,
+                            serving_dir=str(tmp_path / "serving")).output
+        assert os.listdir(pushed) == ["model.joblib"]
+
+
