@@ -1,6 +1,9 @@
 # assay: `make demo` runs the main job, `make test` the tests; both set up the environment first.
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
+# Compile bytecode at install time: where PYTHONDONTWRITEBYTECODE is set, every process would
+# otherwise compile Beam's and TensorFlow's modules again at each start.
+export UV_COMPILE_BYTECODE := 1
 PYTHON := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
