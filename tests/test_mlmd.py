@@ -425,3 +425,24 @@ def test_concurrent_evaluations_on_mariadb_both_land(files, mariadb, tmp_path, c
         events = store.get_events_by_execution_ids([execution.id])
         assert sorted(_keys(e)[0] for e in events) == ["blessing", "evaluation", "examples",
                                                        "model"]
+
+
+def test_report_compares_a_pipelines_evaluations_from_ml_metadata(files, tmp_path, capsys):
+    uri = f"sqlite:{tmp_path / 'metadata.sqlite'}"
+    for i, model in enumerate(("lr", "gbm")):
+        assert cli.main(_evaluate_args(files, tmp_path / f"o{i}", model, uri,
+                                       "--mlmd-pipeline", "tips")) == 0
+    out = tmp_path / "history.html"
+    assert cli.main(["report", "--mlmd", uri, "--mlmd-pipeline", "tips", "-o", str(out)]) == 0
+    page = out.read_text()
+    ids = [a.id for a in mlmd.evaluations(mlmd.connect(uri), "tips")]
+    assert len(ids) == 2 and ids == sorted(ids)
+    assert f"evaluation {ids[0]}" in page and f"evaluation {ids[1]}" in page
+    for i in range(2):
+        auc = json.loads((tmp_path / f"o{i}" / "metrics.json").read_text())["records"][0][
+            "metrics"]["auc"]
+        assert repr(auc) in page or f"{auc}" in page
+    capsys.readouterr()
+    assert cli.main(["report", "--mlmd", uri, "--mlmd-pipeline", "nope", "-o",
+                     str(tmp_path / "x.html")]) == cli.EXIT_USAGE
+    assert "pipeline 'nope' has no assay evaluations" in capsys.readouterr().err

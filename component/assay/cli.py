@@ -153,9 +153,32 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _mlmd_evaluations(args):
+    """Results directories and labels of a pipeline's evaluations in ML Metadata, oldest first."""
+    from assay import mlmd
+
+    pipeline = args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE
+    dirs, labels = [], []
+    for artifact in mlmd.evaluations(mlmd.connect(args.mlmd), pipeline):
+        if os.path.exists(os.path.join(artifact.uri, "metrics.json")):
+            dirs.append(artifact.uri)
+            labels.append(f"evaluation {artifact.id}")
+        else:
+            print(f"assay: skipping ModelEvaluation {artifact.id} at {artifact.uri}: it holds "
+                  f"no assay results")
+    if not dirs:
+        raise FileNotFoundError(f"pipeline '{pipeline}' has no assay evaluations in ML Metadata "
+                                f"{args.mlmd}")
+    return dirs, labels
+
+
 def _cmd_report(args) -> int:
     from assay import report
 
+    if args.mlmd:
+        if args.results or args.compare:
+            args.parser.error("give --mlmd, or results directories, not both")
+        args.compare, args.labels = _mlmd_evaluations(args)
     if bool(args.results) == bool(args.compare):
         args.parser.error("give one results directory, or --compare DIR1 DIR2 ...")
     if args.labels and (not args.compare or len(args.labels) != len(args.compare)):
@@ -215,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--compare", nargs="+", metavar="DIR",
                     help="several results directories, oldest first: metrics over time, and "
                          "the full report of the last (default output: compare.html)")
+    rp.add_argument("--mlmd", metavar="STORE",
+                    help="compare the evaluations of one pipeline recorded in ML Metadata "
+                         "(sqlite:PATH or mysql://...), oldest first")
+    rp.add_argument("--mlmd-pipeline", metavar="NAME",
+                    help="the pipeline whose evaluations --mlmd compares (default: assay)")
     rp.add_argument("-o", "--output", help="the HTML file to write")
     rp.add_argument("--labels", nargs="+", metavar="LABEL",
                     help="names of the --compare results (default: their directory names)")

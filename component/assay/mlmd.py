@@ -563,3 +563,15 @@ def latest_blessed_model(store: metadata_store.MetadataStore,
 __all__ = ["BlessedModel", "DEFAULT_PIPELINE", "Recorded", "artifact_types", "artifact_uri",
            "connect", "connection_config", "examples_uri", "get_artifact", "latest_blessed_model",
            "record_evaluation"]
+
+
+def evaluations(store: metadata_store.MetadataStore,
+                pipeline: str = DEFAULT_PIPELINE) -> List[pb.Artifact]:
+    """The LIVE ModelEvaluation artifacts of a pipeline, oldest first (by artifact id).
+
+    Their URIs are results directories (assay's CLI with --mlmd, or assay.tfx.Evaluator), which
+    `assay report --mlmd STORE --mlmd-pipeline NAME` charts over model versions.
+    """
+    return _with_retries(
+        lambda: sorted(_pipeline_outputs(store, pipeline, MODEL_EVALUATION), key=lambda a: a.id),
+        "listing the evaluations")
