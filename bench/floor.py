@@ -52,8 +52,8 @@ def _saved_model_predictor(path: str):
 
 def _joblib_predictor(path: str):
     import joblib
-    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     model = joblib.load(path)
     names = [str(n) for n in model.feature_names_in_]
@@ -62,13 +62,12 @@ def _joblib_predictor(path: str):
         frame = {}
         for name in names:
             column = batch.column(batch.schema.get_field_index(name))
-            if hasattr(column, "flatten") and column.type.num_fields == 1:  # tf.Example lists
-                column = column.flatten()
+            if pa.types.is_large_list(column.type) or pa.types.is_list(column.type):
+                column = column.flatten()  # tf.Example features: one value per row here
+            if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+                column = column.cast(pa.large_string())
             values = column.to_numpy(zero_copy_only=False)
-            if values.dtype.kind == "O":
-                values = np.array([v.decode() if isinstance(v, bytes) else v for v in values],
-                                  dtype=object)
-            frame[name] = values
+            frame[name] = values.astype("float64") if values.dtype.kind == "f" else values
         return model.predict_proba(pd.DataFrame(frame, columns=names))[:, 1]
 
     return predict, model
