@@ -23,12 +23,11 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
 import uuid
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 FORMAT_VERSION = 1
 METRICS_FILE = "metrics.json"
@@ -281,11 +280,3 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
             records.append({"slice": slice_json, "model": model, "metrics": metrics})
     return records, plot_records
 
-
-def finite_or_none(value: Any) -> Any:
-    return value if not (isinstance(value, float) and not math.isfinite(value)) else None
-
-
-def iter_metric_records(records: Sequence[Mapping[str, Any]], model: str = "candidate"
-                        ) -> Iterator[Mapping[str, Any]]:
-    return (r for r in records if r["model"] == model and "metrics" in r)
