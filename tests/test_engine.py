@@ -1,5 +1,10 @@
-"""The engine end to end: every record checked against scikit-learn on the filtered subset."""
+"""The engine end to end: every record checked against scikit-learn on the filtered subset.
 
+Each test runs on both engines that run the pass: the local one (`assay.local`, forked processes
+on sharded input) and Beam's (`assay.engine`, the DirectRunner).
+"""
+
+import functools
 import json
 import math
 import os
@@ -17,6 +22,12 @@ from assay.config import ConfigError
 from assay.io import DataError
 
 N = 4000
+
+
+@pytest.fixture(params=["local", "beam"])
+def evaluate(request):
+    """assay.evaluate on one engine."""
+    return functools.partial(assay.evaluate, engine=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +124,8 @@ def _check_binary_records(result, df, tol_area, weighted=True, min_slice_size=1)
     return checked
 
 
-def test_binary_slices_match_sklearn_on_filtered_subset(data_dir, trips_df, tmp_path):
-    result = assay.evaluate(_config(exact=True), str(data_dir / "trips.parquet"),
+def test_binary_slices_match_sklearn_on_filtered_subset(evaluate, data_dir, trips_df, tmp_path):
+    result = evaluate(_config(exact=True), str(data_dir / "trips.parquet"),
                             str(tmp_path / "out"))
     assert result.task == "binary"
     checked = _check_binary_records(result, trips_df, tol_area=1e-9)
@@ -128,15 +139,16 @@ def test_binary_slices_match_sklearn_on_filtered_subset(data_dir, trips_df, tmp_
     assert {"day": 3, "payment": "mobile"} in slices
 
 
-def test_bucketed_area_metrics_within_tolerance_and_unweighted(data_dir, trips_df, tmp_path):
+def test_bucketed_area_metrics_within_tolerance_and_unweighted(evaluate, data_dir, trips_df,
+                                                               tmp_path):
     cfg = _config()
     del cfg["weight"]
-    result = assay.evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
+    result = evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
     assert _check_binary_records(result, trips_df, tol_area=1e-4, weighted=False) > 60
 
 
-def test_min_slice_size_withholds_small_slices_with_reason(data_dir, trips_df, tmp_path):
-    result = assay.evaluate(_config(min_slice_size=120), str(data_dir / "trips.parquet"),
+def test_min_slice_size_withholds_small_slices_with_reason(evaluate, data_dir, trips_df, tmp_path):
+    result = evaluate(_config(min_slice_size=120), str(data_dir / "trips.parquet"),
                             str(tmp_path / "out"))
     withheld = [r for r in result.records if "withheld" in r]
     assert withheld
@@ -147,11 +159,11 @@ def test_min_slice_size_withholds_small_slices_with_reason(data_dir, trips_df, t
     _check_binary_records(result, trips_df, tol_area=1e-4, min_slice_size=120)
 
 
-def test_formats_and_sharded_tfrecords_give_the_same_metrics(data_dir, tmp_path):
+def test_formats_and_sharded_tfrecords_give_the_same_metrics(evaluate, data_dir, tmp_path):
     out = {}
     for name, path in [("tfrecord", data_dir / "Split-eval"),
                        ("parquet", data_dir / "trips.parquet"), ("csv", data_dir / "trips.csv")]:
-        out[name] = assay.evaluate(_config(), str(path), str(tmp_path / name))
+        out[name] = evaluate(_config(), str(path), str(tmp_path / name))
     ref = out["parquet"]
     for name in ("tfrecord", "csv"):
         assert [r["slice"] for r in out[name].records] == [r["slice"] for r in ref.records]
@@ -171,23 +183,36 @@ def _same_records(a, b, rel=1e-9):
             assert ra["metrics"][metric] == pytest.approx(value, rel=rel, abs=1e-12, nan_ok=True)
 
 
-def test_runner_and_batch_size_invariance(data_dir, tmp_path):
-    data = str(data_dir / "Split-eval")
-    one = assay.evaluate(_config(batch_size=8192), data, str(tmp_path / "a"))
-    small = assay.evaluate(_config(batch_size=97), data, str(tmp_path / "b"))
+def test_engine_workers_and_batch_size_invariance(data_dir, tmp_path, monkeypatch):
+    data = str(data_dir / "Split-eval")  # 3 shards
+    one = assay.evaluate(_config(batch_size=8192), data, str(tmp_path / "a"), engine="local",
+                         workers=1)
+    small = assay.evaluate(_config(batch_size=97), data, str(tmp_path / "b"), engine="local",
+                           workers=3)
     multi = assay.evaluate(
         _config(batch_size=500), data, str(tmp_path / "c"),
         beam_pipeline_args=["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    beam = assay.evaluate(_config(batch_size=8192), data, str(tmp_path / "d"), engine="beam")
+    from assay import local
+    monkeypatch.setattr(local, "use_processes", lambda plan, workers: False)
+    threads = assay.evaluate(_config(batch_size=8192), data, str(tmp_path / "e"),
+                             engine="local", workers=2)
     _same_records(small, one)
     _same_records(multi, one)
+    _same_records(beam, one)
+    assert (one.info["engine"], multi.info["engine"], beam.info["engine"]) == \
+        ("local", "beam", "beam")
+    # The local engine merges per-file partials in file order: same bytes whatever the workers.
+    assert (tmp_path / "e" / "metrics.json").read_bytes() == \
+        (tmp_path / "a" / "metrics.json").read_bytes()
     plots_a = one.plots({})["roc_curve"]
     plots_b = small.plots({})["roc_curve"]
     np.testing.assert_allclose(plots_a["tpr"], plots_b["tpr"], rtol=1e-9)
 
 
-def test_results_files_and_load_result(data_dir, tmp_path):
+def test_results_files_and_load_result(evaluate, data_dir, tmp_path):
     out = tmp_path / "out"
-    result = assay.evaluate(_config(), str(data_dir / "trips.parquet"), str(out))
+    result = evaluate(_config(), str(data_dir / "trips.parquet"), str(out))
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["version"] == 1 and doc["task"] == "binary"
     assert doc["records"][0] == {"slice": {}, "model": "candidate",
@@ -205,9 +230,9 @@ def test_results_files_and_load_result(data_dir, tmp_path):
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")], "temporary dirs left"
 
 
-def test_quantile_buckets_split_evenly_and_match_subsets(data_dir, trips_df, tmp_path):
+def test_quantile_buckets_split_evenly_and_match_subsets(evaluate, data_dir, trips_df, tmp_path):
     cfg = _config(slices=[{"feature": "miles", "quantiles": 4}], exact=True)
-    result = assay.evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
+    result = evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
     bounds = result.info["quantile_boundaries"]["miles"]
     assert len(bounds) == 3
     np.testing.assert_allclose(bounds, np.quantile(trips_df["miles"], [0.25, 0.5, 0.75]),
@@ -217,7 +242,7 @@ def test_quantile_buckets_split_evenly_and_match_subsets(data_dir, trips_df, tmp
     assert _check_binary_records(result, trips_df, tol_area=1e-9) == 10
 
 
-def test_multi_valued_feature_puts_an_example_in_each_slice(tmp_path):
+def test_multi_valued_feature_puts_an_example_in_each_slice(evaluate, tmp_path):
     # tags: example i holds tags[i]; crossing with a single-valued feature.
     tags = [["a", "b"], ["a"], [], ["b", "c", "b"], ["c"], ["a", "c"]] * 50
     n = len(tags)
@@ -238,7 +263,7 @@ def test_multi_valued_feature_puts_an_example_in_each_slice(tmp_path):
     demo.write_tfrecord(str(path), example_coder.RecordBatchToExamples(batch))
     cfg = {"label": "label", "models": {"candidate": {"prediction": "p"}},
            "slices": [["tags"], ["tags", "group"]], "exact": True}
-    result = assay.evaluate(cfg, str(path), str(tmp_path / "out"))
+    result = evaluate(cfg, str(path), str(tmp_path / "out"))
     p32 = pred.astype(np.float32).astype(np.float64)
     for tag in "abc":
         rows = [i for i, t in enumerate(tags) if tag in t]
@@ -251,7 +276,7 @@ def test_multi_valued_feature_puts_an_example_in_each_slice(tmp_path):
     assert result.metrics()["example_count"] == n
 
 
-def test_multiclass_and_regression_from_prediction_columns(tmp_path):
+def test_multiclass_and_regression_from_prediction_columns(evaluate, tmp_path):
     rng = np.random.default_rng(5)
     n, k = 3000, 4
     y = rng.integers(0, k, n)
@@ -264,7 +289,7 @@ def test_multiclass_and_regression_from_prediction_columns(tmp_path):
                       "proba": pa.ListArray.from_arrays(offsets, pa.array(proba.ravel())),
                       "target": logits[:, 0] * 3 + 10, "estimate": logits[:, 0] * 2.5 + 10.3})
     pq.write_table(table, str(tmp_path / "d.parquet"))
-    mc = assay.evaluate({"label": "y", "weight": "w", "models": {"candidate": {"prediction": "proba"}},
+    mc = evaluate({"label": "y", "weight": "w", "models": {"candidate": {"prediction": "proba"}},
                          "slices": [["region"]], "exact": True},
                         str(tmp_path / "d.parquet"), str(tmp_path / "mc"))
     assert mc.task == "multiclass"
@@ -283,7 +308,7 @@ def test_multiclass_and_regression_from_prediction_columns(tmp_path):
     matrix = mc.plots({})["confusion_matrix"]["matrix"]
     np.testing.assert_allclose(matrix, skm.confusion_matrix(y, proba.argmax(1), sample_weight=w))
 
-    rg = assay.evaluate({"label": "target", "models": {"candidate": {"prediction": "estimate"}},
+    rg = evaluate({"label": "target", "models": {"candidate": {"prediction": "estimate"}},
                          "slices": [["region"]], "task": "regression"},
                         str(tmp_path / "d.parquet"), str(tmp_path / "rg"))
     t, e = table["target"].to_numpy(), table["estimate"].to_numpy()
@@ -317,9 +342,9 @@ class MaxError(assay.Metric):
         return {"max_error": acc if np.isfinite(acc) else float("nan")}
 
 
-def test_custom_metric_per_slice(data_dir, trips_df, tmp_path):
+def test_custom_metric_per_slice(evaluate, data_dir, trips_df, tmp_path):
     cfg = _config(custom_metrics=[{"class": "test_engine:MaxError"}], slices=[["payment"]])
-    result = assay.evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
+    result = evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
     for s in result.slices():
         sub = _subset(trips_df, s)
         for model, col in (("candidate", "prediction"), ("baseline", "old_prediction")):
@@ -340,21 +365,21 @@ def _bad_table(tmp_path, **cols):
     return str(path)
 
 
-def test_missing_column_names_it_and_lists_the_others(data_dir, tmp_path):
+def test_missing_column_names_it_and_lists_the_others(evaluate, data_dir, tmp_path):
     cfg = _config(label="lable")
     with pytest.raises(ConfigError, match=r"label column 'lable' is not in the data; did you mean "
                                           r"'label'\? \(columns: hour, day, payment"):
-        assay.evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
+        evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
     cfg = _config(slices=[["paymnt"]])
     with pytest.raises(ConfigError, match=r"slice feature .*'paymnt'.*did you mean 'payment'"):
-        assay.evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
+        evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
     cfg = _config(slices=[["paymnt"]])
     with pytest.raises(ConfigError, match=r"slice feature 'paymnt' .* is in no example"):
-        assay.evaluate(cfg, str(data_dir / "Split-eval"), str(tmp_path / "out"))
+        evaluate(cfg, str(data_dir / "Split-eval"), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
-def test_invalid_values_are_counted_and_reported(tmp_path):
+def test_invalid_values_are_counted_and_reported(evaluate, tmp_path):
     pred = np.random.default_rng(0).random(500)
     pred[[3, 10, 11]] = [1.5, np.nan, -0.2]
     path = _bad_table(tmp_path, prediction=pred)
@@ -362,14 +387,14 @@ def test_invalid_values_are_counted_and_reported(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("previous results")
     with pytest.raises(DataError) as err:
-        assay.evaluate(_config(), path, str(out))
+        evaluate(_config(), path, str(out))
     msg = str(err.value)
     assert "nothing was written" in msg
     assert "2 example(s): prediction of model 'candidate' is outside [0, 1]" in msg
     assert "1 example(s): prediction of model 'candidate' is NaN or infinite" in msg
     assert "(first: 1.5 in " in msg and "example 3)" in msg
     assert (out / "keep.txt").read_text() == "previous results"
-    skipped = assay.evaluate(_config(invalid_values="skip"), path, str(out))
+    skipped = evaluate(_config(invalid_values="skip"), path, str(out))
     assert skipped.info["skipped_examples"] == {
         "prediction of model 'candidate' is outside [0, 1] (binary task); if the model outputs "
         "logits, set transform: sigmoid": 2,
@@ -378,46 +403,46 @@ def test_invalid_values_are_counted_and_reported(tmp_path):
     assert skipped.metrics({}, "baseline")["example_count"] == 497
 
 
-def test_label_of_the_wrong_kind(tmp_path):
+def test_label_of_the_wrong_kind(evaluate, tmp_path):
     labels = np.random.default_rng(0).integers(0, 2, 500)
     labels[7] = 2
     path = _bad_table(tmp_path, label=labels)
     with pytest.raises(DataError, match=r"1 example\(s\): label 'label' is not 0 or 1 "
                                         r"\(binary task\) \(first: 2 in .*example 7\)"):
-        assay.evaluate(_config(task="binary"), path, str(tmp_path / "out"))
+        evaluate(_config(task="binary"), path, str(tmp_path / "out"))
     strings = np.where(labels > 0, "yes", "no")
     path = _bad_table(tmp_path, label=strings)
     with pytest.raises(ConfigError, match=r"holds strings \(e.g. '(yes|no)'\); give label_vocabulary"):
-        assay.evaluate(_config(), path, str(tmp_path / "out"))
-    ok = assay.evaluate(_config(label_vocabulary=["no", "yes"]), path, str(tmp_path / "out"))
+        evaluate(_config(), path, str(tmp_path / "out"))
+    ok = evaluate(_config(label_vocabulary=["no", "yes"]), path, str(tmp_path / "out"))
     assert ok.task == "binary"
     assert ok.metrics()["mean_label"] == pytest.approx(
         np.average(labels > 0, weights=pd.read_parquet(path)["weight"]))
 
 
-def test_corrupt_tfrecord_names_the_file(tmp_path):
+def test_corrupt_tfrecord_names_the_file(evaluate, tmp_path):
     d = tmp_path / "data"
     paths = demo.write_trips(str(d), 300, shards=2, compress=False)
     raw = bytearray(open(paths[1], "rb").read())
     raw[len(raw) // 2] ^= 0xFF
     open(paths[1], "wb").write(bytes(raw))
     with pytest.raises(Exception, match=r"corrupt TFRecord file .*data_tfrecord-00001-of-00002"):
-        assay.evaluate(_config(), str(d), str(tmp_path / "out"))
+        evaluate(_config(), str(d), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
-def test_no_examples(tmp_path):
+def test_no_examples(evaluate, tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("label,prediction,old_prediction,weight\n")
     with pytest.raises(DataError, match="no examples at all in .*empty.csv"):
-        assay.evaluate(_config(slices=[]), str(path), str(tmp_path / "out"))
+        evaluate(_config(slices=[]), str(path), str(tmp_path / "out"))
 
 
-def test_unknown_metric_name_is_rejected(data_dir, tmp_path):
+def test_unknown_metric_name_is_rejected(evaluate, data_dir, tmp_path):
     with pytest.raises(ConfigError, match=r"unknown metric 'acuracy' for a binary task; "
                                           r"did you mean 'accuracy'\?"):
-        assay.evaluate(_config(metrics=["auc", "acuracy"]), str(data_dir / "trips.parquet"),
+        evaluate(_config(metrics=["auc", "acuracy"]), str(data_dir / "trips.parquet"),
                        str(tmp_path / "out"))
-    result = assay.evaluate(_config(metrics=["auc"]), str(data_dir / "trips.parquet"),
+    result = evaluate(_config(metrics=["auc"]), str(data_dir / "trips.parquet"),
                             str(tmp_path / "out"))
     assert set(result.metrics()) == {"auc", "example_count", "weighted_example_count"}

@@ -16,13 +16,14 @@ import os
 import shutil
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from assay import engine, results, validation
+from assay import results, validation
 from assay.config import ConfigError, EvalConfig
 from assay.io import DataError
 from assay.models import ModelSpec
 from assay.plan import BaselineError, EvalPlan, make_plan
 
 ConfigLike = Union[EvalConfig, Mapping[str, Any], str, os.PathLike]
+ENGINES = ("auto", "local", "beam")
 
 
 def load_config(config: ConfigLike) -> EvalConfig:
@@ -70,8 +71,9 @@ def _problem_report(problems: Mapping[str, Sequence[Any]]) -> str:
 def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[str] = None,
              baseline: Optional[str] = None, beam_pipeline_args: Optional[Sequence[str]] = None,
              allow_pickle: bool = False, force_bless: Optional[str] = None,
-             write_report: bool = True) -> results.EvalResult:
-    """Evaluates the config's models on `examples` in one Beam pass; writes `output`.
+             write_report: bool = True, engine: str = "auto",
+             workers: Optional[int] = None) -> results.EvalResult:
+    """Evaluates the config's models on `examples` in one full pass; writes `output`.
 
     Args:
       config: an EvalConfig, its dict form, or a YAML/JSON file.
@@ -85,6 +87,13 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
       allow_pickle: allow loading joblib/pickle models (they run code when loaded).
       force_bless: bless whatever the checks say, recording this reason (the --force-bless flag).
       write_report: also write the HTML report, output/report.html.
+      engine: what runs the pass. "beam": a Beam pipeline (`assay.engine`) on the runner that
+        `beam_pipeline_args` name (the DirectRunner by default). "local": this machine, on
+        `workers` forked processes or threads (`assay.local`), local files only. "auto" (the
+        default): "beam" when `beam_pipeline_args` are given or a file is remote (gs://...),
+        "local" otherwise. Both run the same stages (`assay.passes`) and give the same results
+        (up to the order in which float sums are merged).
+      workers: workers of the local engine (default: the cores available).
 
     Returns:
       The EvalResult read back from `output`.
@@ -103,12 +112,21 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
     except BaselineError as e:
         baseline_error = str(e)
         plan = make_plan(cfg.with_model("baseline", None), examples)
+    chosen = choose_engine(engine, plan.files, beam_pipeline_args, workers)
     with results.StagedOutput(output) as staged:
-        scratch = os.path.join(staged.path, "_pass")
-        raw = engine.run_pipeline(plan, scratch, beam_pipeline_args)
-        shutil.rmtree(scratch, ignore_errors=True)
+        if chosen == "local":
+            from assay import local
+
+            raw = local.run_local(plan, workers)
+        else:
+            from assay import engine
+
+            scratch = os.path.join(staged.path, "_pass")
+            raw = engine.run_pipeline(plan, scratch, beam_pipeline_args)
+            shutil.rmtree(scratch, ignore_errors=True)
         metrics_doc, plots_doc = build_documents(plan, raw)
         metrics_doc["baseline_error"] = baseline_error
+        metrics_doc["engine"] = chosen
         verdict = validation.validate(metrics_doc["records"], thresholds, options,
                                       has_baseline=plan.config.has_baseline,
                                       baseline_error=baseline_error)
@@ -117,14 +135,49 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         staged.write_json(results.CONFIG_FILE, cfg.to_dict())
         staged.write_json(results.VALIDATION_FILE, verdict.to_dict())
         validation.write_blessing(os.path.join(staged.path, results.BLESSING_DIR), verdict)
+        # Read back what was written (the result is what a later load_result gives), once.
+        result = results.load_result(staged.path)
+        result.path = output
         if write_report:
             from assay import report
 
-            staged_result = results.load_result(staged.path)
-            staged_result.path = output
-            report.write_report(staged_result, os.path.join(staged.path, report.REPORT_FILE))
+            report.write_report(result, os.path.join(staged.path, report.REPORT_FILE))
         staged.commit()
-    return results.load_result(output)
+    return result
+
+
+def choose_engine(engine: str, files: Sequence[str],
+                  beam_pipeline_args: Optional[Sequence[str]] = None,
+                  workers: Optional[int] = None) -> str:
+    """"local" or "beam", for `evaluate`'s `engine` argument; ConfigError when it cannot be."""
+    from assay.io import is_local
+
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)
+                                or workers < 1):
+        raise ConfigError(f"workers must be a positive integer (got {workers!r})")
+    remote = [f for f in files if not is_local(f)]
+    if engine == "local":
+        if beam_pipeline_args:
+            raise ConfigError("engine 'local' takes no Beam pipeline arguments (got "
+                             f"{' '.join(beam_pipeline_args)}); use engine 'beam' or 'auto'")
+        if remote:
+            raise ConfigError(f"engine 'local' reads local files only (got {remote[0]}); "
+                             "use engine 'beam' or 'auto'")
+        return "local"
+    if engine == "beam":
+        if workers is not None:
+            raise ConfigError("workers is for the local engine; give Beam's workers in "
+                             "beam_pipeline_args (e.g. --direct_num_workers=2)")
+        return "beam"
+    if beam_pipeline_args or remote:
+        if workers is not None:
+            raise ConfigError("workers is for the local engine, and this evaluation runs on "
+                             "Beam (Beam pipeline arguments or remote files); give Beam's "
+                             "workers in beam_pipeline_args (e.g. --direct_num_workers=2)")
+        return "beam"
+    return "local"
 
 
 def build_documents(plan: EvalPlan, raw: Mapping[str, Any]):

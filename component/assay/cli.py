@@ -28,6 +28,16 @@ EXIT_MLMD = 5
 LATEST_BLESSED = "latest-blessed"
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _beam_args(values: Optional[Sequence[str]]) -> List[str]:
     out: List[str] = []
     for v in values or []:
@@ -127,7 +137,8 @@ def _cmd_evaluate(args) -> int:
     result = api.evaluate(inputs["config"], inputs["examples"], args.output,
                           model=inputs["model"], baseline=inputs["baseline"],
                           beam_pipeline_args=_beam_args(args.beam_pipeline_args),
-                          allow_pickle=args.allow_pickle, force_bless=args.force_bless)
+                          allow_pickle=args.allow_pickle, force_bless=args.force_bless,
+                          engine=args.engine, workers=args.workers)
     print(_summary(result))
     if result.blessed is not None:
         print(f"  verdict: {'BLESSED' if result.blessed else 'NOT_BLESSED'}")
@@ -208,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--beam-pipeline-args", action="append", metavar="ARGS",
                     help="arguments for Beam's PipelineOptions, e.g. "
                          "'--direct_num_workers=2 --direct_running_mode=multi_processing'")
+    ev.add_argument("--engine", choices=("auto", "local", "beam"), default="auto",
+                    help="what runs the pass: beam (a Beam pipeline, on the runner the Beam "
+                         "arguments name), local (this machine, --workers processes or "
+                         "threads; local files only) or auto (the default: beam when Beam "
+                         "arguments are given or a file is remote, local otherwise); both "
+                         "give the same results")
+    ev.add_argument("--workers", type=_positive_int, metavar="N",
+                    help="workers of the local engine (default: the cores available)")
     ev.add_argument("--allow-pickle", action="store_true",
                     help="allow loading joblib/pickle models (they run code when loaded)")
     ev.add_argument("--force-bless", metavar="REASON",

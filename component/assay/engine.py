@@ -13,25 +13,18 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 import apache_beam as beam
-import numpy as np
-import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import window
 
-from assay import io as assay_io
+from assay import passes
 from assay import plan as plan_lib
-from assay import slicing
-from assay.plan import EvalPlan, Problems
+from assay.plan import EvalPlan
 
 _DIAGNOSTICS = "diagnostics"
-_MERGE_EVERY = 32  # partial accumulators of a slice held before they are merged
-
-# (model name) -> [accumulator per metric family]
-ModelAccs = Dict[str, List[Any]]
 
 
 class ReadBatches(beam.DoFn):
@@ -43,14 +36,8 @@ class ReadBatches(beam.DoFn):
     def __init__(self, plan: EvalPlan):
         self._plan = plan
 
-    def process(self, path: str) -> Iterable[Tuple[str, int, pa.RecordBatch]]:
-        start = 0
-        for batch in assay_io.read_batches(path, self._plan.config.batch_size,
-                                           fmt=self._plan.format,
-                                           raw_record_column=self._plan.raw_record_column):
-            if batch.num_rows:
-                yield path, start, batch
-                start += batch.num_rows
+    def process(self, path: str) -> Iterable[passes.Element]:
+        return passes.read_file(self._plan, path)
 
 
 class SketchQuantileFeatures(beam.CombineFn):
@@ -63,37 +50,16 @@ class SketchQuantileFeatures(beam.CombineFn):
         self._features = tuple(features)
 
     def create_accumulator(self):
-        from tfx_bsl.sketches import QuantilesSketch
-
-        return {f: QuantilesSketch(0.0001, 1 << 32, 1) for f, _ in self._features}
+        return passes.sketch_create(self._features)
 
     def add_input(self, acc, element):
-        _, _, batch = element
-        for feature, _ in self._features:
-            if feature not in batch.schema.names:
-                continue
-            values, _ = assay_io.column_values(batch, feature)
-            values = np.asarray(values, dtype=np.float64)
-            values = values[np.isfinite(values)]
-            if len(values):
-                acc[feature].AddValues(pa.array(values), pa.array(np.ones(len(values))))
-        return acc
+        return passes.sketch_add(acc, element[2])
 
     def merge_accumulators(self, accs):
-        accs = list(accs)
-        first = accs[0]
-        for other in accs[1:]:
-            for feature in first:
-                first[feature].Merge(other[feature])
-        return first
+        return passes.sketch_merge(accs)
 
     def extract_output(self, acc):
-        out = {}
-        for feature, q in self._features:
-            values = acc[feature].GetQuantiles(q).to_pylist()[0]
-            interior = sorted(set(values[1:-1])) if values else []
-            out[feature] = tuple(float(v) for v in interior)
-        return out
+        return passes.sketch_boundaries(acc, self._features)
 
 
 class AccumulateSlices(beam.DoFn):
@@ -112,59 +78,23 @@ class AccumulateSlices(beam.DoFn):
         self._families = self._plan.metric_families()
 
     def start_bundle(self):
-        self._accs: Dict[slicing.SliceKey, ModelAccs] = {}
-        self._problems = Problems()
-        self._seen: set = set()
-        self._rows = 0
+        self._acc = None
 
     def process(self, element, boundaries):
-        path, start, batch = element
-        self._seen.update(batch.schema.names)
-        self._rows += batch.num_rows
-        per_model, kept = plan_lib.model_batches(self._plan, self._adapters, batch, path, start,
-                                                 self._problems)
-        if kept is not None:
-            batch = batch.take(pa.array(kept))
-        done = set()  # two specs may yield the same slice ([day] and {day: 3}): count it once
-        for spec in self._plan.config.slices:
-            groups = slicing.slice_groups(batch, spec, boundaries)
-            if not groups.keys:
-                continue
-            canonical = [tuple(sorted(key, key=lambda kv: kv[0])) for key in groups.keys]
-            fresh = [g for g, c in enumerate(canonical) if c not in done]
-            if not fresh:
-                continue
-            done.update(canonical)
-            whole = spec.is_overall
-            for model, mb in per_model.items():
-                sub = mb if whole else mb.take(groups.rows)
-                partials = [fam.add_grouped(sub, groups.group_ids, len(groups.keys))
-                            for fam in self._families]
-                for g in fresh:
-                    self._add(groups.keys[g], model, [p[g] for p in partials])
+        if self._acc is None:
+            self._acc = passes.SliceAccumulator(self._plan, self._adapters, self._families,
+                                                boundaries)
+        self._acc.add(element)
         return ()
 
-    def _add(self, key, model: str, accs: List[Any]) -> None:
-        # Partials wait in a short list and are merged many at a time, which is cheaper than
-        # merging each batch's partial into the running accumulator.
-        pending = self._accs.setdefault(key, {}).setdefault(model, [])
-        pending.append(accs)
-        if len(pending) >= _MERGE_EVERY:
-            pending[:] = [self._merge(pending)]
-
-    def _merge(self, pending: List[List[Any]]) -> List[Any]:
-        if len(pending) == 1:
-            return pending[0]
-        return [fam.merge([p[i] for p in pending]) for i, fam in enumerate(self._families)]
-
     def finish_bundle(self):
-        for key, by_model in self._accs.items():
-            accs = {model: self._merge(pending) for model, pending in by_model.items()}
-            yield window.GlobalWindows.windowed_value((key, accs))
-        yield beam.pvalue.TaggedOutput(_DIAGNOSTICS, window.GlobalWindows.windowed_value({
-            "problems": self._problems.counts, "features": sorted(self._seen),
-            "rows": self._rows}))
-        self._accs = {}
+        if self._acc is None:
+            return
+        for key_accs in self._acc.partials():
+            yield window.GlobalWindows.windowed_value(key_accs)
+        yield beam.pvalue.TaggedOutput(
+            _DIAGNOSTICS, window.GlobalWindows.windowed_value(self._acc.diagnostics()))
+        self._acc = None
 
 
 class MergeAccumulators(beam.CombineFn):
@@ -186,19 +116,10 @@ class MergeAccumulators(beam.CombineFn):
         return {}
 
     def add_input(self, acc, element):
-        return self.merge_accumulators([acc, element])
+        return passes.merge_partials(self._fams(), [acc, element])
 
     def merge_accumulators(self, accs):
-        accs = list(accs)
-        out = accs[0]
-        for other in accs[1:]:
-            for model, fam_accs in other.items():
-                if model not in out:
-                    out[model] = fam_accs
-                else:
-                    out[model] = [f.merge([a, b]) for f, a, b in
-                                  zip(self._fams(), out[model], fam_accs)]
-        return out
+        return passes.merge_partials(self._fams(), accs)
 
     def extract_output(self, acc):
         return acc
@@ -217,33 +138,7 @@ class ComputeMetrics(beam.DoFn):
 
     def process(self, element):
         key, accs = element
-        out = {}
-        for model, fam_accs in accs.items():
-            metrics: Dict[str, float] = {}
-            plots: Dict[str, Any] = {}
-            for fam, acc in zip(self._families, fam_accs):
-                metrics.update(_plain(fam.result(acc)))
-                plots.update(fam.plots(acc) or {})
-            out[model] = {"metrics": metrics, "plots": plots}
-        yield key, out
-
-
-def _plain(values: Dict[str, Any]) -> Dict[str, Any]:
-    out = {}
-    for k, v in values.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        out[k] = v
-    return out
-
-
-def _merge_diagnostics(items: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
-    items = list(items)
-    features = set()
-    for d in items:
-        features.update(d["features"])
-    return {"problems": Problems.merge([d["problems"] for d in items]),
-            "features": sorted(features), "rows": sum(d["rows"] for d in items)}
+        yield key, passes.compute_slice(self._families, accs)
 
 
 class _WriteStaged(beam.DoFn):
@@ -271,10 +166,13 @@ def build_pipeline(p: beam.Pipeline, plan: EvalPlan, staging: str) -> None:
     _ = (partials.partials
          | "MergePerSlice" >> beam.CombinePerKey(MergeAccumulators(plan))
          | "ComputeMetrics" >> beam.ParDo(ComputeMetrics(plan))
-         | "CollectMetrics" >> beam.combiners.ToList()
+         # without_defaults: the default-value path would pass the whole list through a side
+         # input, whose size Beam's state cache measures object by object (about a second).
+         | "CollectMetrics" >> beam.CombineGlobally(
+             beam.combiners.ToListCombineFn()).without_defaults()
          | "WriteMetrics" >> beam.ParDo(_WriteStaged(os.path.join(staging, "slices.pickle"))))
     _ = (partials[_DIAGNOSTICS]
-         | "MergeDiagnostics" >> beam.CombineGlobally(_merge_diagnostics)
+         | "MergeDiagnostics" >> beam.CombineGlobally(passes.merge_diagnostics).without_defaults()
          | "WriteDiagnostics" >> beam.ParDo(
              _WriteStaged(os.path.join(staging, "diagnostics.pickle"))))
     if plan.quantile_features:
@@ -300,5 +198,5 @@ def run_pipeline(plan: EvalPlan, staging: str,
             return pickle.loads(f.read())
 
     return {"slices": load("slices.pickle", []),
-            "diagnostics": load("diagnostics.pickle", {"problems": {}, "features": [], "rows": 0}),
+            "diagnostics": load("diagnostics.pickle", dict(passes.EMPTY_DIAGNOSTICS)),
             "boundaries": load("boundaries.pickle", {})}

@@ -6,8 +6,9 @@
             labels = single_values(batch, "label", "label")     # shape [n], one per example
             hours, rows = column_values(batch, "hour")           # every value, and its row
 
-Every reader streams: memory depends on batch_size, not on the file's size. Paths go through
-Beam's FileSystems, so gs:// and other registered filesystems work as local paths do.
+Every reader streams: memory depends on batch_size, not on the file's size. Paths with a scheme
+(gs://, s3://, ...) go through Beam's FileSystems, so every filesystem Beam knows works as local
+paths do; local paths use the os module, without importing Beam.
 
 tf.Examples are decoded without a schema, as TFX does when it has none: every feature becomes a
 list column (large_list<int64 | float | large_binary>), and a batch in which no example has a
@@ -19,6 +20,7 @@ This module must not import TensorFlow: the metrics-only path has to start in se
 
 from __future__ import annotations
 
+import glob
 import gzip
 import os
 import re
@@ -42,6 +44,7 @@ _PARQUET_MAGIC = b"PAR1"
 _TFRECORD_HEADER = struct.Struct("<QI")  # record length, masked crc32c of the length
 _CRC_MASK_DELTA = 0xA282EAD8
 _NOT_A_TFRECORD_HINT = "(the file may be truncated or not a TFRecord file)"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 class DataError(ValueError):
@@ -91,16 +94,19 @@ def resolve_files(examples: Union[str, Sequence[str]], split: str = "eval") -> L
 
 
 def _resolve_one(pattern: str, split: str) -> List[str]:
-    fs = _filesystems()
+    local = _is_local(pattern)
     if re.search(r"[*?\[]", pattern):
-        found = [m.path for m in fs.match([pattern])[0].metadata_list]
-        found = [p for p in found if not _is_hidden(p) and not _is_local_dir(p)]
+        if local:
+            found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
+        else:
+            found = [m.path for m in _filesystems().match([pattern])[0].metadata_list]
+        found = [p for p in found if not _is_hidden(p)]
         if not found:
             raise FileNotFoundError(f"no files match {pattern!r}")
         return found
     if _is_dir(pattern):
         return _files_in_dir(pattern, split)
-    if fs.exists(pattern):
+    if os.path.exists(pattern) if local else _filesystems().exists(pattern):
         return [pattern]
     raise FileNotFoundError(f"no such file or directory: {pattern!r}")
 
@@ -109,7 +115,7 @@ def _files_in_dir(directory: str, split: str) -> List[str]:
     files, subdirs = _list_dir(directory)
     for name in (f"Split-{split}", split):  # TFX artifacts; very old TFX wrote plain split names
         if name in subdirs:
-            return _files_in_dir(_filesystems().join(directory, name), split)
+            return _files_in_dir(_join(directory, name), split)
     data = [p for p in files if _format_or_none(p) is not None]
     if data:
         return data
@@ -127,18 +133,17 @@ def _files_in_dir(directory: str, split: str) -> List[str]:
 
 def _list_dir(directory: str) -> Tuple[List[str], List[str]]:
     """(visible files directly in `directory`, names of its visible subdirectories)."""
-    fs = _filesystems()
     if _is_local(directory):
         files, subdirs = [], []
         for entry in sorted(os.scandir(directory), key=lambda e: e.name):
             if entry.name.startswith((".", "_")):
                 continue
-            (subdirs if entry.is_dir() else files).append(fs.join(directory, entry.name))
+            (subdirs if entry.is_dir() else files).append(os.path.join(directory, entry.name))
         return files, [_basename(d) for d in subdirs]
     # Object stores have no directories, only names with slashes.
     root = directory.rstrip("/") + "/"
     files, subdirs = [], set()
-    for meta in fs.match([root + "**"])[0].metadata_list:
+    for meta in _filesystems().match([root + "**"])[0].metadata_list:
         rest = meta.path[len(root):]
         head = rest.split("/", 1)[0]
         if head.startswith((".", "_")):
@@ -151,13 +156,20 @@ def _list_dir(directory: str) -> Tuple[List[str], List[str]]:
 
 
 def _is_local(path: str) -> bool:
-    from apache_beam.io.localfilesystem import LocalFileSystem
+    """True for a path on this machine's filesystem: one without a scheme such as gs://."""
+    return _SCHEME.match(os.fspath(path)) is None
 
-    return isinstance(_filesystems().get_filesystem(path), LocalFileSystem)
+
+def is_local(paths: Union[str, Sequence[str]]) -> bool:
+    """True when every path is on this machine's filesystem (none has a scheme such as gs://)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return all(_is_local(p) for p in paths)
 
 
-def _is_local_dir(path: str) -> bool:
-    return _is_local(path) and os.path.isdir(path)
+def _join(directory: str, name: str) -> str:
+    return os.path.join(directory, name) if _is_local(directory) else \
+        _filesystems().join(directory, name)
 
 
 def _is_dir(path: str) -> bool:
@@ -172,7 +184,8 @@ def _is_dir(path: str) -> bool:
 
 
 def _basename(path: str) -> str:
-    return _filesystems().split(path.rstrip("/"))[1]
+    path = path.rstrip("/")
+    return os.path.basename(path) if _is_local(path) else _filesystems().split(path)[1]
 
 
 def _is_hidden(path: str) -> bool:
@@ -369,6 +382,8 @@ def _with_column(batch: pa.RecordBatch, name: str, values: pa.Array, path: str) 
 
 def _open_raw(path: str):
     """The file's bytes as stored (gzip is undone by the readers, told by magic bytes)."""
+    if _is_local(path):
+        return open(path, "rb")  # FileNotFoundError names the path
     from apache_beam.io.filesystem import CompressionTypes
 
     try:

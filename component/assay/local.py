@@ -1,0 +1,162 @@
+"""The local engine: the pass on this machine's cores, without Beam.
+
+It runs the stages of `assay.passes`, the code the Beam graph of `assay.engine` runs, one file
+at a time per worker: forked processes when predictions are read from columns, threads when a
+model is loaded (see `use_processes`). Only the small partial accumulators move between workers.
+Partials are merged in file order, so the result does not depend on the number of workers or on
+which finishes first, and equals the Beam engine's up to the order of float summation.
+
+`assay.evaluate` picks it for local files when no Beam pipeline arguments are given (engine
+"auto"): importing Beam and starting its runner cost seconds, which dominate evaluations of up
+to about a million examples. Beam remains the engine for remote files, for clusters (Dataflow,
+Flink, Spark), and in TFX pipelines.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from assay import passes
+from assay import plan as plan_lib
+from assay.plan import EvalPlan
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _Worker:
+    """Per-thread state: the model adapters (shared, loaded once) and the metric families."""
+
+    def __init__(self, plan: EvalPlan, adapters: Dict[str, Any]):
+        self.plan = plan
+        self.adapters = adapters
+        self.families = plan.metric_families()
+
+
+_THREADED_LIBRARIES = ("tensorflow", "grpc", "torch", "jax")
+
+# The evaluation a forked worker process runs; set before the pool forks, read in the child.
+_FORKED: Dict[str, Any] = {}
+
+
+def _forked_sketch(path: str):
+    return _sketch(_FORKED["plan"], path)
+
+
+def _forked_accumulate(path: str, boundaries):
+    return _accumulate(_FORKED["plan"], _FORKED["worker"], path, boundaries)
+
+
+def _forked_compute(items):
+    return _compute(_FORKED["worker"].families, items)
+
+
+def _compute(families, items):
+    return [(key, passes.compute_slice(families, accs)) for key, accs in items]
+
+
+def _sketch(plan: EvalPlan, path: str):
+    acc = passes.sketch_create(plan.quantile_features)
+    for _, _, batch in passes.read_file(plan, path):
+        passes.sketch_add(acc, batch)
+    return acc
+
+
+def _accumulate(plan: EvalPlan, w: _Worker, path: str, boundaries
+                ) -> Tuple[List[Tuple[Any, Any]], Dict[str, Any]]:
+    acc = passes.SliceAccumulator(plan, w.adapters, w.families, boundaries)
+    for element in passes.read_file(plan, path):
+        acc.add(element)
+    return list(acc.partials()), acc.diagnostics()
+
+
+def use_processes(plan: EvalPlan, workers: int) -> bool:
+    """Whether the local engine forks worker processes rather than starting threads.
+
+    Processes run the Python parts of the pass (TFRecord framing, slicing, merging) in parallel
+    too, where threads take turns on the GIL. They are forked, so they start in milliseconds
+    and share the parent's memory, and only when that is safe: on a platform with fork, when no
+    model is loaded (predictions are read from columns), and when no library that runs threads
+    of its own, which a forked child would lack, is in the process (TensorFlow, gRPC, which
+    comes with Beam and TFX, PyTorch, JAX).
+    """
+    return (workers > 1 and len(plan.files) > 1 and "fork" in mp.get_all_start_methods()
+            and all(spec.path is None for _, spec in plan.config.models)
+            and not any(m in sys.modules for m in _THREADED_LIBRARIES))
+
+
+def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
+    """Runs the pass on `workers` threads or forked processes (default: the cores available).
+
+    Returns the dict `assay.engine.run_pipeline` returns: {"slices": [(key, per-model results)],
+    "diagnostics": {...}, "boundaries": {...}}. An error reading or evaluating a file is raised
+    here, the first one in file order, and stops the files not yet started.
+    """
+    files = list(plan.files)
+    if workers is None:
+        workers = default_workers()
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be a positive integer (got {workers!r})")
+    workers = max(1, min(workers, len(files)))
+    adapters = {name: plan_lib.load_adapter(spec, plan.raw_record_column)
+                for name, spec in plan.config.models}
+    families = plan.metric_families()
+    if use_processes(plan, workers):
+        _FORKED.update(plan=plan, worker=_Worker(plan, adapters))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+        sketch, accumulate, compute = _forked_sketch, _forked_accumulate, _forked_compute
+    else:
+        local = threading.local()
+
+        def worker() -> _Worker:
+            if not hasattr(local, "worker"):
+                local.worker = _Worker(plan, adapters)
+            return local.worker
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assay")
+
+        def sketch(path):
+            return _sketch(plan, path)
+
+        def accumulate(path, boundaries):
+            return _accumulate(plan, worker(), path, boundaries)
+
+        def compute(items):
+            return _compute(worker().families, items)
+
+    try:
+        boundaries: Dict[str, Sequence[float]] = {}
+        if plan.quantile_features:
+            boundaries = passes.sketch_boundaries(
+                passes.sketch_merge(list(pool.map(sketch, files))), plan.quantile_features)
+        merged: Dict[Any, passes.ModelAccs] = {}
+        diagnostics = []
+        for partials, diag in pool.map(accumulate, files, [boundaries] * len(files)):
+            for key, accs in partials:
+                if key in merged:
+                    merged[key] = passes.merge_partials(families, [merged[key], accs])
+                else:
+                    merged[key] = accs
+            diagnostics.append(diag)
+        # Metrics and plots of each slice (areas, curves), spread over the workers too.
+        items = list(merged.items())
+        del merged
+        chunks = [items[i::workers] for i in range(workers)]
+        slices = [item for chunk in pool.map(compute, chunks) for item in chunk]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _FORKED.clear()
+    return {"slices": slices,
+            "diagnostics": (passes.merge_diagnostics(diagnostics) if diagnostics
+                            else dict(passes.EMPTY_DIAGNOSTICS)),
+            "boundaries": boundaries}

@@ -1,0 +1,170 @@
+"""The local engine: same results as Beam's, its workers, its errors, and a start without Beam."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+import assay
+from assay import api, cli, demo, local
+from assay.config import ConfigError, EvalConfig
+from assay.io import DataError
+from assay.models import ModelSpec
+from assay.plan import make_plan
+
+N = 3000
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trips")
+    demo.write_trips(str(root / "Split-eval"), N, shards=4, seed=11)
+    return root
+
+
+def _config(**extra):
+    cfg = {"label": "label", "weight": "weight",
+           "models": {"candidate": {"prediction": "prediction"},
+                      "baseline": {"prediction": "old_prediction"}},
+           "slices": [[], ["hour"], ["payment", "day"], {"feature": "miles", "quantiles": 4}]}
+    cfg.update(extra)
+    return cfg
+
+
+def _records(result):
+    return {(json.dumps(r["slice"], sort_keys=True), r["model"]): r for r in result.records}
+
+
+def test_local_and_beam_agree_on_every_record_and_plot(shards, tmp_path):
+    data = str(shards / "Split-eval")
+    loc = assay.evaluate(_config(), data, str(tmp_path / "local"), engine="local", workers=2)
+    beam = assay.evaluate(_config(), data, str(tmp_path / "beam"), engine="beam")
+    assert loc.info["engine"] == "local" and beam.info["engine"] == "beam"
+    # The quantile buckets come from the same sketch of the same values.
+    assert loc.info["quantile_boundaries"] == beam.info["quantile_boundaries"]
+    a, b = _records(loc), _records(beam)
+    assert a.keys() == b.keys() and len(a) > 100
+    for key, ra in a.items():
+        assert ra.get("withheld") == b[key].get("withheld")
+        for metric, value in b[key].get("metrics", {}).items():
+            assert ra["metrics"][metric] == pytest.approx(value, rel=1e-12, abs=1e-12,
+                                                          nan_ok=True), (key, metric)
+    for slice_ in ({}, {"hour": 3}):
+        pa_, pb = loc.plots(slice_), beam.plots(slice_)
+        np.testing.assert_allclose(pa_["roc_curve"]["tpr"], pb["roc_curve"]["tpr"], rtol=1e-12)
+
+
+def test_local_engine_matches_sklearn_on_each_hour(shards, tmp_path):
+    """An independent check of the forked workers' merge: per-slice AUC from scikit-learn."""
+    table = demo.make_trips(N, seed=11).to_pandas()
+    result = assay.evaluate(_config(exact=True, slices=[["hour"]]), str(shards / "Split-eval"),
+                            str(tmp_path / "out"), engine="local", workers=3)
+    for hour, sub in table.groupby("hour"):
+        # tf.Example stores floats as float32.
+        pred, weight = (sub[c].astype(np.float32).astype(np.float64)
+                        for c in ("prediction", "weight"))
+        want = skm.roc_auc_score(sub["label"], pred, sample_weight=weight)
+        got = result.metrics({"hour": int(hour)})
+        assert got["auc"] == pytest.approx(want, abs=1e-9)
+        assert got["example_count"] == len(sub)
+
+
+def test_results_do_not_depend_on_workers_or_on_threads_versus_processes(shards, tmp_path,
+                                                                           monkeypatch):
+    data = str(shards / "Split-eval")
+    outs = []
+    for i, workers in enumerate((1, 2, 4)):
+        assay.evaluate(_config(), data, str(tmp_path / str(i)), engine="local", workers=workers)
+        outs.append((tmp_path / str(i) / "metrics.json").read_bytes())
+    monkeypatch.setattr(local, "use_processes", lambda plan, workers: False)
+    assay.evaluate(_config(), data, str(tmp_path / "threads"), engine="local", workers=3)
+    outs.append((tmp_path / "threads" / "metrics.json").read_bytes())
+    assert all(o == outs[0] for o in outs[1:])
+
+
+def test_processes_only_without_loaded_models(shards):
+    columns = make_plan(EvalConfig.from_dict(_config()), str(shards / "Split-eval"))
+    assert local.use_processes(columns, 2)
+    assert not local.use_processes(columns, 1)
+    one_file = dataclasses.replace(columns, files=columns.files[:1])
+    assert not local.use_processes(one_file, 2)
+    # Libraries whose threads a forked child would lack (gRPC comes with Beam): threads then.
+    code = ("import sys; from assay import local, plan, config\n"
+            f"p = plan.make_plan(config.EvalConfig.from_dict({_config()!r}), "
+            f"{str(shards / 'Split-eval')!r})\n"
+            "print(local.use_processes(p, 2)); import grpc; print(local.use_processes(p, 2))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.stdout.split() == ["True", "False"], proc.stderr[-2000:]
+    with_model = dataclasses.replace(
+        columns, config=columns.config.with_model("candidate", ModelSpec(path="/models/7")))
+    assert not local.use_processes(with_model, 2)
+
+
+def test_an_error_in_a_worker_names_the_file_and_writes_nothing(tmp_path):
+    d = tmp_path / "data"
+    paths = demo.write_trips(str(d), 400, shards=3, compress=False)
+    raw = bytearray(open(paths[2], "rb").read())
+    raw[len(raw) // 2] ^= 0xFF
+    open(paths[2], "wb").write(bytes(raw))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("earlier results")
+    with pytest.raises(DataError, match=r"corrupt TFRecord file .*data_tfrecord-00002-of-00003"):
+        assay.evaluate(_config(), str(d), str(out), engine="local", workers=3)
+    assert sorted(os.listdir(out)) == ["keep.txt"]
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".out")] == []
+
+
+def test_engine_choice(tmp_path):
+    files = ["/data/a.gz", "/data/b.gz"]
+    assert api.choose_engine("auto", files) == "local"
+    assert api.choose_engine("auto", files, ["--direct_num_workers=2"]) == "beam"
+    assert api.choose_engine("auto", ["gs://bucket/a.gz"]) == "beam"
+    assert api.choose_engine("beam", files) == "beam"
+    with pytest.raises(ConfigError, match="engine 'local' takes no Beam pipeline arguments"):
+        api.choose_engine("local", files, ["--runner=DataflowRunner"])
+    with pytest.raises(ConfigError, match="engine 'local' reads local files only "
+                                          r"\(got gs://bucket/a.gz\)"):
+        api.choose_engine("local", ["gs://bucket/a.gz"])
+    with pytest.raises(ConfigError, match="engine must be one of auto, local, beam"):
+        api.choose_engine("spark", files)
+    with pytest.raises(ConfigError, match="workers is for the local engine"):
+        api.choose_engine("beam", files, workers=2)
+    with pytest.raises(ConfigError, match="workers must be a positive integer"):
+        api.choose_engine("local", files, workers=0)
+
+
+def test_cli_engine_flags(shards, tmp_path, capsys):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(_config()))
+    args = ["evaluate", "--config", str(config), "--examples", str(shards / "Split-eval")]
+    code = cli.main(args + ["--output", str(tmp_path / "a"), "--engine", "local",
+                            "--beam-pipeline-args=--runner=DirectRunner"])
+    assert code == cli.EXIT_USAGE
+    assert "engine 'local' takes no Beam pipeline arguments" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(args + ["--output", str(tmp_path / "b"), "--workers", "0"])
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err
+    assert cli.main(args + ["--output", str(tmp_path / "c"), "--workers", "2"]) == 0
+    assert json.loads((tmp_path / "c" / "metrics.json").read_text())["engine"] == "local"
+
+
+def test_local_evaluation_does_not_import_beam_or_tensorflow(shards, tmp_path):
+    """The metrics-only path starts fast because it imports neither (a fact, not a timing)."""
+    code = (
+        "import sys, assay\n"
+        f"assay.evaluate({_config()!r}, {str(shards / 'Split-eval')!r}, "
+        f"{str(tmp_path / 'out')!r})\n"
+        "heavy = sorted(m for m in ('apache_beam', 'tensorflow') if m in sys.modules)\n"
+        "print('imported:', heavy)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "imported: []" in proc.stdout
+    assert (tmp_path / "out" / "metrics.json").exists()
