@@ -15,9 +15,13 @@ Definitions (docs/benchmarks.md has them too):
 from __future__ import annotations
 
 import json
+import os
+import re
 from typing import Dict, List, Optional
 
 from bench import compare
+
+CORES = os.cpu_count() or 1  # the local engine's default number of workers (as in run.py)
 
 _TOL_SAME = {name: 1e-9 for name in compare.TFMA_NAMES}
 _TOL_SAME["example_count"] = 0.0
@@ -27,9 +31,11 @@ def run_all(bench, args) -> None:
     s = bench.sizes
     w = set(args.workloads_)
     timing = not args.check_only
+    cores = CORES
 
     # Data and models first, so that building them is never timed.
-    for n in {s.tfma_size, s.startup_size} | ({s.size_a} if w & {"a", "c"} else set()) | \
+    for n in {s.tfma_size, s.tfma_size_a, s.startup_size} | \
+            ({s.size_a} if w & {"a", "c"} else set()) | \
             ({s.size_b} if w & {"b", "sklearn"} else set()) | ({s.size_c} if "c" in w else set()):
         bench.tfrecord(n)
     if timing and "d" in w:
@@ -50,14 +56,14 @@ def run_all(bench, args) -> None:
     wait_tfma = None
     jobs = []
     if not args.no_tfma:
-        examples = bench.tfrecord(s.tfma_size)
         for name, extra in (("a", {}), ("b", {"candidate": {"path": bench.keras()}}
                                          if "b" in w else None),
                             ("c", {"baseline": {"prediction": "old_prediction"}})):
             if name not in w or extra is None or name not in args.tfma_workloads.split(","):
                 continue
-            job = {"name": name, "n": s.tfma_size, "examples": examples,
-                   "output": f"{bench.dir}/out/tfma-{name}-{s.tfma_size}",
+            n = s.tfma_size_a if name == "a" else s.tfma_size
+            job = {"name": name, "n": n, "examples": bench.tfrecord(n),
+                   "output": f"{bench.dir}/out/tfma-{name}-{n}",
                    "candidate": {"prediction": "prediction"}}
             job.update(extra)
             jobs.append(job)
@@ -66,41 +72,52 @@ def run_all(bench, args) -> None:
             if timing:
                 bench.tfma_result = wait_tfma()
 
+    tiny = bench.tfrecord(s.startup_size)
     if timing:
         bench.startup()
-        bench.assay("a", bench.tfrecord(s.startup_size), s.startup_size, tag="-fixed")
+        bench.assay("a", tiny, s.startup_size, tag="-fixed", workers=cores)
+        bench.assay("a", tiny, s.startup_size, tag="-fixed", workers=1)
+        bench.assay("a", tiny, s.startup_size, tag="-fixed", engine="beam")
         if "b" in w:
-            bench.assay("b", bench.tfrecord(s.startup_size), s.startup_size, tag="-fixed")
+            bench.assay("b", tiny, s.startup_size, tag="-fixed", workers=cores)
+            bench.assay("b", tiny, s.startup_size, tag="-fixed", workers=1)
         if "sklearn" in w:
-            bench.assay("sklearn", bench.tfrecord(s.startup_size), s.startup_size, tag="-fixed")
+            bench.assay("sklearn", tiny, s.startup_size, tag="-fixed", workers=cores)
 
+    # The runs checked against TFMA are the default ones (every core), at TFMA's sizes.
     if "a" in w:
         if timing:
             bench.floor("read", bench.tfrecord(s.size_a), s.size_a)
-            bench.assay("a", bench.tfrecord(s.size_a), s.size_a)
-        bench.assay("a", bench.tfrecord(s.tfma_size), s.tfma_size)
+            bench.assay("a", bench.tfrecord(s.size_a), s.size_a, workers=cores)
+            bench.assay("a", bench.tfrecord(s.size_a), s.size_a, workers=1)
+            bench.assay("a", bench.tfrecord(s.size_a), s.size_a, engine="beam")
+        bench.assay("a", bench.tfrecord(s.tfma_size_a), s.tfma_size_a, workers=cores)
     if "b" in w:
         if timing:
             bench.floor("read+keras", bench.tfrecord(s.size_b), s.size_b,
                         saved_model=bench.keras())
-            bench.assay("b", bench.tfrecord(s.size_b), s.size_b)
-        bench.assay("b", bench.tfrecord(s.tfma_size), s.tfma_size)
+            bench.assay("b", bench.tfrecord(s.size_b), s.size_b, workers=cores)
+            bench.assay("b", bench.tfrecord(s.size_b), s.size_b, workers=1)
+        bench.assay("b", bench.tfrecord(s.tfma_size), s.tfma_size, workers=cores)
     if "c" in w:
         if timing:
             bench.floor("read", bench.tfrecord(s.size_c), s.size_c)
-            bench.assay("a", bench.tfrecord(s.size_c), s.size_c)
-            bench.assay("c", bench.tfrecord(s.size_c), s.size_c)
-        bench.assay("c", bench.tfrecord(s.tfma_size), s.tfma_size)
+            bench.assay("a", bench.tfrecord(s.size_c), s.size_c, workers=1)
+            bench.assay("c", bench.tfrecord(s.size_c), s.size_c, workers=1)
+        bench.assay("c", bench.tfrecord(s.tfma_size), s.tfma_size, workers=cores)
     if "d" in w and timing:
         for n in sorted(set(s.sizes) | {s.steady_size}):
             bench.floor("read", bench.tfrecord(n), n)
-            bench.assay("a", bench.tfrecord(n), n)
-        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size)
+            bench.assay("a", bench.tfrecord(n), n, workers=1)
+        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size, workers=1)
         bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size, workers=2)
+        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size, engine="beam")
+        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size, engine="beam",
+                    workers=2)
     if "parquet" in w:
         if timing:
             bench.floor("read-parquet", bench.parquet(s.size_a), s.size_a)
-        run = bench.assay("a", bench.parquet(s.size_a), s.size_a, tag="-parquet")
+        run = bench.assay("a", bench.parquet(s.size_a), s.size_a, tag="-parquet", workers=cores)
         reference = compare.reference_records(bench.frame(s.size_a, float32=False),
                                               "prediction", [[], ["hour"], ["day"],
                                                              ["hour", "day"]])
@@ -110,7 +127,7 @@ def run_all(bench, args) -> None:
         if timing:
             bench.floor("read+sklearn", bench.tfrecord(s.size_b), s.size_b,
                         joblib=bench.sklearn())
-        run = bench.assay("sklearn", bench.tfrecord(s.size_b), s.size_b)
+        run = bench.assay("sklearn", bench.tfrecord(s.size_b), s.size_b, workers=cores)
         bench.check("sklearn", "the model's predict_proba, metrics in numpy/scikit-learn",
                     run, _sklearn_reference(bench, s.size_b), _PLAIN)
 
@@ -120,7 +137,7 @@ def run_all(bench, args) -> None:
             bench.tfma_result = wait_tfma()
         for job in jobs:
             tfma_run = bench.runs.get(f"tfma-{job['name']}", {})
-            assay_run = bench.runs[f"assay-{job['name']}-{s.tfma_size}-w1"]
+            assay_run = bench.runs[f"assay-{job['name']}-{job['n']}-w{cores}"]
             if not tfma_run.get("ok"):
                 bench.checks.append({"workload": job["name"], "reference": "TFMA", "ok": False,
                                      "error": "TFMA failed"})
@@ -130,12 +147,15 @@ def run_all(bench, args) -> None:
             bench.check(job["name"], f"TFMA {bench.tfma_result.get('tfma_version', '')}",
                         assay_run, ref, compare.TFMA_NAMES)
 
-    # (d): two workers give what one gives; every size counts every example.
+    # (d): two workers give what one gives, on either engine; every size counts every example.
     if "d" in w and timing:
         one = bench.runs[f"assay-a-{s.workers_size}-w1"]
-        two = bench.runs[f"assay-a-{s.workers_size}-w2"]
-        if one.get("ok") and two.get("ok"):
-            _check_same(bench, two, one)
+        for other, label in ((f"assay-a-{s.workers_size}-w2", "d (2 workers)"),
+                             (f"assay-a-{s.workers_size}-beam-w1", "d (Beam engine)"),
+                             (f"assay-a-{s.workers_size}-beam-w2", "d (Beam, 2 workers)")):
+            two = bench.runs[other]
+            if one.get("ok") and two.get("ok"):
+                _check_same(bench, two, one, label)
         for n in sorted(set(s.sizes)):
             _check_count(bench, bench.runs[f"assay-a-{n}-w1"], n)
 
@@ -143,14 +163,14 @@ def run_all(bench, args) -> None:
 _PLAIN = {k: k for k in compare.TFMA_NAMES if k != "auc_pr"}
 
 
-def _check_same(bench, run, reference_run) -> None:
+def _check_same(bench, run, reference_run, label: str) -> None:
     result = compare.compare_records(compare.load_assay_records(run["output"]),
                                      compare.load_assay_records(reference_run["output"]),
                                      compare.SAME_NAMES, tolerances=_TOL_SAME)
-    result.update(workload="d (2 workers)", reference="assay, 1 worker")
+    result.update(workload=label, reference="assay, local engine, 1 worker")
     bench.checks.append(result)
     if not result["ok"]:
-        bench.failures.append(f"2 workers differ from 1: {json.dumps(result)[:2000]}")
+        bench.failures.append(f"{label} differs from 1 worker: {json.dumps(result)[:2000]}")
 
 
 def _check_count(bench, run, n: int) -> None:
@@ -208,9 +228,18 @@ def summarise(bench, args) -> Dict:
         r = runs.get(run_id)
         return r if r and r.get("ok", True) else None
 
-    def fixed(workload):
-        r = get(f"assay-{workload}-fixed-{s.startup_size}-w1")
+    def fixed(workload, variant="w1"):
+        """The fixed cost of `workload`'s config on an engine and workers ("w2", "beam-w1")."""
+        r = get(f"assay-{workload}-fixed-{s.startup_size}-{variant}")
+        if r is None and variant.startswith("beam"):
+            r = get(f"assay-{workload}-fixed-{s.startup_size}-beam-w1")
+        if r is None:
+            r = get(f"assay-{workload}-fixed-{s.startup_size}-w1")
         return r["wall_s"] if r else None
+
+    def variant_of(run_id):
+        m = re.search(r"-((?:beam-)?w\d+)$", run_id)
+        return m.group(1) if m else "w1"
 
     tfma_rate = {}
     for name in ("a", "b", "c"):
@@ -229,7 +258,7 @@ def summarise(bench, args) -> Dict:
             return None
         rate = _rate(r["examples"], r["wall_s"])
         floor = get(floor_id) if floor_id else None
-        steady = _minus(r["wall_s"], fixed(fixed_of or workload))
+        steady = _minus(r["wall_s"], fixed(fixed_of or workload, variant_of(run_id)))
         row = {"workload": workload, "what": what, "examples": r["examples"],
                "wall_s": r["wall_s"], "examples_per_s": rate, "peak_rss_mb": r["peak_rss_mb"],
                "peak_pss_mb": r["peak_pss_mb"],
@@ -274,53 +303,76 @@ def summarise(bench, args) -> Dict:
         rows.append({"workload": "startup", "what": "`python -c 'import assay.api'`",
                      "wall_s": st["import_s"],
                      "note": f"the interpreter alone: {st['interpreter_s']:.2f} s; "
-                             f"`import tensorflow`: {st['import_tf_s']:.1f} s"})
-    for wl in ("a", "b", "sklearn"):
-        assay_row("startup", f"assay-{wl}-fixed-{s.startup_size}-w1",
-                  f"assay CLI, config ({wl}), fixed cost", fixed_of=wl, note="imports, plan, pipeline, "
-                  "Beam start and finish, writing: subtracted for steady state")
+                             f"`import tensorflow`: {st['import_tf_s']:.1f} s; "
+                             f"`import assay.engine` (Beam): {st.get('import_beam_s', 0):.1f} s"})
+    local_note = ("imports, plan, starting the workers, writing: subtracted for steady state")
+    for wl, variant, what in (("a", f"w{CORES}", f"local engine, {CORES} workers (the default)"),
+                              ("a", "w1", "local engine, 1 worker"),
+                              ("a", "beam-w1", "Beam engine (DirectRunner)"),
+                              ("b", f"w{CORES}", f"local engine, {CORES} workers (the default)"),
+                              ("b", "w1", "local engine, 1 worker"),
+                              ("sklearn", f"w{CORES}", f"local engine, {CORES} workers")):
+        assay_row("startup", f"assay-{wl}-fixed-{s.startup_size}-{variant}",
+                  f"assay CLI, config ({wl}), {what}, fixed cost", fixed_of=wl,
+                  note="imports, plan, pipeline construction, Beam's start and finish, writing"
+                  if variant.startswith("beam") else local_note
+                  + ("; TensorFlow's import and the model's load" if wl == "b" else ""))
 
     # (a)
+    default = f"w{CORES}"
     ta = tfma_row("a", "a", "TFMA, model-agnostic, DirectRunner")
-    fa = floor_row("a", f"floor-read-{s.size_a}", "floor: read + decode to Arrow")
-    ra = assay_row("a", f"assay-a-{s.size_a}-w1", "assay CLI, end to end",
+    floor_row("a", f"floor-read-{s.size_a}", "floor: read + decode to Arrow (one core)")
+    ra = assay_row("a", f"assay-a-{s.size_a}-{default}",
+                   f"assay CLI, end to end (default: local engine, {CORES} workers)",
                    floor_id=f"floor-read-{s.size_a}", vs_tfma="a")
-    if s.tfma_size != s.size_a:
-        assay_row("a", f"assay-a-{s.tfma_size}-w1", "assay CLI, TFMA's size", vs_tfma="a",
-                  note="checked against TFMA")
+    assay_row("a", f"assay-a-{s.size_a}-w1", "assay CLI, local engine, 1 worker",
+              floor_id=f"floor-read-{s.size_a}", vs_tfma="a")
+    rab = assay_row("a", f"assay-a-{s.size_a}-beam-w1", "assay CLI, Beam engine (DirectRunner)",
+                    floor_id=f"floor-read-{s.size_a}", vs_tfma="a")
+    if s.tfma_size_a != s.size_a:
+        assay_row("a", f"assay-a-{s.tfma_size_a}-{default}", "assay CLI, TFMA's size",
+                  vs_tfma="a", note="checked against TFMA")
+    elif ra:
+        ra["note"] = "checked against TFMA, every slice"
     if ra and ta:
         x = ra["vs_tfma"]
+        beam = f"; the Beam engine: {rab['vs_tfma']:,.0f}x" if rab and rab.get("vs_tfma") \
+            else ""
         targets.append({"target": f"(a) >= 100x TFMA's examples/s at {s.size_a:,}, end to end",
                         "measured": f"{x:,.0f}x ({ra['examples_per_s']:,.0f} vs TFMA "
                                     f"{ta['examples_per_s']:,.0f} examples/s at "
-                                    f"{ta['examples']:,})",
+                                    f"{ta['examples']:,}){beam}",
                         "goal": ">= 100x", "passed": x >= 100})
-    del fa
 
     # (b)
     tfma_row("b", "b", "TFMA, Keras SavedModel, DirectRunner")
-    floor_row("b", f"floor-read+keras-{s.size_b}", "floor: read + decode + batched predict")
-    rb = assay_row("b", f"assay-b-{s.size_b}-w1", "assay CLI, Keras SavedModel",
+    floor_row("b", f"floor-read+keras-{s.size_b}",
+              "floor: read + decode + batched predict (one thread)")
+    rb = assay_row("b", f"assay-b-{s.size_b}-{default}",
+                   f"assay CLI, Keras SavedModel (default: {CORES} worker threads)",
                    floor_id=f"floor-read+keras-{s.size_b}", vs_tfma="b")
+    rb1 = assay_row("b", f"assay-b-{s.size_b}-w1", "assay CLI, Keras SavedModel, 1 worker",
+                    floor_id=f"floor-read+keras-{s.size_b}", vs_tfma="b")
     if s.tfma_size != s.size_b:
-        assay_row("b", f"assay-b-{s.tfma_size}-w1", "assay CLI, TFMA's size", vs_tfma="b",
+        assay_row("b", f"assay-b-{s.tfma_size}-{default}", "assay CLI, TFMA's size", vs_tfma="b",
                   note="checked against TFMA")
     if rb and get(f"floor-read+keras-{s.size_b}"):
         ok = rb.get("vs_floor") is not None
+        one = f"; 1 worker: {rb1['vs_floor']:.2f}x" if rb1 and rb1.get("vs_floor") else ""
         targets.append({"target": f"(b) <= 1.25x the floor of read + batched predict "
                                   f"({s.size_b:,})",
-                        "measured": f"{rb['vs_floor']:.2f}x (steady {rb['steady_s']:.2f} s)"
+                        "measured": f"{rb['vs_floor']:.2f}x (steady {rb['steady_s']:.2f} s){one}"
                         if ok else "- (the run took no longer than the fixed cost: noise)",
                         "goal": "<= 1.25x", "passed": rb["vs_floor"] <= 1.25 if ok else None})
 
-    # (c)
+    # (c): both on one worker, so that the ratio is the metrics' cost, not the parallelism.
     tfma_row("c", "c", "TFMA, candidate + baseline")
     floor_c = get(f"floor-read-{s.size_c}")
-    rc = assay_row("c", f"assay-c-{s.size_c}-w1", "assay CLI, candidate + baseline",
+    rc = assay_row("c", f"assay-c-{s.size_c}-w1", "assay CLI, candidate + baseline, 1 worker",
                    floor_id=f"floor-read-{s.size_c}", vs_tfma="c", fixed_of="a")
     ra_c = get(f"assay-a-{s.size_c}-w1")
     if s.tfma_size != s.size_c:
-        assay_row("c", f"assay-c-{s.tfma_size}-w1", "assay CLI, TFMA's size", vs_tfma="c",
+        assay_row("c", f"assay-c-{s.tfma_size}-{default}", "assay CLI, TFMA's size", vs_tfma="c",
                   fixed_of="a", note="checked against TFMA")
     if rc and ra_c and floor_c:
         fx = fixed("a")
@@ -331,7 +383,7 @@ def summarise(bench, args) -> Dict:
         targets.append({
             "target": f"(c) baseline <= 1.3x (a) for the metrics part ({s.size_c:,})",
             "measured": ("-" if ratio is None else f"{ratio:.2f}x") +
-                        f" (steady time minus the read floor; steady time alone: "
+                        f" (steady time minus the read floor, 1 worker; steady time alone: "
                         f"{'-' if whole is None else f'{whole:.2f}x'})",
             "goal": "<= 1.3x", "passed": None if ratio is None else ratio <= 1.3})
 
@@ -339,8 +391,8 @@ def summarise(bench, args) -> Dict:
     if "d" in args.workloads_ and not args.check_only:
         peaks = []
         for n in sorted(set(s.sizes) | {s.steady_size}):
-            floor_row("d", f"floor-read-{n}", "floor: read + decode to Arrow")
-            row = assay_row("d", f"assay-a-{n}-w1", "assay CLI, (a), 1 worker",
+            floor_row("d", f"floor-read-{n}", "floor: read + decode to Arrow (one core)")
+            row = assay_row("d", f"assay-a-{n}-w1", "assay CLI, (a), local engine, 1 worker",
                             floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a")
             if row and n in s.sizes:
                 peaks.append((n, row["peak_rss_mb"]))
@@ -349,15 +401,21 @@ def summarise(bench, args) -> Dict:
                     "target": f"(a) steady state at {n:,} <= 2x the read-and-decode floor",
                     "measured": "-" if row["vs_floor"] is None else
                                 f"{row['vs_floor']:.2f}x ({row['steady_s']:.1f} s vs "
-                                f"{get(f'floor-read-{n}')['loop_s']:.1f} s)",
+                                f"{get(f'floor-read-{n}')['loop_s']:.1f} s, both on one core)",
                     "goal": "<= 2x",
                     "passed": None if row["vs_floor"] is None else row["vs_floor"] <= 2})
-        two = assay_row("d", f"assay-a-{s.workers_size}-w2",
-                        "assay CLI, (a), 2 workers (multi_processing), "
-                        f"{s.shards} shards", floor_id=f"floor-read-{s.workers_size}",
-                        vs_tfma="a", fixed_of="a",
+        n = s.workers_size
+        two = assay_row("d", f"assay-a-{n}-w2",
+                        f"assay CLI, (a), local engine, 2 workers, {s.shards} shards",
+                        floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a",
                         note="peak RSS counts shared pages once per process")
-        one = get(f"assay-a-{s.workers_size}-w1")
+        b1 = assay_row("d", f"assay-a-{n}-beam-w1", "assay CLI, (a), Beam engine, 1 worker",
+                       floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a")
+        b2 = assay_row("d", f"assay-a-{n}-beam-w2",
+                       f"assay CLI, (a), Beam engine, 2 workers (multi_processing), "
+                       f"{s.shards} shards", floor_id=f"floor-read-{n}", vs_tfma="a",
+                       fixed_of="a", note="peak RSS counts shared pages once per process")
+        one = get(f"assay-a-{n}-w1")
         if peaks:
             smallest, largest = peaks[0], peaks[-1]
             growth = largest[1] / smallest[1]
@@ -370,25 +428,31 @@ def summarise(bench, args) -> Dict:
                 "passed": largest[1] < 1024 and growth <= 1.2})
         if two and one:
             speedup = one["wall_s"] / two["wall_s"]
-            steady = _div(_minus(one["wall_s"], fixed("a")), _minus(two["wall_s"], fixed("a")))
+            steady = _div(_minus(one["wall_s"], fixed("a")),
+                          _minus(two["wall_s"], fixed("a", "w2")))
+            beam = f"; Beam engine: {b1['wall_s'] / b2['wall_s']:.2f}x" if b1 and b2 else ""
             targets.append({
-                "target": f"(d) 2 workers >= 1.6x one worker ({s.workers_size:,}, sharded)",
+                "target": f"(d) 2 workers >= 1.6x one worker ({n:,}, sharded)",
                 "measured": f"{speedup:.2f}x end to end"
-                            + ("" if steady is None else f", {steady:.2f}x steady state"),
+                            + ("" if steady is None else f", {steady:.2f}x steady state")
+                            + beam,
                 "goal": ">= 1.6x", "passed": speedup >= 1.6})
 
     # extra workloads
     floor_row("parquet", f"floor-read-parquet-{s.size_a}", "floor: read Parquet to Arrow")
-    assay_row("parquet", f"assay-a-parquet-{s.size_a}-w1", "assay CLI, (a) on Parquet",
+    assay_row("parquet", f"assay-a-parquet-{s.size_a}-{default}",
+              "assay CLI, (a) on Parquet (one file: 1 worker)",
               floor_id=f"floor-read-parquet-{s.size_a}", vs_tfma="a", fixed_of="a")
     floor_row("sklearn", f"floor-read+sklearn-{s.size_b}", "floor: read + decode + predict_proba")
-    assay_row("sklearn", f"assay-sklearn-{s.size_b}-w1", "assay CLI, scikit-learn joblib model",
+    assay_row("sklearn", f"assay-sklearn-{s.size_b}-{default}",
+              f"assay CLI, scikit-learn joblib model ({CORES} worker threads)",
               floor_id=f"floor-read+sklearn-{s.size_b}")
 
     if st:
         targets.append({"target": "startup (imports, pipeline construction) reported apart",
-                        "measured": f"import assay.api {st['import_s']:.1f} s; fixed cost of "
-                                    f"the CLI (a) {fixed('a') or 0:.1f} s",
+                        "measured": f"import assay.api {st['import_s']:.2f} s; fixed cost of "
+                                    f"the CLI (a) {fixed('a', default) or 0:.2f} s (local "
+                                    f"engine), {fixed('a', 'beam-w1') or 0:.2f} s (Beam)",
                         "goal": "small", "passed": None})
     load = bench.runs and max((r.get("load_before") or 0) for r in runs.values())
     if load and load > 1.0:

@@ -1,6 +1,5 @@
 """The local engine: same results as Beam's, its workers, its errors, and a start without Beam."""
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -12,10 +11,8 @@ from sklearn import metrics as skm
 
 import assay
 from assay import api, cli, demo, local
-from assay.config import ConfigError, EvalConfig
+from assay.config import ConfigError
 from assay.io import DataError
-from assay.models import ModelSpec
-from assay.plan import make_plan
 
 N = 3000
 
@@ -87,23 +84,29 @@ def test_results_do_not_depend_on_workers_or_on_threads_versus_processes(shards,
     assert all(o == outs[0] for o in outs[1:])
 
 
-def test_processes_only_without_loaded_models(shards):
-    columns = make_plan(EvalConfig.from_dict(_config()), str(shards / "Split-eval"))
-    assert local.use_processes(columns, 2)
-    assert not local.use_processes(columns, 1)
-    one_file = dataclasses.replace(columns, files=columns.files[:1])
-    assert not local.use_processes(one_file, 2)
-    # Libraries whose threads a forked child would lack (gRPC comes with Beam): threads then.
-    code = ("import sys; from assay import local, plan, config\n"
-            f"p = plan.make_plan(config.EvalConfig.from_dict({_config()!r}), "
-            f"{str(shards / 'Split-eval')!r})\n"
-            "print(local.use_processes(p, 2)); import grpc; print(local.use_processes(p, 2))")
+def _fresh_python(code: str) -> str:
+    """Runs `code` in a new interpreter (nothing imported yet); returns its stdout."""
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)
-    assert proc.stdout.split() == ["True", "False"], proc.stderr[-2000:]
-    with_model = dataclasses.replace(
-        columns, config=columns.config.with_model("candidate", ModelSpec(path="/models/7")))
-    assert not local.use_processes(with_model, 2)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_processes_only_without_loaded_models_or_threaded_libraries(shards):
+    # In a fresh interpreter: this one may have imported TensorFlow or Beam for other tests.
+    out = _fresh_python(
+        "import dataclasses, sys\n"
+        "from assay import local, plan, config, models\n"
+        f"p = plan.make_plan(config.EvalConfig.from_dict({_config()!r}), "
+        f"{str(shards / 'Split-eval')!r})\n"
+        "print(local.use_processes(p, 2), local.use_processes(p, 1))\n"
+        "print(local.use_processes(dataclasses.replace(p, files=p.files[:1]), 2))\n"
+        "m = p.config.with_model('candidate', models.ModelSpec(path='/models/7'))\n"
+        "print(local.use_processes(dataclasses.replace(p, config=m), 2))\n"
+        # gRPC comes with Beam and TFX; its threads would be missing in a forked child.
+        "import grpc\n"
+        "print(local.use_processes(p, 2))\n")
+    assert out.split() == ["True", "False", "False", "False", "False"]
 
 
 def test_an_error_in_a_worker_names_the_file_and_writes_nothing(tmp_path):
@@ -155,16 +158,22 @@ def test_cli_engine_flags(shards, tmp_path, capsys):
     assert json.loads((tmp_path / "c" / "metrics.json").read_text())["engine"] == "local"
 
 
-def test_local_evaluation_does_not_import_beam_or_tensorflow(shards, tmp_path):
-    """The metrics-only path starts fast because it imports neither (a fact, not a timing)."""
-    code = (
+def test_forked_workers_match_one_worker_and_import_neither_beam_nor_tensorflow(shards,
+                                                                                  tmp_path):
+    """In a fresh interpreter the local engine forks its workers (4 shards, 2 workers): same
+    bytes as one worker here. It starts fast because it imports neither Beam nor TensorFlow (a
+    fact checked, not a timing)."""
+    out = _fresh_python(
         "import sys, assay\n"
-        f"assay.evaluate({_config()!r}, {str(shards / 'Split-eval')!r}, "
-        f"{str(tmp_path / 'out')!r})\n"
+        "from assay import local\n"
+        f"r = assay.evaluate({_config()!r}, {str(shards / 'Split-eval')!r}, "
+        f"{str(tmp_path / 'forked')!r}, workers=2)\n"
+        "print('engine:', r.info['engine'])\n"
         "heavy = sorted(m for m in ('apache_beam', 'tensorflow') if m in sys.modules)\n"
         "print('imported:', heavy)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "imported: []" in proc.stdout
-    assert (tmp_path / "out" / "metrics.json").exists()
+    assert "engine: local" in out and "imported: []" in out
+    assay.evaluate(_config(), str(shards / "Split-eval"), str(tmp_path / "one"), workers=1)
+    assert (tmp_path / "forked" / "metrics.json").read_bytes() == \
+        (tmp_path / "one" / "metrics.json").read_bytes()
+    assert (tmp_path / "forked" / "plots.json").read_bytes() == \
+        (tmp_path / "one" / "plots.json").read_bytes()
