@@ -19,6 +19,7 @@ import logging
 import os
 import shlex
 import sys
+import warnings
 from typing import List, Optional, Sequence
 
 EXIT_USAGE = 2
@@ -273,6 +274,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # Google's client libraries (imported with Beam) warn on import about Python 3.10's support
+    # window, once per library: noise in every run's output that users cannot act on.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\.")
     from assay.config import ConfigError
     from assay.io import DataError
 
