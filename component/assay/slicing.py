@@ -59,6 +59,27 @@ class SliceGroups:
     keys: List[SliceKey]
 
 
+def _unique_inverse(values: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True), in linear time for integers of a small range.
+
+    Slice features are mostly small integers (hours, days, ids, bucket numbers): counting them
+    beats sorting them. Same result as np.unique: the distinct values sorted, and each value's
+    index among them.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind in "iub" and len(values):
+        ints = values.astype(np.int64, copy=False)
+        lo, hi = int(ints.min()), int(ints.max())
+        span = hi - lo + 1
+        if span <= max(4 * len(ints), 1 << 16):
+            shifted = ints - lo
+            present = np.flatnonzero(np.bincount(shifted, minlength=span))
+            lookup = np.zeros(span, np.int64)
+            lookup[present] = np.arange(len(present))
+            return (present + lo).astype(values.dtype), lookup[shifted]
+    return np.unique(values, return_inverse=True)
+
+
 def _column_codes(batch: pa.RecordBatch, column: SliceColumn,
                   boundaries: Dict[str, Tuple[float, ...]]) -> Tuple[np.ndarray, np.ndarray, List[Any]]:
     """(rows, codes, uniques): each (row, value) pair of the column, deduplicated and sorted."""
@@ -70,15 +91,16 @@ def _column_codes(batch: pa.RecordBatch, column: SliceColumn,
         numeric, rows = numeric[finite], rows[finite]
         codes = np.searchsorted(np.asarray(bounds, dtype=np.float64), numeric, side="right")
         labels = bucket_labels(bounds)
-        present, codes = np.unique(codes, return_inverse=True)
+        present, codes = _unique_inverse(codes)
         uniques = [labels[i] for i in present]
     else:
-        uniques_arr, codes = np.unique(values, return_inverse=True)
+        uniques_arr, codes = _unique_inverse(values)
         uniques = _py(uniques_arr)
     codes = codes.astype(np.int64, copy=False)
     rows = rows.astype(np.int64, copy=False)
-    # Deduplicate (row, code) pairs and sort by row, then code.
-    if len(rows):
+    # Deduplicate (row, code) pairs and sort by row, then code; nothing to do when every row
+    # has one value (rows strictly increasing), the common case.
+    if len(rows) > 1 and not bool(np.all(rows[1:] > rows[:-1])):
         pair = rows * (len(uniques) + 1) + codes
         pair = np.unique(pair)
         rows, codes = pair // (len(uniques) + 1), pair % (len(uniques) + 1)
@@ -154,12 +176,36 @@ def slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
         codes = np.concatenate([codes[li], col_codes[ri][:, None]], axis=1)
     if not len(rows):
         return empty
-    combos, group_ids = np.unique(codes, axis=0, return_inverse=True)
+    combos, group_ids = _unique_rows(codes, [len(u) for u in uniques_per_col])
     keys = [
         fixed + tuple((c.feature, uniques_per_col[j][combo[j]]) for j, c in enumerate(spec.columns))
         for combo in combos
     ]
     return SliceGroups(rows, group_ids.reshape(-1).astype(np.int64), keys)
+
+
+def _unique_rows(codes: np.ndarray, sizes: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """np.unique(codes, axis=0, return_inverse=True) for codes[:, j] in [0, sizes[j]).
+
+    The rows are read as numbers in a mixed radix (their order is the rows' lexicographic
+    order), so that one unique of integers replaces a unique of rows.
+    """
+    total = 1
+    for size in sizes:
+        total *= max(int(size), 1)
+    if total >= 2**62:
+        return np.unique(codes, axis=0, return_inverse=True)
+    number = np.zeros(len(codes), np.int64)
+    for j, size in enumerate(sizes):
+        number = number * max(int(size), 1) + codes[:, j]
+    present, inverse = _unique_inverse(number)
+    combos = np.zeros((len(present), len(sizes)), np.int64)
+    rest = present.astype(np.int64)
+    for j in range(len(sizes) - 1, -1, -1):
+        size = max(int(sizes[j]), 1)
+        combos[:, j] = rest % size
+        rest //= size
+    return combos, inverse
 
 
 def key_to_json(key: SliceKey) -> Dict[str, Any]:

@@ -231,8 +231,9 @@ def grouped_score_counts(group: np.ndarray, curve: np.ndarray, scores: np.ndarra
         b_curve = (b_cell % n_curves).astype(np.int32)
     curve_out = (cell % n_curves).astype(np.int32)
 
-    # Per group only slicing is left; copies, so that an accumulator does not keep the whole
-    # batch's arrays alive. (Python-int bounds: indexing with numpy ints costs more.)
+    # Per group only slicing is left: views of the batch's arrays, which live until the
+    # partials are merged (merging makes new arrays). (Python-int bounds: indexing with numpy
+    # ints costs more.)
     exact_parts = (curve_out, scores, pos_sum, neg_sum)
     bounds = bounds.tolist()
     if not bucketed.any():
@@ -244,7 +245,7 @@ def grouped_score_counts(group: np.ndarray, curve: np.ndarray, scores: np.ndarra
 
 def _copied(parts, a: int, b: int) -> ScoreCounts:
     curve, keys, pos, neg = parts
-    return ScoreCounts(curve[a:b].copy(), keys[a:b].copy(), pos[a:b].copy(), neg[a:b].copy())
+    return ScoreCounts(curve[a:b], keys[a:b], pos[a:b], neg[a:b])
 
 
 def _sum_by_key(curve: np.ndarray, keys: np.ndarray, pos: np.ndarray,
@@ -473,8 +474,9 @@ class BinaryMetrics(Metric):
 
         scores = grouped_score_counts(group, np.zeros(len(p), np.int32), p, wpos, wneg,
                                       n_groups, self.num_buckets, self.max_exact_scores)
-        return [BinaryAccumulator(sums[g].copy(), confusion[g].copy(), calibration[g].copy(),
-                                  scores[g]) for g in range(n_groups)]
+        # Views, not copies: each accumulator owns its row, and merge() adds into it in place.
+        return [BinaryAccumulator(sums[g], confusion[g], calibration[g], scores[g])
+                for g in range(n_groups)]
 
     # Results -----------------------------------------------------------------------------
 
