@@ -278,7 +278,8 @@ def summarise(bench, args) -> Dict:
         row = {"workload": workload, "what": what, "examples": r["examples"],
                "wall_s": r["loop_s"], "examples_per_s": _rate(r["examples"], r["loop_s"]),
                "peak_rss_mb": r["peak_rss_mb"], "peak_pss_mb": r["peak_pss_mb"],
-               "note": f"imports {r['import_s']:.1f} s, model load {r['load_s']:.1f} s apart"
+               "note": f"imports {r['import_s']:.1f} s, model load and first call "
+                       f"{r['load_s']:.1f} s apart"
                        if r.get("model") else f"imports {r['import_s']:.1f} s apart",
                "run": run_id}
         rows.append(row)

@@ -1,11 +1,12 @@
 """Where assay's time goes: one in-process `assay.evaluate` under cProfile.
 
-    python bench/profile.py --workload a --size 200000
-    python bench/profile.py --workload b --size 200000 --top 40 --out /tmp/b.prof
+    python bench/profile_assay.py --workload a --size 200000
+    python bench/profile_assay.py --workload b --size 200000 --top 40 --out /tmp/b.prof
 
 Runs the benchmark's workload on the cached data (bench/data/, built if missing) in this
-process, on Beam's default DirectRunner (in memory, one process, so cProfile sees every stage),
-after importing assay (timed apart). Prints the wall time, the time in each stage of the pass
+process, on the local engine with 1 worker (which runs in this thread) or on Beam's in-memory
+DirectRunner (--engine beam), so that cProfile sees every stage, after importing assay (timed
+apart). Prints the wall time, the time in each stage of the pass
 (cumulative time of the functions that implement it, so a stage includes what it calls) and the
 top functions by own time. `--out` keeps the pstats file (snakeviz, pstats).
 """
@@ -34,16 +35,15 @@ if REPO not in sys.path:
 
 # (stage, module path suffix, function name): cumulative time of these functions.
 STAGES = (
-    ("read + decode (assay.io.read_batches)", "assay/engine.py", "process", "ReadBatches"),
+    ("read + decode (passes.read_file)", "assay/passes.py", "read_file", None),
     ("labels, weights, predictions (plan.model_batches)", "assay/plan.py", "model_batches", None),
     ("model predict (adapter.predict)", "assay/models.py", "predict", None),
     ("slice keys (slicing.slice_groups)", "assay/slicing.py", "slice_groups", None),
     ("metric accumulators (add_grouped)", "assay/metrics/binary.py", "add_grouped", None),
     ("row selection per slice (ModelBatch.take)", "assay/batch.py", "take", None),
     ("merging partials (merge)", "assay/metrics/binary.py", "merge", None),
-    ("metric results + plots (ComputeMetrics)", "assay/engine.py", "process", "ComputeMetrics"),
-    ("AccumulateSlices.process (all per-batch work)", "assay/engine.py", "process",
-     "AccumulateSlices"),
+    ("metric results + plots (passes.compute_slice)", "assay/passes.py", "compute_slice", None),
+    ("SliceAccumulator.add (all per-batch work)", "assay/passes.py", "add", "SliceAccumulator"),
     ("make_plan (driver, before the pass)", "assay/plan.py", "make_plan", None),
     ("writing results (results, validation)", "assay/api.py", "build_documents", None),
 )
@@ -80,6 +80,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--out", help="write the pstats file here")
+    parser.add_argument("--engine", choices=("local", "beam"), default="local",
+                        help="local (1 worker, in this thread: cProfile sees every stage) or "
+                             "beam (the in-memory DirectRunner, also in this process)")
     args = parser.parse_args(argv)
 
     from bench import datasets
@@ -101,8 +104,10 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     import assay
-    import assay.api  # noqa: F401  (imports Beam: `import assay` alone does not)
-    import assay.engine  # noqa: F401
+    import assay.api  # noqa: F401
+    import assay.local  # noqa: F401
+    if args.engine == "beam":
+        import assay.engine  # noqa: F401  (Beam)
 
     if args.workload == "b":
         import tensorflow  # noqa: F401
@@ -111,7 +116,8 @@ def main(argv=None) -> int:
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()
-    assay.evaluate(config, examples=examples, output=os.path.join(out_dir, "out"))
+    assay.evaluate(config, examples=examples, output=os.path.join(out_dir, "out"),
+                   engine=args.engine, workers=1 if args.engine == "local" else None)
     profiler.disable()
     wall = time.perf_counter() - start
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -120,7 +126,7 @@ def main(argv=None) -> int:
     if args.out:
         stats.dump_stats(args.out)
     print(f"workload ({args.workload}), {args.size:,} examples in {args.shards} shards")
-    print(f"import assay.api, assay.engine (Beam){', tensorflow' if args.workload == 'b' else ''}: "
+    print(f"import assay.api ({args.engine} engine){', tensorflow' if args.workload == 'b' else ''}: "
           f"{import_s:.2f} s (not profiled)")
     print(f"assay.evaluate: {wall:.2f} s under cProfile "
           f"({args.size / wall:,.0f} examples/s; cProfile slows Python-heavy code)")

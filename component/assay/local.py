@@ -26,6 +26,17 @@ from assay import plan as plan_lib
 from assay.plan import EvalPlan
 
 
+class _InThisThread:
+    """The part of an executor's interface run_local uses, running each call here and now."""
+
+    @staticmethod
+    def map(fn, *iterables):
+        return map(fn, *iterables)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
 def default_workers() -> int:
     """The cores this process may use."""
     try:
@@ -123,7 +134,9 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
                 local.worker = _Worker(plan, adapters)
             return local.worker
 
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assay")
+        # One worker runs in this thread: nothing to hand over (and profilers see it all).
+        pool = (_InThisThread() if workers == 1 else
+                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assay"))
 
         def sketch(path):
             return _sketch(plan, path)

@@ -333,7 +333,11 @@ def downsample(n: int, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
 
 def as_json_list(values: np.ndarray) -> List[Optional[float]]:
     """Python floats, with None (JSON null) for NaN."""
-    return [None if np.isnan(v) else float(v) for v in np.asarray(values, np.float64)]
+    values = np.asarray(values, np.float64)
+    out = values.tolist()
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        out[i] = None
+    return out
 
 
 # --------------------------------------------------------------------------------------------
