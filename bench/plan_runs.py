@@ -424,7 +424,9 @@ def summarise(bench, args) -> Dict:
             targets.append({
                 "target": f"(d) peak memory flat in examples, < 1 GB at {largest[0]:,}",
                 "measured": ", ".join(f"{p:,.0f} MB at {n:,}" for n, p in peaks) +
-                            f" (tree RSS; {growth:.2f}x, {slope:.1f} bytes per added example)",
+                            f" (tree RSS; {growth:.2f}x, {slope:.1f} bytes per added example"
+                            + "".join(f"; +{b[1] - a[1]:,.0f} MB from {a[0]:,} to {b[0]:,}"
+                                      for a, b in zip(peaks, peaks[1:])) + ")",
                 "goal": "< 1024 MB, largest <= 1.2x smallest",
                 "passed": largest[1] < 1024 and growth <= 1.2})
         if two and one:
