@@ -357,14 +357,19 @@ def summarise(bench, args) -> Dict:
     if s.tfma_size != s.size_b:
         assay_row("b", f"assay-b-{s.tfma_size}-{default}", "assay CLI, TFMA's size", vs_tfma="b",
                   note="checked against TFMA")
-    if rb and get(f"floor-read+keras-{s.size_b}"):
-        ok = rb.get("vs_floor") is not None
-        one = f"; 1 worker: {rb1['vs_floor']:.2f}x" if rb1 and rb1.get("vs_floor") else ""
+    # The verdict compares like with like: assay on 1 worker against the one-thread floor. With
+    # its default 2 threads the steady time is a small difference of two noisy walls (the fixed
+    # cost includes TensorFlow's import), quoted beside it.
+    if rb1 and get(f"floor-read+keras-{s.size_b}"):
+        ok = rb1.get("vs_floor") is not None
+        other = (f"; default ({CORES} threads): {rb['vs_floor']:.2f}x (steady "
+                 f"{rb['steady_s']:.2f} s)" if rb and rb.get("vs_floor") is not None else "")
         targets.append({"target": f"(b) <= 1.25x the floor of read + batched predict "
                                   f"({s.size_b:,})",
-                        "measured": f"{rb['vs_floor']:.2f}x (steady {rb['steady_s']:.2f} s){one}"
+                        "measured": f"{rb1['vs_floor']:.2f}x on 1 worker (steady "
+                                    f"{rb1['steady_s']:.2f} s){other}"
                         if ok else "- (the run took no longer than the fixed cost: noise)",
-                        "goal": "<= 1.25x", "passed": rb["vs_floor"] <= 1.25 if ok else None})
+                        "goal": "<= 1.25x", "passed": rb1["vs_floor"] <= 1.25 if ok else None})
 
     # (c): both on one worker, so that the ratio is the metrics' cost, not the parallelism.
     tfma_row("c", "c", "TFMA, candidate + baseline")

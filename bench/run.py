@@ -104,6 +104,9 @@ def parse_args(argv: Optional[Sequence[str]]):
                    help="markdown file to write the tables into (default docs/benchmarks.md for "
                         "full runs; quick runs write none unless given)")
     p.add_argument("--no-docs", action="store_true")
+    p.add_argument("--rerender", metavar="JSON",
+                   help="run nothing: rebuild the summary and tables of an earlier run from its "
+                        "results JSON (after a change to how figures are summarised)")
     args = p.parse_args(argv)
     sizes = dataclasses.replace(QUICK if args.quick else Sizes())
     for field in dataclasses.fields(Sizes):
@@ -413,9 +416,35 @@ class Bench:
         return frame
 
 
+def rerender(args) -> int:
+    """The tables of an earlier run, summarised again from its results JSON; nothing is run."""
+    from bench import plan_runs
+
+    with open(args.rerender, encoding="utf-8") as f:
+        results = json.load(f)
+    args.sizes_ = Sizes(**{k: tuple(v) if k == "sizes" else v
+                           for k, v in results["sizes"].items()})
+    args.workloads_ = results["workloads"]
+    args.check_only = results.get("check_only", False)
+    bench = argparse.Namespace(sizes=args.sizes_, runs=results["runs"],
+                               checks=results["checks"], failures=results["failures"])
+    results.update(plan_runs.summarise(bench, args))
+    with open(args.rerender, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1, default=str)
+    text = report.render(results)
+    print(text)
+    if args.docs:
+        report.replace_between_markers(args.docs, text)
+        print(f"bench: tables written to {args.docs}")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     from bench import plan_runs
+
+    if args.rerender:
+        return rerender(args)
 
     global _PYCACHE_PREFIX
     _PYCACHE_PREFIX = os.path.abspath(args.pycache_prefix) if args.pycache_prefix else None
