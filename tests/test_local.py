@@ -177,3 +177,25 @@ def test_forked_workers_match_one_worker_and_import_neither_beam_nor_tensorflow(
         (tmp_path / "one" / "metrics.json").read_bytes()
     assert (tmp_path / "forked" / "plots.json").read_bytes() == \
         (tmp_path / "one" / "plots.json").read_bytes()
+
+
+def test_a_killed_worker_process_is_a_clear_error(shards, tmp_path):
+    """A worker that dies (as the kernel's OOM killer would kill it) is named, nothing written."""
+    out = tmp_path / "out"
+    stdout = _fresh_python(
+        "import os, signal, assay\n"
+        "from assay import local\n"
+        "real = local._accumulate\n"
+        "def dying(plan, w, path, boundaries):\n"
+        "    if path.endswith('00002-of-00004.gz'):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return real(plan, w, path, boundaries)\n"
+        "local._accumulate = dying\n"
+        "try:\n"
+        f"    assay.evaluate({_config()!r}, {str(shards / 'Split-eval')!r}, {str(out)!r},\n"
+        "                   workers=2)\n"
+        "except RuntimeError as e:\n"
+        "    print('error:', e)\n")
+    assert "error: a worker process of the local engine died" in stdout
+    assert "--workers 1" in stdout
+    assert not out.exists()

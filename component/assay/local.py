@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from assay import passes
@@ -96,12 +97,13 @@ def use_processes(plan: EvalPlan, workers: int) -> bool:
 
     Processes run the Python parts of the pass (TFRecord framing, slicing, merging) in parallel
     too, where threads take turns on the GIL. They are forked, so they start in milliseconds
-    and share the parent's memory, and only when that is safe: on a platform with fork, when no
+    and share the parent's memory, and only when that is safe: on Linux (macOS's system
+    libraries are not safe to use in a forked child; Windows has no fork), when no
     model is loaded (predictions are read from columns), and when no library that runs threads
     of its own, which a forked child would lack, is in the process (TensorFlow, gRPC, which
     comes with Beam and TFX, PyTorch, JAX).
     """
-    return (workers > 1 and len(plan.files) > 1 and "fork" in mp.get_all_start_methods()
+    return (workers > 1 and len(plan.files) > 1 and sys.platform.startswith("linux")
             and all(spec.path is None for _, spec in plan.config.models)
             and not any(m in sys.modules for m in _THREADED_LIBRARIES))
 
@@ -166,6 +168,11 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
         del merged
         chunks = [items[i::workers] for i in range(workers)]
         slices = [item for chunk in pool.map(compute, chunks) for item in chunk]
+    except BrokenProcessPool as e:
+        raise RuntimeError(
+            f"a worker process of the local engine died while evaluating {len(files)} file(s) "
+            f"(killed, e.g. out of memory: {e}); nothing was written. Rerun with fewer workers "
+            f"(--workers 1) or on the Beam engine (--engine beam)") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _FORKED.clear()
