@@ -429,14 +429,20 @@ def rerender(args) -> int:
     bench = argparse.Namespace(sizes=args.sizes_, runs=results["runs"],
                                checks=results["checks"], failures=results["failures"])
     results.update(plan_runs.summarise(bench, args))
-    with open(args.rerender, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1, default=str)
+    _write(results, [args.rerender], args.docs)
+    return 0
+
+
+def _write(results: Dict, paths: Sequence[str], docs: Optional[str]) -> None:
+    """The results JSON to each of `paths`; the tables printed, and into `docs` if given."""
+    for p in paths:
+        with open(p, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1, default=str)
     text = report.render(results)
     print(text)
-    if args.docs:
-        report.replace_between_markers(args.docs, text)
-        print(f"bench: tables written to {args.docs}")
-    return 0
+    if docs:
+        report.replace_between_markers(docs, text)
+        print(f"bench: tables written to {docs}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -466,14 +472,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results["elapsed_s"] = time.time() - started
     os.makedirs(args.results_dir, exist_ok=True)
     path = os.path.join(args.results_dir, f"bench-{bench.stamp}.json")
-    for p in (path, os.path.join(args.results_dir, "latest.json")):
-        with open(p, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=1, default=str)
-    text = report.render(results)
-    print(text)
-    if args.docs:
-        report.replace_between_markers(args.docs, text)
-        print(f"bench: tables written to {args.docs}")
+    _write(results, [path, os.path.join(args.results_dir, "latest.json")], args.docs)
     print(f"bench: results in {path}")
     if bench.failures:
         print("bench: FAILED:\n" + "\n".join(f[:3000] for f in bench.failures), file=sys.stderr)

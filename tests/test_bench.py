@@ -147,3 +147,14 @@ def test_quick_benchmark_agrees_with_tfma(tmp_path):
     assert checks[("a", "TFMA")]["compared"] == 200
     assert checks[("c", "TFMA")]["compared"] == 400
     assert checks[("a", "TFMA")]["max_abs_diff"]["example_count"] == 0
+    # --rerender rebuilds the tables of that run from its JSON alone, running nothing.
+    docs = tmp_path / "bench.md"
+    docs.write_text(f"# head\n\n{report.BEGIN}\nold\n{report.END}\n")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO, "bench", "run.py"), "--rerender",
+         str(results / "latest.json"), "--docs", str(docs)],
+        capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = docs.read_text()
+    assert "old" not in text and "| a | TFMA 0.47.1 | 200 | 0 |" in text
+    assert json.loads((results / "latest.json").read_text())["checks"] == summary["checks"]
