@@ -199,3 +199,21 @@ def test_a_killed_worker_process_is_a_clear_error(shards, tmp_path):
     assert "error: a worker process of the local engine died" in stdout
     assert "--workers 1" in stdout
     assert not out.exists()
+
+
+def test_default_workers_follow_the_container_cpu_limit(tmp_path, monkeypatch):
+    v2 = tmp_path / "cpu.max"
+    monkeypatch.setattr(local, "_CGROUP_CPU_FILES", (str(v2),))
+    monkeypatch.setattr(local.os, "sched_getaffinity", lambda pid: set(range(32)))
+    v2.write_text("150000 100000\n")  # 1.5 CPUs
+    assert local.default_workers() == 2
+    v2.write_text("max 100000\n")
+    assert local.default_workers() == 32
+    quota, period = tmp_path / "quota", tmp_path / "period"  # cgroup v1
+    quota.write_text("400000\n")
+    period.write_text("100000\n")
+    monkeypatch.setattr(local, "_CGROUP_CPU_FILES", (str(tmp_path / "absent"),
+                                                     f"{quota} {period}"))
+    assert local.default_workers() == 4
+    quota.write_text("-1\n")
+    assert local.default_workers() == 32

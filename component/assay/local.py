@@ -38,12 +38,37 @@ class _InThisThread:
         pass
 
 
+# Where Linux states a container's CPU limit (cgroup v2, then v1).
+_CGROUP_CPU_FILES = ("/sys/fs/cgroup/cpu.max",
+                     "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def _cgroup_cpus() -> Optional[int]:
+    """The CPU limit of this process's container (quota / period, rounded up); None if none."""
+    for spec in _CGROUP_CPU_FILES:
+        try:
+            parts = []
+            for path in spec.split():
+                with open(path, encoding="ascii") as f:
+                    parts += f.read().split()
+            quota, period = parts[0], parts[1]
+            if quota in ("max", "-1"):
+                return None
+            return max(1, -(-int(quota) // int(period)))
+        except (OSError, ValueError, IndexError, ZeroDivisionError):
+            continue
+    return None
+
+
 def default_workers() -> int:
-    """The cores this process may use."""
+    """The cores this process may use: its CPU affinity, capped by its container's CPU limit
+    (a pod limited to 2 CPUs on a 32-core node gets 2 workers)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    limit = _cgroup_cpus()
+    return min(cores, limit) if limit else cores
 
 
 class _Worker:
