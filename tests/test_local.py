@@ -11,8 +11,9 @@ from sklearn import metrics as skm
 
 import assay
 from assay import api, cli, demo, local
-from assay.config import ConfigError
+from assay.config import ConfigError, EvalConfig
 from assay.io import DataError
+from assay.plan import make_plan
 
 N = 3000
 
@@ -186,10 +187,10 @@ def test_a_killed_worker_process_is_a_clear_error(shards, tmp_path):
         "import os, signal, assay\n"
         "from assay import local\n"
         "real = local._accumulate\n"
-        "def dying(plan, w, path, boundaries):\n"
-        "    if path.endswith('00002-of-00004.gz'):\n"
+        "def dying(plan, w, unit, boundaries):\n"
+        "    if unit[0].endswith('00002-of-00004.gz'):\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "    return real(plan, w, path, boundaries)\n"
+        "    return real(plan, w, unit, boundaries)\n"
         "local._accumulate = dying\n"
         "try:\n"
         f"    assay.evaluate({_config()!r}, {str(shards / 'Split-eval')!r}, {str(out)!r},\n"
@@ -217,3 +218,71 @@ def test_default_workers_follow_the_container_cpu_limit(tmp_path, monkeypatch):
     assert local.default_workers() == 4
     quota.write_text("-1\n")
     assert local.default_workers() == 32
+
+
+def _row_grouped_parquet(path, n=100_000, group=10_000, seed=5):
+    import pyarrow.parquet as pq
+
+    table = demo.make_trips(n, seed=seed)
+    pq.write_table(table, str(path), row_group_size=group)
+    return table
+
+
+def test_parquet_parts_cut_at_row_groups(tmp_path):
+    from assay.io import parquet_parts
+
+    path = tmp_path / "t.parquet"
+    _row_grouped_parquet(path)
+    assert parquet_parts(str(path), 25_000) == [(0, 3, 0), (3, 6, 30_000), (6, 10, 60_000)]
+    assert parquet_parts(str(path), 60_000) == [(0, 10, 0)]
+    assert parquet_parts(str(path), 1) == [(g, g + 1, g * 10_000) for g in range(10)]
+
+
+def test_one_big_parquet_file_is_shared_by_the_workers(tmp_path, monkeypatch):
+    from assay import plan as plan_lib
+
+    path = tmp_path / "t.parquet"
+    table = _row_grouped_parquet(path)
+    cfg = _config(exact=True, slices=[[], ["hour"], {"feature": "miles", "quantiles": 4}])
+    whole = assay.evaluate(cfg, str(path), str(tmp_path / "whole"), engine="local")
+    monkeypatch.setattr(plan_lib, "PARQUET_PART_ROWS", 20_000)
+    plan = make_plan(EvalConfig.from_dict(cfg), str(path))
+    assert [u[1:] for u in plan.work_units()] == [((2 * i, 2 * i + 2), 20_000 * i)
+                                                  for i in range(5)]
+    parts = {}
+    for name, kw in (("one", {"workers": 1}), ("two", {"workers": 2}),
+                     ("beam", {"engine": "beam"})):
+        parts[name] = assay.evaluate(cfg, str(path), str(tmp_path / name), **kw)
+    assert (tmp_path / "one" / "metrics.json").read_bytes() == \
+        (tmp_path / "two" / "metrics.json").read_bytes()
+    for name in ("one", "beam"):
+        a, b = _records(parts[name]), _records(whole)
+        assert a.keys() == b.keys()
+        for key, ra in a.items():
+            for metric, value in b[key]["metrics"].items():
+                assert ra["metrics"][metric] == pytest.approx(value, rel=1e-12, abs=1e-12,
+                                                              nan_ok=True), (name, key, metric)
+    df = table.to_pandas()
+    want = skm.roc_auc_score(df["label"], df["prediction"], sample_weight=df["weight"])
+    assert parts["two"].metrics()["auc"] == pytest.approx(want, abs=1e-12)
+    assert parts["two"].metrics()["example_count"] == len(df)
+
+
+def test_rows_are_numbered_in_the_file_across_parts(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+    from assay import plan as plan_lib
+
+    table = demo.make_trips(50_000, seed=2).to_pandas()
+    table.loc[43_210, "prediction"] = float("nan")
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa_table(table), str(path), row_group_size=5_000)
+    monkeypatch.setattr(plan_lib, "PARQUET_PART_ROWS", 10_000)
+    with pytest.raises(DataError, match=r"bad.parquet, example 43210"):
+        assay.evaluate(_config(), str(path), str(tmp_path / "out"), workers=2)
+    assert not (tmp_path / "out").exists()
+
+
+def pa_table(frame):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)

@@ -28,16 +28,16 @@ _DIAGNOSTICS = "diagnostics"
 
 
 class ReadBatches(beam.DoFn):
-    """Reads one file into Arrow batches.
+    """Reads one file, or part of one, into Arrow batches.
 
-    Input: file path. Output: (path, first row index, pa.RecordBatch).
+    Input: a work unit (plan.work_units()). Output: (path, first row index, pa.RecordBatch).
     """
 
     def __init__(self, plan: EvalPlan):
         self._plan = plan
 
-    def process(self, path: str) -> Iterable[passes.Element]:
-        return passes.read_file(self._plan, path)
+    def process(self, unit) -> Iterable[passes.Element]:
+        return passes.read_file(self._plan, tuple(unit))
 
 
 class SketchQuantileFeatures(beam.CombineFn):
@@ -152,7 +152,7 @@ class _WriteStaged(beam.DoFn):
 
 def build_pipeline(p: beam.Pipeline, plan: EvalPlan, staging: str) -> None:
     """Adds the evaluation to pipeline `p`; results are pickled under directory `staging`."""
-    files = (p | "Files" >> beam.Create(list(plan.files))
+    files = (p | "Files" >> beam.Create(list(plan.work_units()))
              | "Distribute" >> beam.Reshuffle())
     batches = files | "ReadBatches" >> beam.ParDo(ReadBatches(plan))
     if plan.quantile_features:

@@ -302,7 +302,8 @@ def _masked_crc(data: bytes) -> int:
 
 def read_batches(path: str, batch_size: int, fmt: Optional[str] = None,
                  raw_record_column: Optional[str] = None,
-                 columns: Optional[Sequence[str]] = None) -> Iterator[pa.RecordBatch]:
+                 columns: Optional[Sequence[str]] = None,
+                 row_groups: Optional[Tuple[int, int]] = None) -> Iterator[pa.RecordBatch]:
     """Streams one data file as RecordBatches of at most `batch_size` rows.
 
     Args:
@@ -316,6 +317,8 @@ def read_batches(path: str, batch_size: int, fmt: Optional[str] = None,
         for CSV and Parquet (for models that take serialized examples).
       columns: if given, only these columns (and the raw record column) are kept; names that a
         batch does not have are left out, as a feature that no example in a batch has.
+      row_groups: Parquet only: (first, stop), read row groups first..stop-1 of the file (see
+        `parquet_parts`); None reads the whole file.
 
     Returns:
       An iterator of pa.RecordBatch; the arguments are checked when called, the file is read as
@@ -344,9 +347,12 @@ def read_batches(path: str, batch_size: int, fmt: Optional[str] = None,
     if fmt == "tfrecord":
         batches = _read_tfrecord(path, int(batch_size), raw_record_column)
     else:
-        reader = _read_csv if fmt == "csv" else _read_parquet
+        if row_groups is not None and fmt != "parquet":
+            raise ValueError(f"row_groups is for Parquet files only (got a {fmt} file: {path})")
         # An encoded row must hold every feature, not only the columns kept.
-        batches = reader(path, int(batch_size), None if raw_record_column else columns)
+        wanted = None if raw_record_column else columns
+        batches = (_read_csv(path, int(batch_size), wanted) if fmt == "csv" else
+                   _read_parquet(path, int(batch_size), wanted, row_groups))
         if raw_record_column is not None:
             batches = (_with_column(b, raw_record_column, pa.array(encode_examples(b),
                                                                    pa.large_binary()), path)
@@ -636,14 +642,44 @@ def _concat(batches: List[pa.RecordBatch]) -> pa.RecordBatch:
                                       names=table.schema.names)
 
 
-def _read_parquet(path: str, batch_size: int,
-                  columns: Optional[Sequence[str]]) -> Iterator[pa.RecordBatch]:
+def parquet_parts(path: str, min_rows: int) -> List[Tuple[int, int, int]]:
+    """A Parquet file cut at row-group boundaries into parts of at least `min_rows` rows.
+
+    Returns [(first row group, stop row group, index of the part's first row in the file)], one
+    part for a file of one row group or fewer than 2 x min_rows rows. Lets one big file be read
+    by several workers.
+    """
+    try:
+        meta = pq.ParquetFile(path if _is_local(path) else _open_raw(path)).metadata
+    except (pa.ArrowException, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise DataError(f"cannot read Parquet file {path}: {e}") from None
+    parts: List[Tuple[int, int, int]] = []
+    first, first_row, rows, row = 0, 0, 0, 0
+    for g in range(meta.num_row_groups):
+        n = meta.row_group(g).num_rows
+        rows += n
+        row += n
+        if rows >= min_rows and meta.num_rows - row >= min_rows:
+            parts.append((first, g + 1, first_row))
+            first, first_row, rows = g + 1, row, 0
+    parts.append((first, meta.num_row_groups, first_row))
+    return parts
+
+
+def _read_parquet(path: str, batch_size: int, columns: Optional[Sequence[str]],
+                  row_groups: Optional[Tuple[int, int]] = None) -> Iterator[pa.RecordBatch]:
     try:
         source = path if _is_local(path) else _open_raw(path)
         parquet = pq.ParquetFile(source)
         names = parquet.schema_arrow.names
         wanted = None if columns is None else [n for n in names if n in set(columns)]
-        yield from parquet.iter_batches(batch_size=batch_size, columns=wanted)
+        groups = None if row_groups is None else list(range(*row_groups))
+        if groups == []:
+            return
+        yield from parquet.iter_batches(batch_size=batch_size, columns=wanted,
+                                        row_groups=groups)
     except (pa.ArrowException, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise

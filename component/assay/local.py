@@ -1,7 +1,7 @@
 """The local engine: the pass on this machine's cores, without Beam.
 
 It runs the stages of `assay.passes`, the code the Beam graph of `assay.engine` runs, one file
-at a time per worker: forked processes when predictions are read from columns, threads when a
+(or part of a big Parquet file) at a time per worker: forked processes when predictions are read from columns, threads when a
 model is loaded (see `use_processes`). Only the small partial accumulators move between workers.
 Partials are merged in file order, so the result does not depend on the number of workers or on
 which finishes first, and equals the Beam engine's up to the order of float summation.
@@ -86,12 +86,12 @@ _THREADED_LIBRARIES = ("tensorflow", "grpc", "torch", "jax")
 _FORKED: Dict[str, Any] = {}
 
 
-def _forked_sketch(path: str):
-    return _sketch(_FORKED["plan"], path)
+def _forked_sketch(unit):
+    return _sketch(_FORKED["plan"], unit)
 
 
-def _forked_accumulate(path: str, boundaries):
-    return _accumulate(_FORKED["plan"], _FORKED["worker"], path, boundaries)
+def _forked_accumulate(unit, boundaries):
+    return _accumulate(_FORKED["plan"], _FORKED["worker"], unit, boundaries)
 
 
 def _forked_compute(items):
@@ -102,17 +102,17 @@ def _compute(families, items):
     return [(key, passes.compute_slice(families, accs)) for key, accs in items]
 
 
-def _sketch(plan: EvalPlan, path: str):
+def _sketch(plan: EvalPlan, unit: passes.Unit):
     acc = passes.sketch_create(plan.quantile_features)
-    for _, _, batch in passes.read_file(plan, path):
+    for _, _, batch in passes.read_file(plan, unit):
         passes.sketch_add(acc, batch)
     return acc
 
 
-def _accumulate(plan: EvalPlan, w: _Worker, path: str, boundaries
+def _accumulate(plan: EvalPlan, w: _Worker, unit: passes.Unit, boundaries
                 ) -> Tuple[List[Tuple[Any, Any]], Dict[str, Any]]:
     acc = passes.SliceAccumulator(plan, w.adapters, w.families, boundaries)
-    for element in passes.read_file(plan, path):
+    for element in passes.read_file(plan, unit):
         acc.add(element)
     return list(acc.partials()), acc.diagnostics()
 
@@ -128,7 +128,7 @@ def use_processes(plan: EvalPlan, workers: int) -> bool:
     of its own, which a forked child would lack, is in the process (TensorFlow, gRPC, which
     comes with Beam and TFX, PyTorch, JAX).
     """
-    return (workers > 1 and len(plan.files) > 1 and sys.platform.startswith("linux")
+    return (workers > 1 and len(plan.work_units()) > 1 and sys.platform.startswith("linux")
             and all(spec.path is None for _, spec in plan.config.models)
             and not any(m in sys.modules for m in _THREADED_LIBRARIES))
 
@@ -140,7 +140,7 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
     "diagnostics": {...}, "boundaries": {...}}. An error reading or evaluating a file is raised
     here, the first one in file order, and stops the files not yet started.
     """
-    files = list(plan.files)
+    files = list(plan.work_units())  # files, or parts of big Parquet files
     if workers is None:
         workers = default_workers()
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
@@ -165,11 +165,11 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
         pool = (_InThisThread() if workers == 1 else
                 ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assay"))
 
-        def sketch(path):
-            return _sketch(plan, path)
+        def sketch(unit):
+            return _sketch(plan, unit)
 
-        def accumulate(path, boundaries):
-            return _accumulate(plan, worker(), path, boundaries)
+        def accumulate(unit, boundaries):
+            return _accumulate(plan, worker(), unit, boundaries)
 
         def compute(items):
             return _compute(worker().families, items)
@@ -196,6 +196,7 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
     except BrokenProcessPool as e:
         raise RuntimeError(
             f"a worker process of the local engine died while evaluating {len(files)} file(s) "
+            f"or file parts "
             f"(killed, e.g. out of memory: {e}); nothing was written. Rerun with fewer workers "
             f"(--workers 1) or on the Beam engine (--engine beam)") from None
     finally:

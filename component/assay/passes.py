@@ -12,7 +12,7 @@ result does not depend on the executor, up to the order in which partial sums ar
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pyarrow as pa
@@ -29,11 +29,16 @@ ModelAccs = Dict[str, List[Any]]
 Element = Tuple[str, int, pa.RecordBatch]  # (file, index of its first row, batch)
 
 
-def read_file(plan: EvalPlan, path: str) -> Iterator[Element]:
-    """The file's non-empty batches, each with the index of its first row in the file."""
-    start = 0
+Unit = Tuple[str, Optional[Tuple[int, int]], int]  # see EvalPlan.units
+
+
+def read_file(plan: EvalPlan, unit: Union[str, Unit]) -> Iterator[Element]:
+    """The non-empty batches of a file or part of one (a work unit of `plan.work_units()`),
+    each with the index of its first row in the file."""
+    path, row_groups, start = (unit, None, 0) if isinstance(unit, str) else unit
     for batch in assay_io.read_batches(path, plan.config.batch_size, fmt=plan.format,
-                                       raw_record_column=plan.raw_record_column):
+                                       raw_record_column=plan.raw_record_column,
+                                       row_groups=row_groups):
         if batch.num_rows:
             yield path, start, batch
             start += batch.num_rows

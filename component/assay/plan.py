@@ -42,6 +42,13 @@ class EvalPlan:
     class_names: Optional[Tuple[str, ...]]
     raw_record_column: Optional[str]
     quantile_features: Tuple[Tuple[str, int], ...]
+    # The pieces of work, in order: (file, Parquet row groups (first, stop) or None for the
+    # whole file, index of the piece's first row in the file). Workers take one at a time and
+    # partials are merged in this order. Empty: one piece per file.
+    units: Tuple[Tuple[str, Optional[Tuple[int, int]], int], ...] = ()
+
+    def work_units(self) -> Tuple[Tuple[str, Optional[Tuple[int, int]], int], ...]:
+        return self.units or tuple((f, None, 0) for f in self.files)
 
     def metric_families(self) -> List[Metric]:
         """The metric families for one model: the task's built-in family, then custom metrics."""
@@ -280,6 +287,11 @@ def _infer_task(cfg: EvalConfig, labels: np.ndarray, preds: np.ndarray) -> str:
     return "regression"
 
 
+# A Parquet file of several row groups is read in parts of at least this many rows, by as many
+# workers: enough rows that a part's fixed costs do not matter.
+PARQUET_PART_ROWS = 65536
+
+
 def make_plan(config: EvalConfig, examples: Any) -> EvalPlan:
     """Resolves files, checks the config against the first batch, and decides the task."""
     files = tuple(assay_io.resolve_files(examples, split=config.split))
@@ -338,9 +350,12 @@ def make_plan(config: EvalConfig, examples: Any) -> EvalPlan:
         class_names = config.label_vocabulary
     quantile_features = tuple(sorted({(c.feature, c.quantiles) for s in config.slices
                                       for c in s.columns if c.quantiles}))
+    units = tuple((f, (a, b), first_row) for f in files
+                  for a, b, first_row in assay_io.parquet_parts(f, PARQUET_PART_ROWS)) \
+        if fmt == "parquet" else ()
     plan = EvalPlan(config=config, files=files, format=fmt, task=task, class_names=class_names,
                     raw_record_column=RAW_RECORD_COLUMN if (raw_needed and fmt == "tfrecord")
-                    else None, quantile_features=quantile_features)
+                    else None, quantile_features=quantile_features, units=units)
     for name, preds in sample_preds.items():
         try:
             shape_predictions(plan, name, preds)
