@@ -69,8 +69,9 @@ class Sizes:
     shards: int = 4
 
 
-QUICK = Sizes(size_a=2_000, size_b=2_000, size_c=2_000, tfma_size_a=2_000, tfma_size=2_000, sizes=(2_000, 10_000),
-              steady_size=10_000, workers_size=10_000, startup_size=1_000, shards=4)
+QUICK = Sizes(size_a=2_000, size_b=2_000, size_c=2_000, tfma_size_a=2_000, tfma_size=2_000,
+              sizes=(2_000, 10_000), steady_size=10_000, workers_size=10_000, startup_size=1_000,
+              shards=4)
 
 
 def parse_args(argv: Optional[Sequence[str]]):

@@ -1,15 +1,16 @@
 """The local engine: the pass on this machine's cores, without Beam.
 
 It runs the stages of `assay.passes`, the code the Beam graph of `assay.engine` runs, one file
-(or part of a big Parquet file) at a time per worker: forked processes when predictions are read from columns, threads when a
-model is loaded (see `use_processes`). Only the small partial accumulators move between workers.
-Partials are merged in file order, so the result does not depend on the number of workers or on
-which finishes first, and equals the Beam engine's up to the order of float summation.
+(or part of a big Parquet file) at a time per worker: forked processes when predictions are read
+from columns, threads when a model is loaded (see `use_processes`). Only the small partial
+accumulators move between workers. Partials are merged in file order, so the result does not
+depend on the number of workers or on which finishes first, and equals the Beam engine's up to
+the order of float summation.
 
 `assay.evaluate` picks it for local files when no Beam pipeline arguments are given (engine
 "auto"): importing Beam and starting its runner cost seconds, which dominate evaluations of up
 to about a million examples. Beam remains the engine for remote files, for clusters (Dataflow,
-Flink, Spark), and in TFX pipelines.
+Flink, Spark), and wherever Beam pipeline arguments are given (a TFX pipeline's included).
 """
 
 from __future__ import annotations
@@ -196,9 +197,8 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
     except BrokenProcessPool as e:
         raise RuntimeError(
             f"a worker process of the local engine died while evaluating {len(files)} file(s) "
-            f"or file parts "
-            f"(killed, e.g. out of memory: {e}); nothing was written. Rerun with fewer workers "
-            f"(--workers 1) or on the Beam engine (--engine beam)") from None
+            f"or file parts (killed, e.g. out of memory: {e}); nothing was written. Rerun with "
+            f"fewer workers (--workers 1) or on the Beam engine (--engine beam)") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _FORKED.clear()
