@@ -18,17 +18,16 @@ Reference predictions, computed without assay (each builder's docstring says whi
 
 from __future__ import annotations
 
-import gzip as gzip_lib
 import os
-import struct
 import warnings
 from typing import Optional, Sequence
 
-import google_crc32c
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from assay import demo
 
 PAYMENTS = ("Cash", "Credit Card", "Dispute", "Mobile", "No Charge")
 FEATURES = ("hour", "day", "payment", "miles")
@@ -75,11 +74,6 @@ def make_tabular_data(n: int = 500, seed: int = 0) -> pd.DataFrame:
 # Writing data
 
 
-def _masked_crc(data: bytes) -> bytes:
-    crc = google_crc32c.value(data)
-    return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
-
-
 def serialize_examples(df: pd.DataFrame) -> list:
     """Each row as a serialized tf.Example (int64_list / float_list / bytes_list), with tfx-bsl."""
     from assay.io import encode_examples
@@ -90,11 +84,7 @@ def serialize_examples(df: pd.DataFrame) -> list:
 def write_tfrecord(df: pd.DataFrame, path, gzip: bool = False) -> str:
     """Writes the rows as tf.Examples in a TFRecord file (gzipped if `gzip`); returns the path."""
     path = os.fspath(path)
-    opener = gzip_lib.open if gzip else open
-    with opener(path, "wb") as f:
-        for record in serialize_examples(df):
-            length = struct.pack("<Q", len(record))
-            f.write(length + _masked_crc(length) + record + _masked_crc(record))
+    demo.write_tfrecord(path, serialize_examples(df), compress=gzip)
     return path
 
 

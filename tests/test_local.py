@@ -286,3 +286,18 @@ def pa_table(frame):
     import pyarrow as pa
 
     return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def test_row_groups_and_parquet_parts_refuse_what_they_cannot_read(tmp_path, shards):
+    from assay.io import parquet_parts, read_batches
+
+    tfrecord = sorted((shards / "Split-eval").iterdir())[0]
+    with pytest.raises(ValueError, match=r"row_groups is for Parquet files only \(got a "
+                                         r"tfrecord file: .*data_tfrecord-00000-of-00004"):
+        list(read_batches(str(tfrecord), 100, row_groups=(0, 1)))
+    not_parquet = tmp_path / "x.parquet"
+    not_parquet.write_bytes(b"label,prediction\n1,0.5\n")
+    with pytest.raises(DataError, match=r"cannot read Parquet file .*x.parquet"):
+        parquet_parts(str(not_parquet), 10)
+    with pytest.raises(FileNotFoundError):
+        parquet_parts(str(tmp_path / "absent.parquet"), 10)

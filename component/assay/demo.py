@@ -47,41 +47,24 @@ def make_trips(n: int, seed: int = 0) -> pa.Table:
     })
 
 
-def _masked_crc(data: bytes) -> int:
-    import google_crc32c
-
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
 def to_examples(table: pa.Table) -> List[bytes]:
-    """Serialized tf.Examples of the table's rows (one value per feature)."""
-    from tfx_bsl.coders import example_coder
+    """Serialized tf.Examples of the table's rows (floats as float32, strings as bytes)."""
+    from assay.io import encode_examples
 
-    out: List[bytes] = []
-    for batch in table.to_batches(max_chunksize=65536):
-        cols = []
-        for col in batch.columns:
-            values = col
-            if pa.types.is_string(col.type):
-                values = col.cast(pa.binary())
-            elif pa.types.is_floating(col.type):
-                values = col.cast(pa.float32())
-            offsets = pa.array(np.arange(len(col) + 1, dtype=np.int32))
-            cols.append(pa.ListArray.from_arrays(offsets, values))
-        out.extend(example_coder.RecordBatchToExamples(
-            pa.RecordBatch.from_arrays(cols, batch.schema.names)))
-    return out
+    return [record for batch in table.to_batches(max_chunksize=65536)
+            for record in encode_examples(batch)]
 
 
 def write_tfrecord(path: str, records: Sequence[bytes], compress: bool = False) -> None:
     """Writes records in the TFRecord framing (gzip-compressed when `compress`)."""
+    from assay.io import masked_crc
+
     opener = gzip.open if compress else open
     with opener(path, "wb") as f:
         for rec in records:
             length = struct.pack("<Q", len(rec))
-            f.write(length + struct.pack("<I", _masked_crc(length)) + rec +
-                    struct.pack("<I", _masked_crc(rec)))
+            f.write(length + struct.pack("<I", masked_crc(length)) + rec +
+                    struct.pack("<I", masked_crc(rec)))
 
 
 def write_trips(directory: str, n: int, shards: int = 1, seed: int = 0,

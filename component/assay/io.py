@@ -272,7 +272,7 @@ def _gunzip_head(head: bytes) -> bytes:
 
 
 def _is_tfrecord_header(head: bytes) -> bool:
-    return len(head) >= 12 and _masked_crc(head[:8]) == struct.unpack_from("<I", head, 8)[0]
+    return len(head) >= 12 and masked_crc(head[:8]) == struct.unpack_from("<I", head, 8)[0]
 
 
 def _is_gzip(head: bytes) -> bool:
@@ -291,7 +291,8 @@ def _looks_like_text(head: bytes) -> bool:
     return True
 
 
-def _masked_crc(data: bytes) -> int:
+def masked_crc(data: bytes) -> int:
+    """The masked CRC32C the TFRecord framing stores for `data` (its length, or its bytes)."""
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xFFFFFFFF
 
@@ -344,11 +345,11 @@ def read_batches(path: str, batch_size: int, fmt: Optional[str] = None,
     fmt = detect_format(path) if fmt is None else fmt
     if fmt not in FORMATS:
         raise ValueError(f"'fmt' must be one of {', '.join(FORMATS)} or None (got {fmt!r})")
+    if row_groups is not None and fmt != "parquet":
+        raise ValueError(f"row_groups is for Parquet files only (got a {fmt} file: {path})")
     if fmt == "tfrecord":
         batches = _read_tfrecord(path, int(batch_size), raw_record_column)
     else:
-        if row_groups is not None and fmt != "parquet":
-            raise ValueError(f"row_groups is for Parquet files only (got a {fmt} file: {path})")
         # An encoded row must hold every feature, not only the columns kept.
         wanted = None if raw_record_column else columns
         batches = (_read_csv(path, int(batch_size), wanted) if fmt == "csv" else
@@ -484,7 +485,7 @@ def _record_batches(path: str, batch_size: int) -> Iterator[Tuple[List[bytes], i
                     break
                 length, length_crc = unpack_header(buf, pos)
                 if lengths_seen.get(length) != length_crc:
-                    if _masked_crc(buf[pos:pos + 8]) != length_crc:
+                    if masked_crc(buf[pos:pos + 8]) != length_crc:
                         raise _corrupt(path, index + len(crcs), buf_offset + pos,
                                        "length checksum mismatch")
                     if len(lengths_seen) > 65536:
