@@ -305,7 +305,7 @@ def summarise(bench, args) -> Dict:
                      "wall_s": st["import_s"],
                      "note": f"the interpreter alone: {st['interpreter_s']:.2f} s; "
                              f"`import tensorflow`: {st['import_tf_s']:.1f} s; "
-                             f"`import assay.engine` (Beam): {st.get('import_beam_s', 0):.1f} s"})
+                             f"`import assay.engine.beam` (Beam): {st.get('import_beam_s', 0):.1f} s"})
     local_note = ("imports, plan, starting the workers, writing: subtracted for steady state")
     for wl, variant, what in (("a", f"w{CORES}", f"local engine, {CORES} workers (the default)"),
                               ("a", "w1", "local engine, 1 worker"),

@@ -105,9 +105,9 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     import assay
     import assay.api  # noqa: F401
-    import assay.local  # noqa: F401
+    import assay.engine.local  # noqa: F401
     if args.engine == "beam":
-        import assay.engine  # noqa: F401  (Beam)
+        import assay.engine.beam  # noqa: F401  (Beam)
 
     if args.workload == "b":
         import tensorflow  # noqa: F401

@@ -316,7 +316,7 @@ class Bench:
     def warm_up(self, configs: Sequence[str], tfma: bool) -> None:
         """Untimed runs that let every process's imports be compiled and cached first."""
         tiny = self.tfrecord(self.sizes.startup_size)
-        modules = "assay.api, assay.engine, tensorflow" + (
+        modules = "assay.api, assay.engine.beam, tensorflow" + (
             ", tensorflow_model_analysis" if tfma else "")
         commands = [[PYTHON, "-c", f"import {modules}"]]
         commands += [[ASSAY, "evaluate", "--config", self.config(c), "--examples", tiny,
@@ -333,7 +333,7 @@ class Bench:
         """Interpreter start, `import assay.api`, and the fixed cost of the CLI."""
         info = {}
         for name, code in (("interpreter_s", "pass"), ("import_s", "import assay.api"),
-                           ("import_beam_s", "import assay.engine"),
+                           ("import_beam_s", "import assay.engine.beam"),
                            ("import_tf_s", "import tensorflow")):
             walls = []
             for _ in range(max(self.args.repeat, 2)):

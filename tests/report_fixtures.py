@@ -13,8 +13,8 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from assay import validation
-from assay.results import EvalResult, diff_metrics
+from assay.validation import checks as validation
+from assay.results.result import EvalResult, diff_metrics
 
 MIN_SLICE_SIZE = 30
 

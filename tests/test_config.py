@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from assay.config import ConfigError, EvalConfig, SliceColumn, SliceSpec, parse_slice_spec
+from assay.config.schema import ConfigError, EvalConfig, SliceColumn, SliceSpec, parse_slice_spec
 
 ISSUE_EXAMPLE = """
 label: label

@@ -1,7 +1,7 @@
 """The engine end to end: every record checked against scikit-learn on the filtered subset.
 
-Each test runs on both engines that run the pass: the local one (`assay.local`, forked processes
-on sharded input) and Beam's (`assay.engine`, the DirectRunner).
+Each test runs on both engines that run the pass: the local one (`assay.engine.local`, forked processes
+on sharded input) and Beam's (`assay.engine.beam`, the DirectRunner).
 """
 
 import functools
@@ -18,8 +18,8 @@ from sklearn import metrics as skm
 
 import assay
 from assay import demo
-from assay.config import ConfigError
-from assay.io import DataError
+from assay.config.schema import ConfigError
+from assay.data.files import DataError
 
 N = 4000
 
@@ -193,7 +193,7 @@ def test_engine_workers_and_batch_size_invariance(data_dir, tmp_path, monkeypatc
         _config(batch_size=500), data, str(tmp_path / "c"),
         beam_pipeline_args=["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
     beam = assay.evaluate(_config(batch_size=8192), data, str(tmp_path / "d"), engine="beam")
-    from assay import local
+    from assay.engine import local
     monkeypatch.setattr(local, "use_processes", lambda plan, workers: False)
     threads = assay.evaluate(_config(batch_size=8192), data, str(tmp_path / "e"),
                              engine="local", workers=2)

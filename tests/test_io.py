@@ -1,4 +1,4 @@
-"""Tests of assay.io: files are written here with TensorFlow's own TFRecord writer and pyarrow."""
+"""Tests of assay.data.files: files are written here with TensorFlow's own TFRecord writer and pyarrow."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from apache_beam.io.filesystem import (BeamIOError, CompressedFile, CompressionTypes,
                                        FileMetadata, FileSystem)
 
-from assay import io
-from assay.io import DataError
+from assay.data import files as io
+from assay.data.files import DataError
 
 tf = pytest.importorskip("tensorflow")
 
@@ -477,7 +477,7 @@ def test_single_values_names_the_column_and_the_first_bad_row():
 
 
 def test_io_does_not_import_tensorflow():
-    code = ("import sys; import assay.io; from tfx_bsl.coders import example_coder; "
+    code = ("import sys; import assay.data.files; from tfx_bsl.coders import example_coder; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -10,10 +10,11 @@ import pytest
 from sklearn import metrics as skm
 
 import assay
-from assay import api, cli, demo, local
-from assay.config import ConfigError, EvalConfig
-from assay.io import DataError
-from assay.plan import make_plan
+from assay import api, cli, demo
+from assay.engine import local
+from assay.config.schema import ConfigError, EvalConfig
+from assay.data.files import DataError
+from assay.engine.plan import make_plan
 
 N = 3000
 
@@ -97,7 +98,9 @@ def test_processes_only_without_loaded_models_or_threaded_libraries(shards):
     # In a fresh interpreter: this one may have imported TensorFlow or Beam for other tests.
     out = _fresh_python(
         "import dataclasses, sys\n"
-        "from assay import local, plan, config, models\n"
+        "from assay.engine import local, plan\n"
+        "from assay.config import schema as config\n"
+        "from assay.models import load as models\n"
         f"p = plan.make_plan(config.EvalConfig.from_dict({_config()!r}), "
         f"{str(shards / 'Split-eval')!r})\n"
         "print(local.use_processes(p, 2), local.use_processes(p, 1))\n"
@@ -166,7 +169,7 @@ def test_forked_workers_match_one_worker_and_import_neither_beam_nor_tensorflow(
     fact checked, not a timing)."""
     out = _fresh_python(
         "import sys, assay\n"
-        "from assay import local\n"
+        "from assay.engine import local\n"
         f"r = assay.evaluate({_config()!r}, {str(shards / 'Split-eval')!r}, "
         f"{str(tmp_path / 'forked')!r}, workers=2)\n"
         "print('engine:', r.info['engine'])\n"
@@ -185,7 +188,7 @@ def test_a_killed_worker_process_is_a_clear_error(shards, tmp_path):
     out = tmp_path / "out"
     stdout = _fresh_python(
         "import os, signal, assay\n"
-        "from assay import local\n"
+        "from assay.engine import local\n"
         "real = local._accumulate\n"
         "def dying(plan, w, unit, boundaries):\n"
         "    if unit[0].endswith('00002-of-00004.gz'):\n"
@@ -229,7 +232,7 @@ def _row_grouped_parquet(path, n=100_000, group=10_000, seed=5):
 
 
 def test_parquet_parts_cut_at_row_groups(tmp_path):
-    from assay.io import parquet_parts
+    from assay.data.files import parquet_parts
 
     path = tmp_path / "t.parquet"
     _row_grouped_parquet(path)
@@ -239,7 +242,7 @@ def test_parquet_parts_cut_at_row_groups(tmp_path):
 
 
 def test_one_big_parquet_file_is_shared_by_the_workers(tmp_path, monkeypatch):
-    from assay import plan as plan_lib
+    from assay.engine import plan as plan_lib
 
     path = tmp_path / "t.parquet"
     table = _row_grouped_parquet(path)
@@ -270,7 +273,7 @@ def test_one_big_parquet_file_is_shared_by_the_workers(tmp_path, monkeypatch):
 
 def test_rows_are_numbered_in_the_file_across_parts(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
-    from assay import plan as plan_lib
+    from assay.engine import plan as plan_lib
 
     table = demo.make_trips(50_000, seed=2).to_pandas()
     table.loc[43_210, "prediction"] = float("nan")
@@ -289,7 +292,7 @@ def pa_table(frame):
 
 
 def test_row_groups_and_parquet_parts_refuse_what_they_cannot_read(tmp_path, shards):
-    from assay.io import parquet_parts, read_batches
+    from assay.data.files import parquet_parts, read_batches
 
     tfrecord = sorted((shards / "Split-eval").iterdir())[0]
     with pytest.raises(ValueError, match=r"row_groups is for Parquet files only \(got a "

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from assay.batch import ModelBatch
+from assay.metrics.batch import ModelBatch
 from assay.metrics import (DEFAULT_METRIC_NAMES, BinaryMetrics, Metric, MulticlassMetrics,
                            RegressionMetrics, format_threshold)
 from assay.metrics.binary import ScoreCounts

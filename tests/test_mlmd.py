@@ -20,9 +20,10 @@ import uuid
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from assay import cli, mlmd
-from assay.results import EvalResult
-from assay.validation import Outcome, ValidationResult
+from assay import cli
+from assay.mlmd import store as mlmd
+from assay.results.result import EvalResult
+from assay.validation.checks import Outcome, ValidationResult
 from model_fixtures import make_sklearn_model, make_tabular_data, write_csv
 
 HERE = os.path.dirname(os.path.abspath(__file__))

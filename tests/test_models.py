@@ -1,7 +1,7 @@
-"""Tests of assay.models: every adapter's predictions against the model called directly.
+"""Tests of assay.models.load: every adapter's predictions against the model called directly.
 
 Each model is built once per module (tests/model_fixtures.py) and fed the same 300 rows as five
-kinds of batch: TFRecord read by assay.io with and without the raw record column, tf.Examples
+kinds of batch: TFRecord read by assay.data.files with and without the raw record column, tf.Examples
 written by TensorFlow and decoded by tfx-bsl (list columns), CSV and Parquet (scalar columns).
 """
 
@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 
 import model_fixtures as mf
-from assay import io
-from assay.models import (JoblibAdapter, ModelSpec, PredictionColumn, clear_shared_models,
+from assay.data import files as io
+from assay.models.load import (JoblibAdapter, ModelSpec, PredictionColumn, clear_shared_models,
                           fixed_width_values, load_model, resolve_model, shared_model)
 
 tf = pytest.importorskip("tensorflow")
@@ -346,7 +346,7 @@ def test_shared_model_loads_once_per_process(models):
 
 
 def test_importing_models_does_not_import_tensorflow():
-    code = "import sys, assay.models; print('tensorflow' in sys.modules)"
+    code = "import sys, assay.models.load; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -9,7 +9,7 @@ import pytest
 from sklearn import metrics as skm
 
 import assay
-from assay.config import ConfigError
+from assay.config.schema import ConfigError
 
 import model_fixtures as mf
 

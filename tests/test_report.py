@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import assay
-from assay import cli, demo, report
-from assay.results import EvalResult
+from assay import cli, demo
+from assay.report import html as report
+from assay.results.result import EvalResult
 from report_fixtures import big_result
 
 

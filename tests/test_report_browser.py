@@ -33,8 +33,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import assay
-from assay import demo, report
-from assay.results import EvalResult
+from assay import demo
+from assay.report import html as report
+from assay.results.result import EvalResult
 from report_fixtures import big_result
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

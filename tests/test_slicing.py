@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from assay.config import parse_slice_spec
-from assay.slicing import bucket_labels, slice_groups
+from assay.config.schema import parse_slice_spec
+from assay.engine.slicing import bucket_labels, slice_groups
 
 
 def _reference(rows_values, spec, labels_for):

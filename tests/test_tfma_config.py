@@ -1,7 +1,7 @@
-"""Tests for assay.tfma_config: a tfma.EvalConfig translated to assay's config.
+"""Tests for assay.config.tfma: a tfma.EvalConfig translated to assay's config.
 
 The parity tests import TFMA (about 20 s, once for this module) and check that the translated
-config, applied by assay.validation, gives the verdict TFMA 0.47's metrics_validator gives on
+config, applied by assay.validation.checks, gives the verdict TFMA 0.47's metrics_validator gives on
 the same metric values.
 """
 
@@ -12,9 +12,9 @@ import random
 
 import pytest
 
-from assay.config import EvalConfig
-from assay.tfma_config import METRIC_NAMES, TfmaConfigError, default_metric_name, from_tfma
-from assay.validation import parse_validation, validate
+from assay.config.schema import EvalConfig
+from assay.config.tfma import METRIC_NAMES, TfmaConfigError, default_metric_name, from_tfma
+from assay.validation.checks import parse_validation, validate
 
 MODELS = [{"name": "candidate", "label_key": "y", "prediction_key": "p"},
           {"name": "baseline", "label_key": "y", "prediction_key": "q", "is_baseline": True}]

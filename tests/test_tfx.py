@@ -22,8 +22,8 @@ from tfx.dsl.components.base import base_beam_executor  # noqa: E402
 from tfx.types import artifact_utils, channel, standard_artifacts  # noqa: E402
 
 import assay.api  # noqa: E402
-from assay.config import ConfigError, EvalConfig  # noqa: E402
-from assay.tfma_config import TfmaConfigError  # noqa: E402
+from assay.config.schema import ConfigError, EvalConfig  # noqa: E402
+from assay.config.tfma import TfmaConfigError  # noqa: E402
 from assay.tfx import Evaluator  # noqa: E402
 from assay.tfx import component as component_lib  # noqa: E402
 from assay.tfx.executor import Executor  # noqa: E402

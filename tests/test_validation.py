@@ -1,4 +1,4 @@
-"""Tests for assay.validation: thresholds, every outcome and its reason, blessing files."""
+"""Tests for assay.validation.checks: thresholds, every outcome and its reason, blessing files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import random
 import pytest
 import yaml
 
-from assay.validation import (
+from assay.validation.checks import (
     Check, MaxGap, Outcome, SliceSelector, Threshold, ValidationOptions, ValidationResult,
     blessing_properties, metric_direction, parse_thresholds, parse_validation, validate,
     write_blessing)

@@ -13,13 +13,13 @@ __version__ = "0.1.0"
 _LAZY = {
     "evaluate": ("assay.api", "evaluate"),
     "load_config": ("assay.api", "load_config"),
-    "load_result": ("assay.results", "load_result"),
-    "EvalResult": ("assay.results", "EvalResult"),
-    "EvalConfig": ("assay.config", "EvalConfig"),
-    "ConfigError": ("assay.config", "ConfigError"),
-    "DataError": ("assay.io", "DataError"),
+    "load_result": ("assay.results.result", "load_result"),
+    "EvalResult": ("assay.results.result", "EvalResult"),
+    "EvalConfig": ("assay.config.schema", "EvalConfig"),
+    "ConfigError": ("assay.config.schema", "ConfigError"),
+    "DataError": ("assay.data.files", "DataError"),
     "Metric": ("assay.metrics.base", "Metric"),
-    "ModelBatch": ("assay.batch", "ModelBatch"),
+    "ModelBatch": ("assay.metrics.batch", "ModelBatch"),
 }
 
 __all__ = sorted(_LAZY)

@@ -16,11 +16,12 @@ import os
 import shutil
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from assay import results, validation
-from assay.config import ConfigError, EvalConfig
-from assay.io import DataError
-from assay.models import ModelSpec
-from assay.plan import BaselineError, EvalPlan, make_plan
+from assay.results import result as results
+from assay.validation import checks as validation
+from assay.config.schema import ConfigError, EvalConfig
+from assay.data.files import DataError
+from assay.models.load import ModelSpec
+from assay.engine.plan import BaselineError, EvalPlan, make_plan
 
 ConfigLike = Union[EvalConfig, Mapping[str, Any], str, os.PathLike]
 ENGINES = ("auto", "local", "beam")
@@ -87,11 +88,11 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
       allow_pickle: allow loading joblib/pickle models (they run code when loaded).
       force_bless: bless whatever the checks say, recording this reason (the --force-bless flag).
       write_report: also write the HTML report, output/report.html.
-      engine: what runs the pass. "beam": a Beam pipeline (`assay.engine`) on the runner that
+      engine: what runs the pass. "beam": a Beam pipeline (`assay.engine.beam`) on the runner that
         `beam_pipeline_args` name (the DirectRunner by default). "local": this machine, on
-        `workers` forked processes or threads (`assay.local`), local files only. "auto" (the
+        `workers` forked processes or threads (`assay.engine.local`), local files only. "auto" (the
         default): "beam" when `beam_pipeline_args` are given or a file is remote (gs://...),
-        "local" otherwise. Both run the same stages (`assay.passes`) and give the same results
+        "local" otherwise. Both run the same stages (`assay.engine.passes`) and give the same results
         (up to the order in which float sums are merged).
       workers: workers of the local engine (default: the cores available).
 
@@ -115,11 +116,11 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
     chosen = choose_engine(engine, plan.files, beam_pipeline_args, workers)
     with results.StagedOutput(output) as staged:
         if chosen == "local":
-            from assay import local
+            from assay.engine import local
 
             raw = local.run_local(plan, workers)
         else:
-            from assay import engine
+            from assay.engine import beam as engine
 
             scratch = os.path.join(staged.path, "_pass")
             raw = engine.run_pipeline(plan, scratch, beam_pipeline_args)
@@ -139,7 +140,7 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         result = results.load_result(staged.path)
         result.path = output
         if write_report:
-            from assay import report
+            from assay.report import html as report
 
             report.write_report(result, os.path.join(staged.path, report.REPORT_FILE))
         staged.commit()
@@ -150,7 +151,7 @@ def choose_engine(engine: str, files: Sequence[str],
                   beam_pipeline_args: Optional[Sequence[str]] = None,
                   workers: Optional[int] = None) -> str:
     """"local" or "beam", for `evaluate`'s `engine` argument; ConfigError when it cannot be."""
-    from assay.io import is_local
+    from assay.data.files import is_local
 
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")

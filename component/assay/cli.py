@@ -86,7 +86,8 @@ def _mlmd_usage(args) -> Optional[str]:
 def _mlmd_inputs(store, args) -> dict:
     """The model, baseline, examples and config to evaluate, with what ML Metadata adds: paths
     of artifacts given by id, and the latest blessed model for --baseline latest-blessed."""
-    from assay import api, mlmd
+    from assay import api
+    from assay.mlmd import store as mlmd
 
     pipeline = args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE
     out = {"config": args.config, "model": args.model, "baseline": args.baseline,
@@ -123,7 +124,7 @@ def _cmd_evaluate(args) -> int:
     if args.mlmd:
         from ml_metadata import errors as mlmd_errors
 
-        from assay import mlmd
+        from assay.mlmd import store as mlmd
         try:
             store = mlmd.connect(args.mlmd)
             inputs = _mlmd_inputs(store, args)
@@ -167,7 +168,7 @@ def _cmd_evaluate(args) -> int:
 
 def _mlmd_evaluations(args):
     """Results directories and labels of a pipeline's evaluations in ML Metadata, oldest first."""
-    from assay import mlmd
+    from assay.mlmd import store as mlmd
 
     pipeline = args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE
     dirs, labels = [], []
@@ -185,7 +186,7 @@ def _mlmd_evaluations(args):
 
 
 def _cmd_report(args) -> int:
-    from assay import report
+    from assay.report import html as report
 
     if args.mlmd:
         if args.results or args.compare:
@@ -277,8 +278,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # Google's client libraries (imported with Beam) warn on import about Python 3.10's support
     # window, once per library: noise in every run's output that users cannot act on.
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\.")
-    from assay.config import ConfigError
-    from assay.io import DataError
+    from assay.config.schema import ConfigError
+    from assay.data.files import DataError
 
     try:
         return args.func(args)

@@ -33,7 +33,7 @@ as its ML Metadata custom properties, and uploads each artifact's local path):
                              `confusionMatrix` ({annotationSpecs: [{displayName}], rows:
                              [{row: [...]}]}, rows are true classes; binary at the first
                              decision threshold); empty for regression
-    report                   system.HTML: the HTML report (assay.report), or a summary page
+    report                   system.HTML: the HTML report (assay.report.html), or a summary page
     blessing                 a directory holding the BLESSED or NOT_BLESSED file; metadata as
                              the TFX ModelBlessing's custom properties (blessed = 1 / 0, ...)
     blessed                  output parameter, true / false, for dsl.If
@@ -189,7 +189,7 @@ def _config(task: ExecutorInput, model: Optional[str], baseline: Optional[str]
     """
     import yaml
 
-    from assay.config import ConfigError
+    from assay.config.schema import ConfigError
 
     text = task.parameters.get("config") or ""
     artifact = task.inputs.get("config_file")
@@ -318,8 +318,8 @@ def classification_metrics(result: Any) -> Dict[str, Any]:
 
 
 def write_report(result: Any, path: str) -> None:
-    """The HTML report (assay.report's self-contained page) into `path`."""
-    from assay import report
+    """The HTML report (assay.report.html's self-contained page) into `path`."""
+    from assay.report import html as report
 
     report.write_report(result.path, output=path)
     _readable(path)
@@ -359,7 +359,8 @@ def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
       ExecutorInputError: the executor input lacks what assay needs.
       ConfigError, TypeError, FileNotFoundError, DataError, ValueError: as assay.evaluate.
     """
-    from assay import api, validation
+    from assay import api
+    from assay.validation import checks as validation
 
     task = ExecutorInput.from_dict(executor_input)
     if "examples" not in task.inputs:
@@ -438,8 +439,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--executor-input", required=True, metavar="JSON",
                         help="KFP's executor input ({{$}}), or @FILE")
     args = parser.parse_args(argv)
-    from assay.config import ConfigError
-    from assay.io import DataError
+    from assay.config.schema import ConfigError
+    from assay.data.files import DataError
 
     try:
         output = run(_read_executor_input(args.executor_input))

@@ -3,7 +3,7 @@
 It is Beam's CombineFn contract, on numpy batches instead of single elements:
 
     acc = metric.create()
-    acc = metric.add(acc, batch)          # batch: assay.batch.ModelBatch of one slice
+    acc = metric.add(acc, batch)          # batch: assay.metrics.batch.ModelBatch of one slice
     acc = metric.merge([acc1, acc2, ...]) # only the first accumulator may be mutated
     values = metric.result(acc)           # {metric_name: float}; NaN when nothing was added
 
@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-from assay.batch import ModelBatch
+from assay.metrics.batch import ModelBatch
 
 
 class Metric:

@@ -32,7 +32,7 @@ Accuracy of the default mode, max |assay - sklearn| measured over 2-5 random dra
 Example:
 
     metric = BinaryMetrics(thresholds=(0.3, 0.5))
-    acc = metric.add(metric.create(), batch)     # batch: assay.batch.ModelBatch
+    acc = metric.add(metric.create(), batch)     # batch: assay.metrics.batch.ModelBatch
     metric.result(acc)["auc"], metric.result(acc)["precision@0.3"]
 """
 
@@ -44,7 +44,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from assay.batch import ModelBatch
+from assay.metrics.batch import ModelBatch
 from assay.metrics.base import Metric
 
 # sklearn >= 1.3 clips probabilities to [eps, 1 - eps] with the dtype's machine epsilon.

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from assay.batch import ModelBatch
+from assay.metrics.batch import ModelBatch
 from assay.metrics.base import Metric
 from assay.metrics.binary import (
     LOG_LOSS_EPS, ScoreCounts, check_positive_int, cumulative_counts, exact_score_limit,

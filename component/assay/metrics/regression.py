@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 from tfx_bsl.sketches import QuantilesSketch
 
-from assay.batch import ModelBatch
+from assay.metrics.batch import ModelBatch
 from assay.metrics.base import Metric
 from assay.metrics.binary import as_json_list, ratio
 

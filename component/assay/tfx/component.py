@@ -75,7 +75,7 @@ _BASELINE_PLACEHOLDER = "<the baseline_model artifact>"
 
 def _config_json(config: Any) -> str:
     """assay's config (EvalConfig, mapping, JSON string or YAML/JSON file) as a JSON string."""
-    from assay.config import ConfigError, EvalConfig
+    from assay.config.schema import ConfigError, EvalConfig
 
     if isinstance(config, EvalConfig):
         return config.to_json()
@@ -166,7 +166,7 @@ class Evaluator(base_beam_component.BaseBeamComponent):
             a YAML/JSON file (read now). Model specs say which signature/output/transform to
             use; their paths come from the channels. Exactly one of config and eval_config.
           eval_config: a tfma.EvalConfig (or its JSON form), translated with
-            `assay.tfma_config.from_tfma`.
+            `assay.config.tfma.from_tfma`.
           example_splits: the splits to evaluate (default ['eval']); several splits are read
             together as one input, as TFX's Evaluator does.
           schema: accepted for drop-in compatibility; assay reads feature types from the data.
@@ -198,7 +198,7 @@ class Evaluator(base_beam_component.BaseBeamComponent):
         if config is not None:
             config_json = _config_json(config)
         else:
-            from assay.tfma_config import eval_config_json
+            from assay.config.tfma import eval_config_json
 
             eval_json = eval_config_json(eval_config)
         splits_json = _splits_json(example_splits)

@@ -44,7 +44,7 @@ def _bind_models(raw: Mapping[str, Any], model: Optional[str], baseline: Optiona
     TFMA copies the candidate's ModelSpec. Without a baseline artifact, a baseline spec that
     has neither path nor prediction is dropped: the first run of a pipeline has no baseline.
     """
-    from assay.config import ConfigError
+    from assay.config.schema import ConfigError
 
     config = dict(raw)
     if "split" in config:
@@ -84,10 +84,10 @@ def resolve_config(config_json: Optional[str], eval_config_json: Optional[str],
     Validates it (raising the config's own ConfigError/TypeError/ValueError), so the component
     can call this at definition time with placeholder URIs.
     """
-    from assay.config import EvalConfig
+    from assay.config.schema import EvalConfig
 
     if eval_config_json is not None:
-        from assay.tfma_config import from_tfma
+        from assay.config.tfma import from_tfma
 
         paths = None if model is None else {"candidate": model}
         if paths is not None and baseline is not None:
@@ -127,7 +127,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         import assay
-        from assay import validation
+        from assay.validation import checks as validation
 
         self._log_startup(input_dict, output_dict, exec_properties)
         model = _optional_single(input_dict, MODEL_KEY)

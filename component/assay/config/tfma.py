@@ -1,7 +1,7 @@
 """Translate a `tfma.EvalConfig` into assay's config, so a TFMA/TFX user keeps their config.
 
     import tensorflow_model_analysis as tfma
-    from assay.tfma_config import from_tfma
+    from assay.config.tfma import from_tfma
 
     eval_config = tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(label_key="label", prediction_key="score")],
@@ -42,13 +42,13 @@ What is translated (TFMA 0.47 semantics, evaluators/metrics_validator.py):
     |baseline|, the same when the baseline is positive.
   - options.min_slice_size -> min_slice_size.
 
-Known differences of the translated config from TFMA (all on purpose, see assay.validation):
+Known differences of the translated config from TFMA (all on purpose, see assay.validation.checks):
   - A first model with only change thresholds: TFX writes no blessing at all (the Pusher then
     refuses); assay blesses it (first_model: bless) unless the config says `first_model: reject`.
   - A slicing spec whose every slice is withheld by min_slice_size fails an every-slice
     threshold in assay (there was nothing to check); TFMA skips it silently.
   - Relative change against a zero baseline (TFMA fails any relative bound; see
-    assay.validation), and bounds are compared with a 1e-9 tolerance.
+    assay.validation.checks), and bounds are compared with a 1e-9 tolerance.
 
 Anything else (cross-slice thresholds, multi-output models, binarize / aggregate options,
 confidence intervals, custom metric modules, ...) raises `TfmaConfigError`, naming every
@@ -63,7 +63,7 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from assay.config import ConfigError
+from assay.config.schema import ConfigError
 
 __all__ = ["METRIC_NAMES", "TfmaConfigError", "from_tfma", "eval_config_json"]
 
@@ -367,7 +367,7 @@ class _Translation:
                 self.unsupported(where, f"change_threshold on {metric} without a direction "
                                         f"(HIGHER_IS_BETTER or LOWER_IS_BETTER)")
                 return None
-            from assay.validation import metric_direction
+            from assay.validation.checks import metric_direction
 
             known = metric_direction(metric)
             if known is not None and known != direction:

@@ -18,8 +18,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 import pyarrow as pa
 
-from assay import io as assay_io
-from assay.config import SliceColumn, SliceSpec
+from assay.data import files as assay_io
+from assay.config.schema import SliceColumn, SliceSpec
 
 SliceKey = Tuple[Tuple[str, Any], ...]
 OVERALL: SliceKey = ()

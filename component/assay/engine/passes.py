@@ -5,8 +5,8 @@
     merge_partials(families, partials) -> the merged accumulators of one slice
     compute_slice(families, accs)      -> {model: {"metrics": {...}, "plots": {...}}}
 
-Both executors run exactly this code: `assay.engine` wraps it in Beam transforms (any runner,
-any number of workers), `assay.local` calls it from a pool of threads in this process. So a
+Both executors run exactly this code: `assay.engine.beam` wraps it in Beam transforms (any runner,
+any number of workers), `assay.engine.local` calls it from a pool of threads in this process. So a
 result does not depend on the executor, up to the order in which partial sums are merged.
 """
 
@@ -17,10 +17,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 import numpy as np
 import pyarrow as pa
 
-from assay import io as assay_io
-from assay import plan as plan_lib
-from assay import slicing
-from assay.plan import EvalPlan, Problems
+from assay.data import files as assay_io
+from assay.engine import plan as plan_lib
+from assay.engine import slicing
+from assay.engine.plan import EvalPlan, Problems
 
 MERGE_EVERY = 32  # partial accumulators of a slice held before they are merged
 

@@ -1,6 +1,6 @@
 """The local engine: the pass on this machine's cores, without Beam.
 
-It runs the stages of `assay.passes`, the code the Beam graph of `assay.engine` runs, one file
+It runs the stages of `assay.engine.passes`, the code the Beam graph of `assay.engine.beam` runs, one file
 (or part of a big Parquet file) at a time per worker: forked processes when predictions are read
 from columns, threads when a model is loaded (see `use_processes`). Only the small partial
 accumulators move between workers. Partials are merged in file order, so the result does not
@@ -23,9 +23,9 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from assay import passes
-from assay import plan as plan_lib
-from assay.plan import EvalPlan
+from assay.engine import passes
+from assay.engine import plan as plan_lib
+from assay.engine.plan import EvalPlan
 
 
 class _InThisThread:
@@ -137,7 +137,7 @@ def use_processes(plan: EvalPlan, workers: int) -> bool:
 def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
     """Runs the pass on `workers` threads or forked processes (default: the cores available).
 
-    Returns the dict `assay.engine.run_pipeline` returns: {"slices": [(key, per-model results)],
+    Returns the dict `assay.engine.beam.run_pipeline` returns: {"slices": [(key, per-model results)],
     "diagnostics": {...}, "boundaries": {...}}. An error reading or evaluating a file is raised
     here, the first one in file order, and stops the files not yet started.
     """

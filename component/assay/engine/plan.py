@@ -16,10 +16,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pyarrow as pa
 
-from assay import io as assay_io
-from assay import models as assay_models
-from assay.batch import ModelBatch
-from assay.config import ConfigError, EvalConfig
+from assay.data import files as assay_io
+from assay.models import load as assay_models
+from assay.metrics.batch import ModelBatch
+from assay.config.schema import ConfigError, EvalConfig
 from assay.metrics import (DEFAULT_METRIC_NAMES, BinaryMetrics, Metric, MulticlassMetrics,
                            RegressionMetrics)
 

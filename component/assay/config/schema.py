@@ -31,7 +31,7 @@ import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from assay.models import ModelSpec
+from assay.models.load import ModelSpec
 
 TASKS = ("binary", "multiclass", "regression")
 MODEL_NAMES = ("candidate", "baseline")
@@ -454,7 +454,7 @@ class EvalConfig:
             kw["custom_metrics"] = tuple(customs)
         validation = {k: raw[k] for k in _VALIDATION_KEYS if k in raw}
         if validation:
-            from assay import validation as validation_lib
+            from assay.validation import checks as validation_lib
             validation_lib.parse_validation(validation)
             kw["validation"] = validation
         return cls(**kw)

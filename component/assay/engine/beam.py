@@ -20,9 +20,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import window
 
-from assay import passes
-from assay import plan as plan_lib
-from assay.plan import EvalPlan
+from assay.engine import passes
+from assay.engine import plan as plan_lib
+from assay.engine.plan import EvalPlan
 
 _DIAGNOSTICS = "diagnostics"
 

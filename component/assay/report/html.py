@@ -4,7 +4,7 @@
     assay report --compare runs/1 runs/2 runs/3 -o compare.html
 
 The page holds everything it needs: the data as one JSON document, the CSS, and a small
-hand-written script (report_assets/report.js) that draws the slice tables and the SVG charts
+hand-written script (assets/report.js) that draws the slice tables and the SVG charts
 from that document. Nothing is fetched, so it opens offline, from disk, inside the KFP UI's
 sandboxed frame and in a notebook. Without the script (an untrusted notebook, a mail client) the
 verdict, every check and the first rows of each slice table are still there as plain HTML.
@@ -64,8 +64,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from assay.results import EvalResult, load_result
-from assay.validation import metric_direction
+from assay.results.result import EvalResult, load_result
+from assay.validation.checks import metric_direction
 
 REPORT_FILE = "report.html"
 PAGE_PLOT_BUDGET = 3_000_000
@@ -245,7 +245,7 @@ def _default_metrics(task: str, metrics: Sequence[str], checks: Sequence[Mapping
 
 def _spec_slices(result: EvalResult, slices: Sequence[Mapping]) -> List[Dict[str, Any]]:
     """The slices of each slicing spec of the result, as indices into `slices`."""
-    from assay.config import parse_slice_spec
+    from assay.config.schema import parse_slice_spec
 
     specs = []
     for i, entry in enumerate(result.info.get("slicing_specs") or [{"name": "overall",
@@ -645,7 +645,7 @@ def _compare_html(data: Mapping[str, Any]) -> str:
 
 
 def _asset(name: str) -> str:
-    return (resources.files("assay") / "report_assets" / name).read_text(encoding="utf-8")
+    return (resources.files("assay.report") / "assets" / name).read_text(encoding="utf-8")
 
 
 def _json_for_script(data: Any) -> str:

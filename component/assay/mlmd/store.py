@@ -417,7 +417,8 @@ def record_evaluation(store: metadata_store.MetadataStore, result: Any, *,
       ValueError: an artifact id that does not exist or has the wrong type; a result without
         a verdict.
     """
-    from assay import __version__, validation
+    from assay import __version__
+    from assay.validation import checks as validation
 
     if result.validation is None:
         raise ValueError(f"the results at {result.path} hold no verdict (validation.json), so "

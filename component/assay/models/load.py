@@ -3,7 +3,7 @@
     adapter = load_model(ModelSpec(path="/pipeline/Trainer/model/7"))   # TFX artifact, SavedModel
     preds = adapter.predict(batch)          # float64, shape [n] or [n, k]
 
-Batches come from `assay.io`: tf.Examples decoded without a schema (every feature a list column)
+Batches come from `assay.data.files`: tf.Examples decoded without a schema (every feature a list column)
 or CSV/Parquet (scalar columns). Four adapters share one interface (`ModelAdapter`):
 
 - `SavedModelAdapter`: a TF SavedModel signature fed either serialized tf.Examples (the engine's
@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.io import DataError
+from assay.data.files import DataError
 
 KINDS = ("auto", "saved_model", "keras", "joblib")
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -473,7 +473,7 @@ class SavedModelAdapter(ModelAdapter):
         raw = self.raw_record_column
         if raw is not None and raw in batch.schema.names:
             return _to_numpy(batch.column(raw))
-        from assay.io import encode_examples
+        from assay.data.files import encode_examples
 
         if raw is not None:
             keep = [i for i, n in enumerate(batch.schema.names) if n != raw]

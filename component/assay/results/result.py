@@ -134,7 +134,7 @@ class EvalResult:
                 f"path={self.path!r}{verdict})")
 
     def _repr_html_(self) -> str:
-        from assay import report
+        from assay.report import html as report
 
         return report.render_notebook(self)
 
