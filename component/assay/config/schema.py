@@ -31,14 +31,11 @@ import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from assay.errors import ConfigError
 from assay.models.load import ModelSpec
 
 TASKS = ("binary", "multiclass", "regression")
 MODEL_NAMES = ("candidate", "baseline")
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the key, the rule and the value seen."""
 
 
 def _type_name(value: Any) -> str:

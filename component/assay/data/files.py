@@ -35,6 +35,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from assay.errors import DataError
+
 FORMATS = ("tfrecord", "csv", "parquet")
 
 _CHUNK_BYTES = 1 << 20  # one buffered read
@@ -45,10 +47,6 @@ _TFRECORD_HEADER = struct.Struct("<QI")  # record length, masked crc32c of the l
 _CRC_MASK_DELTA = 0xA282EAD8
 _NOT_A_TFRECORD_HINT = "(the file may be truncated or not a TFRecord file)"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-
-
-class DataError(ValueError):
-    """Example data that cannot be read: a corrupt file, an unparsable record, a bad column."""
 
 
 def _filesystems():
@@ -165,6 +163,30 @@ def is_local(paths: Union[str, Sequence[str]]) -> bool:
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     return all(_is_local(p) for p in paths)
+
+
+def write_text(path: str, text: str, mode: int = 0o644) -> str:
+    """Writes `text` to the local file `path` so that it is never seen half-written.
+
+    The text goes to a temporary file beside `path`, which is then renamed over it; on any
+    failure the temporary file is removed and `path` is left as it was. Returns `path`.
+    """
+    import tempfile
+
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, mode)  # mkstemp makes the file private; results are for reading
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
 
 
 def _join(directory: str, name: str) -> str:

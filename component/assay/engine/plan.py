@@ -20,15 +20,12 @@ from assay.data import files as assay_io
 from assay.models import load as assay_models
 from assay.metrics.batch import ModelBatch
 from assay.config.schema import ConfigError, EvalConfig
+from assay.errors import BaselineError
 from assay.metrics import (DEFAULT_METRIC_NAMES, BinaryMetrics, Metric, MulticlassMetrics,
                            RegressionMetrics)
 
 RAW_RECORD_COLUMN = "__assay_raw_record__"
 DataError = assay_io.DataError
-
-
-class BaselineError(Exception):
-    """The baseline model could not be evaluated on this data (the candidate could)."""
 
 
 @dataclasses.dataclass(frozen=True)
