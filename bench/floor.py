@@ -3,7 +3,7 @@
     python bench/floor.py --examples bench/data/.../Split-eval --json floor.json
     python bench/floor.py --examples ... --saved-model bench/data/keras-tips-seed0 --json f.json
 
-Reads every file, one after the other in this one process, with `assay.data.files.read_batches` (the
+Reads every file, one after the other in this one process, with `assay.data.read_batches` (the
 reader assay uses: TFRecord framing and checksums, then tfx-bsl's tf.Example decoder to Arrow;
 Parquet through pyarrow), in batches of --batch-size rows, and drops the batches. With a model,
 each batch also goes through the model in chunks of --model-batch-size rows, as assay feeds it:
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", required=True, help="where to write the timings")
     args = parser.parse_args(argv)
 
-    from assay.data import files as assay_io
+    from assay import data as assay_io
 
     imported = time.perf_counter()
     files = assay_io.resolve_files(args.examples)

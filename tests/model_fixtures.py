@@ -76,7 +76,7 @@ def make_tabular_data(n: int = 500, seed: int = 0) -> pd.DataFrame:
 
 def serialize_examples(df: pd.DataFrame) -> list:
     """Each row as a serialized tf.Example (int64_list / float_list / bytes_list), with tfx-bsl."""
-    from assay.data.files import encode_examples
+    from assay.data.tfrecord import encode_examples
 
     return encode_examples(pa.RecordBatch.from_pandas(df, preserve_index=False))
 

@@ -13,8 +13,9 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from assay.validation import checks as validation
-from assay.results.result import EvalResult, diff_metrics
+from assay import validation
+from assay.engine.assemble import diff_metrics, withheld_reason
+from assay.results.result import EvalResult
 
 MIN_SLICE_SIZE = 30
 
@@ -62,8 +63,8 @@ def big_result(n_slices: int = 5000, seed: int = 0, with_plots: bool = True) -> 
     for k, s in enumerate(slices):
         n = 100_000 if not s else (12 if k % 50 == 0 else int(rng.integers(40, 5000)))
         if s and n < MIN_SLICE_SIZE:
-            why = f"withheld: {n} examples, fewer than min_slice_size {MIN_SLICE_SIZE}"
-            records += [{"slice": s, "model": m, "withheld": why}
+            why = withheld_reason(n, MIN_SLICE_SIZE)
+            records += [{"slice": s, "model": m, "withheld": why, "example_count": n}
                         for m in ("candidate", "baseline", "diff")]
             continue
         cand, base = _binary_metrics(rng, n, 0.8), _binary_metrics(rng, n, 0.77)

@@ -90,7 +90,7 @@ def test_reference_records_match_a_hand_computation():
 
 def test_datasets_hold_the_records_demo_writes(tmp_path):
     from assay import demo
-    from assay.data.files import read_batches
+    from assay.data import read_batches
 
     ours = datasets.data_files(datasets.tfrecord_dataset(300, shards=2, seed=5,
                                                          root=str(tmp_path / "cache")))

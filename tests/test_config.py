@@ -4,7 +4,9 @@ import textwrap
 
 import pytest
 
-from assay.config.schema import ConfigError, EvalConfig, SliceColumn, SliceSpec, parse_slice_spec
+from assay.config.schema import EvalConfig
+from assay.config.slices import SliceColumn, SliceSpec, parse_slice_spec
+from assay.errors import ConfigError, ConfigTypeError
 
 ISSUE_EXAMPLE = """
 label: label
@@ -91,15 +93,16 @@ def test_general_slice_form_combines_keys_and_values():
     ({"slices": [{"feature": "m", "boundaries": [2, 1]}]}, ConfigError, r"strictly increasing"),
     ({"slices": [{"feature": "m", "quantiles": 1}]}, ConfigError, r"at least 2"),
     ({"slices": [["a", "a"]]}, ConfigError, r"names feature 'a' twice"),
-    ({"slices": [[3]]}, TypeError, r"slices\[0\]\[0\] must be a feature name"),
-    ({"min_slice_size": "30"}, TypeError, r"'min_slice_size' must be an integer \(got '30', a str\)"),
+    ({"slices": [[3]]}, ConfigTypeError, r"slices\[0\]\[0\] must be a feature name"),
+    ({"min_slice_size": "30"}, ConfigTypeError,
+     r"'min_slice_size' must be an integer \(got '30', a str\)"),
     ({"min_slice_size": 0}, ConfigError, r"'min_slice_size' must be at least 1"),
     ({"decision_thresholds": [1.5]}, ConfigError, r"must lie in \[0, 1\] \(got 1.5\)"),
     ({"task": "classification"}, ConfigError, r"'task' must be one of binary, multiclass"),
-    ({"exact": "yes"}, TypeError, r"'exact' must be true or false"),
+    ({"exact": "yes"}, ConfigTypeError, r"'exact' must be true or false"),
     ({"label_vocabulary": ["a"]}, ConfigError, r"at least two distinct"),
     ({"models": {"candidate": {"path": "m", "transform": "tanh"}}}, ConfigError,
-     r"transform must be one of none, sigmoid, softmax"),
+     r"'models.candidate.transform' must be one of none, sigmoid, softmax \(got 'tanh'\)"),
 ])
 def test_bad_configs_name_the_problem(raw, error, match):
     full = _base()
@@ -129,3 +132,106 @@ def test_file_errors_name_the_file(tmp_path):
     """))
     with pytest.raises(ConfigError, match=r"bad.yaml: unknown key 'slicez'.*'slices'"):
         EvalConfig.from_file(str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed, immutable config all the way down
+
+
+def test_model_spec_keeps_a_tuple_prediction_and_is_hashable():
+    from assay.config.models import ModelSpec, parse_model
+
+    spec = parse_model("candidate", {"prediction": ("p_no", "p_yes"), "features": ["a"]})
+    assert spec.prediction == ("p_no", "p_yes") and spec.features == ("a",)
+    assert ModelSpec(prediction=["p_no", "p_yes"]) == ModelSpec(prediction=("p_no", "p_yes"))
+    assert len({spec, parse_model("candidate", {"prediction": ["p_no", "p_yes"],
+                                                "features": ("a",)})}) == 1
+    cfg = EvalConfig.from_dict(_base(models={"candidate": {"prediction": ("p_no", "p_yes")}}))
+    assert cfg.to_dict()["models"] == {"candidate": {"prediction": ["p_no", "p_yes"]}}
+    assert EvalConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_a_config_is_hashable_and_equal_configs_hash_alike():
+    raw = _base(slices=[["hour"], {"feature": "m", "boundaries": [0, 1]}, {"day": 3}],
+                models={"candidate": {"path": "m", "features": ["a", "b"]},
+                        "baseline": {"prediction": ["p0", "p1"]}},
+                custom_metrics=[{"class": "pkg.mod:Max", "columns": ["a", "b"],
+                                 "options": {"k": [1, 2]}}])
+    cfg = EvalConfig.from_dict(raw)
+    assert hash(cfg) == hash(EvalConfig.from_dict(raw))
+    assert {cfg, EvalConfig.from_dict(raw)} == {cfg}
+    # The custom metric's arguments are frozen inside, and given to the class as written.
+    assert cfg.custom_metrics[0].kwargs == {"columns": ["a", "b"], "options": {"k": [1, 2]}}
+    assert EvalConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_a_config_built_directly_with_lists_is_stored_with_tuples():
+    from assay.config.models import ModelSpec
+
+    cfg = EvalConfig(label="y", models=[("candidate", ModelSpec(prediction="p"))],
+                     decision_thresholds=[0.3, 0.5], slices=[SliceSpec()])
+    assert cfg.decision_thresholds == (0.3, 0.5) and isinstance(cfg.models, tuple)
+    hash(cfg)
+
+
+@pytest.mark.parametrize("raw, match", [
+    ({"models": {"candidate": {"prediction": 3}}},
+     r"'models.candidate.prediction' must be a list of column names \(got 3, a int\)"),
+    ({"slices": [{"feature": "m", "boundaries": [0, "1"]}]},
+     r"'slices\[0\].boundaries\[\]' must be a number \(got '1', a str\)"),
+    ({"slices": [{"day": [3]}]}, r"'slices\[0\].day' must be a string, number or boolean"),
+    ({"slices": "hour"}, r"'slices' must be a list of slicing specs \(got 'hour', a str\)"),
+    ({"slices": [7]}, r"slices\[0\] must be a list of features, a mapping or a bucketing"),
+    ({"top_k": [2.5]}, r"'top_k\[\]' must be an integer \(got 2.5, a float\)"),
+    ({"models": {"candidate": {"path": "m", "batch_size": "8"}}},
+     r"'models.candidate.batch_size' must be an int \(got '8', a str\)"),
+])
+def test_wrong_types_are_config_type_errors(raw, match):
+    with pytest.raises(ConfigTypeError, match=match):
+        EvalConfig.from_dict(_base(**raw))
+
+
+def test_one_number_checker_takes_numpy_numbers_and_refuses_nan():
+    np = pytest.importorskip("numpy")
+    spec = parse_slice_spec({"feature": "m", "boundaries": [np.float32(0.5), np.int64(2)]})
+    assert spec.columns[0].boundaries == (0.5, 2.0)
+    with pytest.raises(ConfigError, match=r"'slices\[0\].boundaries\[\]' must be a finite number"):
+        parse_slice_spec({"feature": "m", "boundaries": [0, float("inf")]})
+    # A slice value is canonical (results.slices): 3.0 names slice 3, NaN names none.
+    assert parse_slice_spec({"day": 3.0}) == parse_slice_spec({"day": 3})
+    with pytest.raises(ConfigError, match=r"'slices\[0\].day' must be a finite number"):
+        parse_slice_spec({"day": float("nan")})
+
+
+def test_the_overall_slice_has_the_one_name():
+    from assay.results.slices import OVERALL, slice_label
+
+    assert SliceSpec().name == OVERALL == slice_label({})
+
+
+def test_every_config_loader_reads_yaml_the_same_way(tmp_path):
+    """One loader (assay.config.values.load_mapping) behind from_file and the adapters."""
+    from assay.config.parse import read_config_file
+
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    match = r"list.yaml must be a YAML/JSON mapping \(got list"
+    with pytest.raises(ConfigError, match=match):
+        EvalConfig.from_file(str(path))
+    with pytest.raises(ConfigError, match=match):
+        read_config_file(str(path))
+    path.write_text("")
+    with pytest.raises(ConfigError, match=r"config file .*list.yaml is empty"):
+        EvalConfig.from_file(str(path))
+
+
+def test_config_package_exports_cheaply():
+    import subprocess
+    import sys
+
+    code = ("import sys, assay.config as c; c.EvalConfig, c.ModelSpec, c.SliceSpec, "
+            "c.bind_models, c.ConfigError; heavy = [m for m in ('tensorflow', 'apache_beam', "
+            "'ml_metadata', 'tfx', 'kfp', 'yaml', 'assay.models') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -19,7 +19,7 @@ from sklearn import metrics as skm
 import assay
 from assay import demo
 from assay.config.schema import ConfigError
-from assay.data.files import DataError
+from assay.errors import DataError
 
 N = 4000
 
@@ -156,6 +156,7 @@ def test_min_slice_size_withholds_small_slices_with_reason(evaluate, data_dir, t
         n = len(_subset(trips_df, r["slice"]))
         assert n < 120
         assert r["withheld"] == f"withheld: {n} examples, fewer than min_slice_size 120"
+        assert r["example_count"] == n and "metrics" not in r
     _check_binary_records(result, trips_df, tol_area=1e-4, min_slice_size=120)
 
 
@@ -210,19 +211,33 @@ def test_engine_workers_and_batch_size_invariance(data_dir, tmp_path, monkeypatc
     np.testing.assert_allclose(plots_a["tpr"], plots_b["tpr"], rtol=1e-9)
 
 
-def test_results_files_and_load_result(evaluate, data_dir, tmp_path):
+def test_results_files_and_load_result(evaluate, data_dir, trips_df, tmp_path):
     out = tmp_path / "out"
     result = evaluate(_config(), str(data_dir / "trips.parquet"), str(out))
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["version"] == 1 and doc["task"] == "binary"
-    assert doc["records"][0] == {"slice": {}, "model": "candidate",
-                                 "metrics": doc["records"][0]["metrics"]}
+    first = doc["records"][0]
+    assert set(first) == {"slice", "model", "metrics"}
+    assert (first["slice"], first["model"]) == ({}, "candidate")
+    # The file holds the values scikit-learn gives on all the data (areas from 1,000 buckets).
+    for name, want in _reference_binary(trips_df, "prediction").items():
+        tol = 1e-4 if name in ("auc", "auc_pr") else 1e-9
+        assert first["metrics"][name] == pytest.approx(want, rel=tol, abs=tol), name
     assert [r["model"] for r in doc["records"][:3]] == ["candidate", "baseline", "diff"]
     hour_day = [r for r in doc["records"] if set(r["slice"]) == {"payment", "day"}]
     assert all(isinstance(r["slice"]["day"], int) for r in hour_day)
     plots = json.loads((out / "plots.json").read_text())
+    assert (plots["records"][0]["slice"], plots["records"][0]["model"]) == ({}, "candidate")
     roc = plots["records"][0]["plots"]["roc_curve"]
-    assert roc["fpr"][0] == pytest.approx(0) or roc["fpr"][-1] == pytest.approx(0)
+    # From (0, 0) (threshold None: nothing predicted positive) to (1, 1); point i predicts
+    # positive iff prediction >= thresholds[i]: check each against the weighted rates.
+    assert (roc["fpr"][0], roc["tpr"][0], roc["thresholds"][0]) == (0, 0, None)
+    assert roc["fpr"][-1] == pytest.approx(1) and roc["tpr"][-1] == pytest.approx(1)
+    y, p, w = (trips_df[c].to_numpy() for c in ("label", "prediction", "weight"))
+    for t, fpr, tpr in list(zip(roc["thresholds"], roc["fpr"], roc["tpr"]))[1:]:
+        positive = p >= t
+        assert fpr == pytest.approx(w[positive & (y == 0)].sum() / w[y == 0].sum(), abs=1e-9)
+        assert tpr == pytest.approx(w[positive & (y == 1)].sum() / w[y == 1].sum(), abs=1e-9)
     config = json.loads((out / "config.json").read_text())
     assert assay.EvalConfig.from_dict(config).label == "label"
     again = assay.load_result(str(out))

@@ -1,4 +1,7 @@
-"""Tests of assay.data.files: files are written here with TensorFlow's own TFRecord writer and pyarrow."""
+"""Tests of assay.data (files, formats, tfrecord, tabular, columns, read).
+
+Files are written here with TensorFlow's own TFRecord writer and pyarrow.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +9,19 @@ import gzip
 import os
 import subprocess
 import sys
-from io import BytesIO
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
-from apache_beam.io.filesystem import (BeamIOError, CompressedFile, CompressionTypes,
-                                       FileMetadata, FileSystem)
 
-from assay.data import files as io
-from assay.data.files import DataError
+from object_store import ObjectStore, upload
+
+from assay import data as io
+from assay.data import files, tfrecord
+from assay.errors import DataError
 
 tf = pytest.importorskip("tensorflow")
 
@@ -139,7 +143,7 @@ def test_batches_hold_batch_size_rows_and_concatenate_to_the_same_values(tmp_pat
 
 def test_batches_span_buffer_refills(tmp_path, monkeypatch):
     # Records larger than a read chunk, and chunk boundaries inside headers and checksums.
-    monkeypatch.setattr(io, "_CHUNK_BYTES", 7)
+    monkeypatch.setattr(tfrecord, "_CHUNK_BYTES", 7)
     rows = [{"hour": i, "payment": "p" * (i * 3)} for i in range(40)]
     path = write_tfrecord(tmp_path / "data.tfrecord", [serialize(r) for r in rows])
     batches = read_all(path, 6)
@@ -190,7 +194,7 @@ def test_a_flipped_data_byte_is_a_data_checksum_mismatch(tmp_path, records):
 @pytest.mark.parametrize("record", [0, 17, 24])
 def test_corruption_is_located_when_batches_span_buffer_refills(tmp_path, records, monkeypatch,
                                                                 chunk_bytes, record):
-    monkeypatch.setattr(io, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(tfrecord, "_CHUNK_BYTES", chunk_bytes)
     path = write_tfrecord(tmp_path / "data.tfrecord.gz", records, True)
     offsets = record_offsets(records)
     data = bytearray(gzip.decompress(open(path, "rb").read()))
@@ -486,78 +490,10 @@ def test_io_does_not_import_tensorflow():
 # ---- A filesystem that is not local -------------------------------------------------------------
 
 
-class ObjectStore(FileSystem):
-    """An in-memory object store for Beam's FileSystems (scheme memobj://), as GCS behaves."""
-
-    objects: dict = {}
-
-    @classmethod
-    def scheme(cls):
-        return "memobj"
-
-    def join(self, basepath, *paths):
-        return "/".join([basepath.rstrip("/")] + [p.strip("/") for p in paths])
-
-    def split(self, path):
-        head, _, tail = path.rpartition("/")
-        return head, tail
-
-    def has_dirs(self):
-        return False
-
-    def _list(self, prefix):
-        for path, data in sorted(self.objects.items()):
-            if path.startswith(prefix):
-                yield FileMetadata(path, len(data))
-
-    def open(self, path, mime_type="application/octet-stream",
-             compression_type=CompressionTypes.AUTO):
-        if path not in self.objects:
-            raise BeamIOError("open failed", {path: FileNotFoundError(path)})
-        stream = BytesIO(self.objects[path])
-        if compression_type == CompressionTypes.AUTO:
-            compression_type = CompressionTypes.detect_compression_type(path)
-        if compression_type == CompressionTypes.UNCOMPRESSED:
-            return stream
-        return CompressedFile(stream, compression_type)
-
-    def exists(self, path):
-        return path in self.objects
-
-    def size(self, path):
-        return len(self.objects[path])
-
-    def metadata(self, path):
-        return FileMetadata(path, len(self.objects[path]))
-
-    def mkdirs(self, path):
-        pass
-
-    def create(self, *args, **kwargs):
-        raise NotImplementedError
-
-    def copy(self, *args):
-        raise NotImplementedError
-
-    def rename(self, *args):
-        raise NotImplementedError
-
-    def last_updated(self, path):
-        raise NotImplementedError
-
-    def checksum(self, path):
-        raise NotImplementedError
-
-    def delete(self, paths):
-        raise NotImplementedError
-
-
 def test_an_object_store_works_as_a_local_directory(artifact, tmp_path):
     root = "memobj://bucket/Examples/7"
     ObjectStore.objects.clear()
-    for path in sorted(artifact.rglob("*")):
-        if path.is_file():
-            ObjectStore.objects[f"{root}/{path.relative_to(artifact)}"] = path.read_bytes()
+    upload(artifact, root)
     ObjectStore.objects["memobj://bucket/data.csv.gz"] = open(
         write_csv(tmp_path / "a.csv.gz", gzipped=True), "rb").read()
     pq.write_table(TABLE, str(tmp_path / "a.parquet"))
@@ -579,3 +515,81 @@ def test_an_object_store_works_as_a_local_directory(artifact, tmp_path):
     assert pa.Table.from_batches(read_all("memobj://bucket/data.csv.gz", 7)).equals(TABLE)
     assert io.detect_format("memobj://bucket/t/data") == "parquet"
     assert pa.Table.from_batches(read_all("memobj://bucket/t/data", 7)).equals(TABLE)
+
+
+# ---- The one filesystem layer -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, remote", [
+    ("gs://bucket/model", True), ("s3://b/k", True), ("memobj://bucket/x", True),
+    ("hdfs://namenode/data", True), ("/data/eval", False), ("eval.csv", False),
+    # A local path that merely contains "://" is local: models once called it remote.
+    ("/data/odd://name", False), ("runs/2024-01-01T00://x", False)])
+def test_is_remote_is_one_rule_a_scheme_at_the_start(path, remote):
+    assert files.is_remote(path) is remote
+    assert files.is_local(path) is not remote
+
+
+def test_local_copy_of_a_remote_file_and_a_remote_directory(tmp_path):
+    ObjectStore.objects.clear()
+    src = tmp_path / "src"
+    (src / "variables").mkdir(parents=True)
+    (src / "saved_model.pb").write_bytes(b"pb" * 1000)
+    (src / "variables" / "variables.index").write_bytes(b"\x00\x01")
+    upload(src, "memobj://bucket/m")
+    upload(src / "saved_model.pb", "memobj://bucket/one.pb")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    assert files.local_copy(str(src), str(out)) == str(src)  # local: no copy
+    copied = files.local_copy("memobj://bucket/m", str(out))
+    assert (copied, sorted(p.relative_to(copied).as_posix() for p in Path(copied).rglob("*"))) \
+        == (str(out / "m"), ["saved_model.pb", "variables", "variables/variables.index"])
+    assert (Path(copied) / "saved_model.pb").read_bytes() == b"pb" * 1000
+    one = files.local_copy("memobj://bucket/one.pb", str(out))
+    assert Path(one).read_bytes() == b"pb" * 1000
+    assert files.exists("memobj://bucket/m") and files.is_dir("memobj://bucket/m")
+    assert not files.exists("memobj://bucket/nothing")
+
+
+def test_list_dir_hides_marker_files_unless_asked(tmp_path):
+    for name in ("a.csv", "_SUCCESS", ".a.csv.crc"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "Split-eval").mkdir()
+    paths, subdirs = files.list_dir(str(tmp_path))
+    assert ([Path(p).name for p in paths], subdirs) == (["a.csv"], ["Split-eval"])
+    paths, _ = files.list_dir(str(tmp_path), hidden=True)
+    assert [Path(p).name for p in paths] == [".a.csv.crc", "_SUCCESS", "a.csv"]
+
+
+# ---- Class codes of string labels ---------------------------------------------------------------
+
+
+def per_example_codes(values, vocabulary):
+    """The reference: one dict lookup per example (how labels were mapped before)."""
+    index = {}
+    for i, v in enumerate(vocabulary):
+        index.setdefault(v, i)
+    text = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+    return np.array([index.get(t, -1) for t in text], dtype=np.int64)
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes", "numpy_str", "numpy_bytes", "mixed"])
+def test_vocabulary_codes_equal_the_per_example_mapping(kind):
+    rng = np.random.default_rng(7)
+    vocabulary = ("Cash", "Credit Card", "Dispute", "No Charge", "Ünknown")
+    pool = list(vocabulary) + ["cash", "Prcard", "", "Credit Card "]  # unknown look-alikes
+    words = [pool[i] for i in rng.integers(0, len(pool), 5000)]
+    values = {
+        "str": np.array(words, dtype=object),
+        "bytes": np.array([w.encode() for w in words], dtype=object),
+        "numpy_str": np.array(words),
+        "numpy_bytes": np.array([w.encode() for w in words]),
+        "mixed": np.array([w.encode() if i % 2 else w for i, w in enumerate(words)] + [b"\xff"],
+                          dtype=object),
+    }[kind]
+    codes = io.vocabulary_codes(values, vocabulary)
+    assert codes.dtype == np.int64
+    np.testing.assert_array_equal(codes, per_example_codes(values, vocabulary))
+    assert (codes == -1).sum() > 1000 and set(codes.tolist()) == {-1, 0, 1, 2, 3, 4}
+    assert io.vocabulary_codes(values[:0], vocabulary).shape == (0,)

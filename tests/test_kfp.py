@@ -17,6 +17,7 @@ import yaml
 from google.protobuf import json_format
 
 from assay import kfp as assay_kfp
+from assay.errors import EXIT_BUG, EXIT_USAGE, ConfigError, ConfigTypeError
 from assay.kfp import executor
 from model_fixtures import make_sklearn_model, make_tabular_data, write_csv
 
@@ -76,8 +77,10 @@ def test_factory_takes_the_image():
     executors = json_format.MessageToDict(component.pipeline_spec.deployment_spec)["executors"]
     assert executors["exec-assay-evaluate"]["container"]["image"] == \
         "registry.example.com/ml/assay:1.2"
-    with pytest.raises(TypeError, match=r"'image' must be a non-empty string \(got ''\)"):
+    with pytest.raises(ConfigError, match=r"'image' must be a non-empty string \(got ''\)"):
         assay_kfp.evaluator_component("")
+    with pytest.raises(ConfigTypeError, match=r"'image' must be a non-empty string \(got 3, a int\)"):
+        assay_kfp.evaluator_component(3)
 
 
 def test_local_paths_follow_the_kfp_sdk():
@@ -294,18 +297,40 @@ def check_outputs(root, blessed, inputs):
     assert report.lstrip().lower().startswith("<!doctype html") and marker in report
 
 
-def test_entrypoint_errors_are_one_line_with_status(inputs, tmp_path):
+def test_entrypoint_errors_are_one_line_with_status(inputs, tmp_path, capsys):
     bad = hand_built_executor_input(
         tmp_path / "task", {"examples": ("system.Dataset", str(inputs / "eval_data"))},
         {"config": "label: label\nslices: [[nope]]\n"})
     with pytest.raises(SystemExit):   # argparse: the executor input is required
         executor.main([])
-    assert executor.main(["--executor-input", "{not json"]) == executor.EXIT_USAGE
+    capsys.readouterr()
+    assert executor.main(["--executor-input", "{not json"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("assay: error: --executor-input is not JSON") and err.count("\n") == 1
     bad["inputs"]["parameterValues"]["config"] = ""
-    assert executor.main(["--executor-input", json.dumps(bad)]) == executor.EXIT_USAGE
+    assert executor.main(["--executor-input", json.dumps(bad)]) == EXIT_USAGE
+    assert capsys.readouterr().err == ("assay: error: no config: set the `config` parameter "
+                                       "(YAML or JSON text) or wire a `config_file` artifact\n")
     del bad["outputs"]["artifacts"]["report"]
     with pytest.raises(executor.ExecutorInputError, match=r"no output artifact report"):
         executor.run(bad)
+    assert not (tmp_path / "task" / "executor_output.json").exists()
+
+
+def test_entrypoint_reports_an_internal_error_as_a_bug(inputs, tmp_path, capsys, monkeypatch):
+    """It used to exit 3 ("bad data") for any ValueError and 2 for any TypeError, in one line."""
+    def broken(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
+
+    monkeypatch.setattr("assay.api.evaluate", broken)
+    task = hand_built_executor_input(
+        tmp_path / "task", {"examples": ("system.Dataset", str(inputs / "eval_data"))},
+        {"config": CONFIG})
+    assert executor.main(["--executor-input", json.dumps(task)]) == EXIT_BUG
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in broken" in err
+    assert err.rstrip().splitlines()[-1].startswith(
+        "assay: internal error: ValueError is a bug in assay")
     assert not (tmp_path / "task" / "executor_output.json").exists()
 
 
@@ -317,7 +342,7 @@ def test_entrypoint_errors_are_one_line_with_status(inputs, tmp_path):
 def test_config_parameter_errors(config, match, tmp_path):
     task = executor.ExecutorInput.from_dict(hand_built_executor_input(
         tmp_path, {"examples": ("system.Dataset", "/x")}, {"config": config}))
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         executor._config(task, None, None)
 
 
@@ -325,8 +350,11 @@ def test_config_gets_the_wired_models(tmp_path):
     task = executor.ExecutorInput.from_dict(hand_built_executor_input(
         tmp_path, {"examples": ("system.Dataset", "/x")},
         {"config": "label: y\nmodels: {candidate: {prediction: p, features: [a]}}\n"}))
+    # assay.config.binding's rule (tests/test_binding.py): the column wins over the wired model;
+    # the baseline, which has no spec, is run like the candidate.
     assert executor._config(task, "/m/model.joblib", "/b")["models"] == {
-        "candidate": {"path": "/m/model.joblib", "features": ["a"]}, "baseline": {"path": "/b"}}
+        "candidate": {"prediction": "p", "features": ["a"]},
+        "baseline": {"features": ["a"], "path": "/b"}}
 
 
 def test_model_path_inside_a_model_artifact(tmp_path):

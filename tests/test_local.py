@@ -13,7 +13,7 @@ import assay
 from assay import api, cli, demo
 from assay.engine import local
 from assay.config.schema import ConfigError, EvalConfig
-from assay.data.files import DataError
+from assay.errors import DataError
 from assay.engine.plan import make_plan
 
 N = 3000
@@ -187,7 +187,7 @@ def test_a_killed_worker_process_is_a_clear_error(shards, tmp_path):
     """A worker that dies (as the kernel's OOM killer would kill it) is named, nothing written."""
     out = tmp_path / "out"
     stdout = _fresh_python(
-        "import os, signal, assay\n"
+        "import os, signal, assay, assay.errors\n"
         "from assay.engine import local\n"
         "real = local._accumulate\n"
         "def dying(plan, w, unit, boundaries):\n"
@@ -198,10 +198,10 @@ def test_a_killed_worker_process_is_a_clear_error(shards, tmp_path):
         "try:\n"
         f"    assay.evaluate({_config()!r}, {str(shards / 'Split-eval')!r}, {str(out)!r},\n"
         "                   workers=2)\n"
-        "except RuntimeError as e:\n"
-        "    print('error:', e)\n")
+        "except assay.errors.RunnerError as e:\n"
+        "    print('error:', e, 'exit', e.exit_code)\n")
     assert "error: a worker process of the local engine died" in stdout
-    assert "--workers 1" in stdout
+    assert "--workers 1" in stdout and "exit 7" in stdout
     assert not out.exists()
 
 
@@ -232,7 +232,7 @@ def _row_grouped_parquet(path, n=100_000, group=10_000, seed=5):
 
 
 def test_parquet_parts_cut_at_row_groups(tmp_path):
-    from assay.data.files import parquet_parts
+    from assay.data import parquet_parts
 
     path = tmp_path / "t.parquet"
     _row_grouped_parquet(path)
@@ -292,7 +292,7 @@ def pa_table(frame):
 
 
 def test_row_groups_and_parquet_parts_refuse_what_they_cannot_read(tmp_path, shards):
-    from assay.data.files import parquet_parts, read_batches
+    from assay.data import parquet_parts, read_batches
 
     tfrecord = sorted((shards / "Split-eval").iterdir())[0]
     with pytest.raises(ValueError, match=r"row_groups is for Parquet files only \(got a "

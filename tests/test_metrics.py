@@ -20,7 +20,7 @@ from sklearn import metrics as skm
 from assay.metrics.batch import ModelBatch
 from assay.metrics import (DEFAULT_METRIC_NAMES, BinaryMetrics, Metric, MulticlassMetrics,
                            RegressionMetrics, format_threshold)
-from assay.metrics.binary import ScoreCounts
+from assay.metrics.curves import ScoreCounts
 from assay.metrics.regression import quantile_name, weighted_quantiles
 
 CLASSES = ["ant", "bee", "cat", "dog", "eel"]
@@ -810,7 +810,8 @@ def test_quantile_names():
     (lambda: BinaryMetrics(thresholds=()), ValueError, r"'thresholds' must name at least one"),
     (lambda: BinaryMetrics(thresholds=(1.5,)), ValueError, r"must lie in \[0, 1\] \(got 1.5\)"),
     (lambda: BinaryMetrics(thresholds=("0.5",)), TypeError, r"must hold numbers \(got '0.5'"),
-    (lambda: BinaryMetrics(thresholds=(0.5, 0.5)), ValueError, r"must not repeat"),
+    (lambda: BinaryMetrics(thresholds=(0.5, 0.5)), ValueError,
+     r"'thresholds' must give distinct metric names \(got \[0.5, 0.5\], named \['precision@0.5', "),
     (lambda: BinaryMetrics(num_buckets=0), ValueError, r"'num_buckets' must be at least 1"),
     (lambda: BinaryMetrics(num_buckets=10.0), TypeError, r"'num_buckets' must be an int"),
     (lambda: BinaryMetrics(max_exact_scores=-1), ValueError,
@@ -823,7 +824,8 @@ def test_quantile_names():
     (lambda: MulticlassMetrics(["a", "a"]), ValueError, r"must be unique"),
     (lambda: MulticlassMetrics(["a", "b"], top_k=(0,)), ValueError, r"'top_k' must be at least"),
     (lambda: RegressionMetrics(quantiles=(95,)), ValueError, r"write 0.95, not 95"),
-    (lambda: RegressionMetrics(quantiles=(0.5, 0.5)), ValueError, r"distinct names"),
+    (lambda: RegressionMetrics(quantiles=(0.5, 0.5)), ValueError,
+     r"'quantiles' must give distinct metric names \(got \[0.5, 0.5\], named \['residual_p50'"),
     (lambda: RegressionMetrics(sketch_eps=0), ValueError, r"'sketch_eps' must lie in \(0, 1\)"),
 ])
 def test_bad_arguments_are_rejected_with_a_clear_message(make, error, match):
@@ -849,3 +851,68 @@ def test_accumulators_stay_small_for_small_slices():
         accs = metric.add_grouped(data_fn(n=2000).batch(), np.arange(2000) % 100, 100)
         assert len(pickle.dumps(accs[0])) < 10_000, metric.name
     assert isinstance(BinaryMetrics().create().scores, ScoreCounts)
+
+
+# ------------------------------------------------------------------------------------------
+# The custom metric contract, checked when the metric is loaded
+
+
+class FourMethodMetric:
+    """A CombineFn-style class that does not subclass assay.Metric (no add_grouped, no plots)."""
+
+    name = "four"
+
+    def create(self):
+        return 0.0
+
+    def add(self, acc, batch):
+        return acc + len(batch)
+
+    def merge(self, accs):
+        return sum(accs)
+
+    def result(self, acc):
+        return {"four": acc}
+
+
+class NamelessMetric(Metric):
+    def create(self):
+        return 0.0
+
+
+class GoodMetric(FourMethodMetric, Metric):
+    name = "good"
+    directions = {"good": "lower"}
+
+
+class DeclaringMetric(Metric):
+    name = "declaring"
+    directions = {"declaring": "better"}
+
+
+def test_a_custom_metric_must_meet_the_whole_contract_up_front():
+    from assay.engine.plan import load_custom_metric
+    from assay.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"custom metric 'test_metrics:FourMethodMetric' is not "
+                                          r"an assay.Metric and lacks add_grouped, plots; "
+                                          r"subclass assay.Metric"):
+        load_custom_metric("test_metrics:FourMethodMetric", {})
+    with pytest.raises(ConfigError, match=r"'test_metrics:NamelessMetric' needs a non-empty "
+                                          r"string 'name' attribute \(got ''\)"):
+        load_custom_metric("test_metrics:NamelessMetric", {})
+    with pytest.raises(ConfigError, match=r"must be one of higher, lower \(got 'better'\)"):
+        load_custom_metric("test_metrics:DeclaringMetric", {})
+    # A subclass gets add_grouped and plots from assay.Metric, and passes.
+    assert load_custom_metric("test_metrics:GoodMetric", {}).directions == {"good": "lower"}
+
+
+def test_families_share_add_and_add_grouped():
+    # add is add_grouped with one group, for every built-in family (metrics.base.GroupedMetric).
+    for metric, data_fn in ((BinaryMetrics(), binary_data),
+                            (MulticlassMetrics(CLASSES), multiclass_data),
+                            (RegressionMetrics(exact=True), regression_data)):
+        batch = data_fn(n=300).batch()
+        one = metric.result(metric.add(metric.create(), batch))
+        grouped = metric.result(metric.add_grouped(batch, np.zeros(300, np.int64), 1)[0])
+        assert json.dumps(one) == json.dumps(grouped), metric.name

@@ -13,17 +13,20 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
 
 import pytest
+from ml_metadata import errors
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from assay import cli
-from assay.mlmd import store as mlmd
+from assay import cli, mlmd
+from assay.errors import ConfigError, ConfigTypeError, MetadataError, exit_code
+from assay.mlmd import types as mlmd_types
 from assay.results.result import EvalResult
-from assay.validation.checks import Outcome, ValidationResult
+from assay.validation import Outcome, ValidationResult
 from model_fixtures import make_sklearn_model, make_tabular_data, write_csv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -88,7 +91,7 @@ def fake_result(path, model, baseline=None, blessed=True):
 
 def trainer_model(store, pipeline, uri):
     """A Model artifact as a TFX Trainer in `pipeline` publishes it; returns its id."""
-    types = mlmd._register_types(store)
+    types = mlmd_types.register_types(store)
     trainer = store.put_execution_type(pb.ExecutionType(name="tfx.components.trainer."
                                                         "component.Trainer"))
     execution = pb.Execution(type_id=trainer, last_known_state=pb.Execution.COMPLETE)
@@ -129,6 +132,37 @@ def build_history(store, tmp_path):
 # --------------------------------------------------------------------------------------------
 # Connecting
 
+def test_importing_assay_mlmd_does_not_import_ml_metadata():
+    code = ("import sys, assay.mlmd, assay.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ml_metadata'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_store_failures_are_metadata_errors(tmp_path):
+    """ml-metadata's own errors (a StatusError, or a RuntimeError for an unreachable MySQL)
+    become MetadataError, exit status 5, naming what assay was doing."""
+    with pytest.raises(MetadataError, match=r"^ML Metadata: connecting to "
+                                            r"mysql://ml:\*\*\*@127.0.0.1:1/md failed: ") as e:
+        mlmd.connect("mysql://ml:secret@127.0.0.1:1/md")
+    assert exit_code(e.value) == 5 and "secret" not in str(e.value)
+    store = mlmd.connect(f"sqlite:{tmp_path / 'md.sqlite'}")
+
+    class Broken:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise errors.InvalidArgumentError("no such table: Artifact")
+            return fail
+
+    with pytest.raises(MetadataError, match=r"^ML Metadata: looking up the latest blessed "
+                                            r"model failed: InvalidArgumentError: no such table"):
+        mlmd.latest_blessed_model(Broken(), "taxi")
+    with pytest.raises(MetadataError, match=r"^ML Metadata: reading artifact 7 failed"):
+        mlmd.get_artifact(Broken(), 7, "Model")
+    assert mlmd.latest_blessed_model(store, "taxi") is None
+
+
 def test_connection_config_forms():
     sqlite = mlmd.connection_config("sqlite:///tmp/metadata.db")
     assert sqlite.sqlite.filename_uri == "/tmp/metadata.db"
@@ -142,13 +176,13 @@ def test_connection_config_forms():
 
 
 @pytest.mark.parametrize("uri, error, match", [
-    ("postgres://u@h/db", ValueError, r"must be sqlite:PATH or mysql://.*got 'postgres://u@h/db'"),
-    ("mysql://u:secret@h:3306/", ValueError, r"'mysql://u:\*\*\*@h:3306/' names no database"),
-    ("mysql://u@h:port/db", ValueError, r"the port must be a number"),
-    ("mysql://u@h/db?ssl=1", ValueError, r"unknown option 'ssl'"),
-    ("sqlite:", ValueError, r"names no file"),
-    ("sqlite:/no/such/dir/md.db", ValueError, r"the directory /no/such/dir does not exist"),
-    (7, TypeError, r"'--mlmd' must be a string \(got 7, a int\)"),
+    ("postgres://u@h/db", ConfigError, r"must be sqlite:PATH or mysql://.*got 'postgres://u@h/db'"),
+    ("mysql://u:secret@h:3306/", ConfigError, r"'mysql://u:\*\*\*@h:3306/' names no database"),
+    ("mysql://u@h:port/db", ConfigError, r"the port must be a number"),
+    ("mysql://u@h/db?ssl=1", ConfigError, r"unknown option 'ssl'"),
+    ("sqlite:", ConfigError, r"names no file"),
+    ("sqlite:/no/such/dir/md.db", ConfigError, r"the directory /no/such/dir does not exist"),
+    (7, ConfigTypeError, r"'--mlmd' must be a string \(got 7, a int\)"),
 ])
 def test_connection_config_errors(uri, error, match):
     with pytest.raises(error, match=match):
@@ -286,12 +320,12 @@ def test_tfx_resolver_sees_what_assay_records(tmp_path):
 def test_artifact_ids_must_exist_and_have_the_right_type(tmp_path):
     store = mlmd.connect(f"sqlite:{tmp_path / 'md.sqlite'}")
     _, first, _, _ = build_history(store, tmp_path)
-    with pytest.raises(ValueError, match=r"holds no artifact with id 999"):
+    with pytest.raises(ConfigError, match=r"holds no artifact with id 999"):
         mlmd.get_artifact(store, 999, "Model")
-    with pytest.raises(ValueError, match=rf"artifact {first.blessing_id} is a ModelBlessing, "
+    with pytest.raises(ConfigError, match=rf"artifact {first.blessing_id} is a ModelBlessing, "
                                          r"not a Model"):
         mlmd.get_artifact(store, first.blessing_id, "Model")
-    with pytest.raises(TypeError, match=r"an artifact id must be an int \(got '3', a str\)"):
+    with pytest.raises(ConfigTypeError, match=r"an artifact id must be an int \(got '3', a str\)"):
         mlmd.get_artifact(store, "3", "Model")
 
 

@@ -1,7 +1,7 @@
 """Tests of assay.models.load: every adapter's predictions against the model called directly.
 
 Each model is built once per module (tests/model_fixtures.py) and fed the same 300 rows as five
-kinds of batch: TFRecord read by assay.data.files with and without the raw record column, tf.Examples
+kinds of batch: TFRecord read by assay.data with and without the raw record column, tf.Examples
 written by TensorFlow and decoded by tfx-bsl (list columns), CSV and Parquet (scalar columns).
 """
 
@@ -16,9 +16,12 @@ import pyarrow as pa
 import pytest
 
 import model_fixtures as mf
-from assay.data import files as io
-from assay.models.load import (JoblibAdapter, ModelSpec, PredictionColumn, clear_shared_models,
-                          fixed_width_values, load_model, resolve_model, shared_model)
+from assay import data as io
+from assay.config.models import ModelSpec
+from assay.errors import ConfigError, DataError, ModelError
+from assay.models.base import PredictionColumn, fixed_width_values
+from assay.models.load import clear_shared_models, load_model, resolve_model, shared_model
+from assay.models.sklearn import JoblibAdapter
 
 tf = pytest.importorskip("tensorflow")
 
@@ -146,19 +149,19 @@ def test_output_key_picks_the_output(models, tfx, batches):
 
 
 def test_unknown_output_key_lists_the_outputs(models):
-    with pytest.raises(ValueError, match=r"signature 'serving_default' .* has no output 'prob' "
+    with pytest.raises(ModelError, match=r"signature 'serving_default' .* has no output 'prob' "
                                          r"\(outputs: logits, probabilities\)"):
         load_model(ModelSpec(path=models["tfx"], output="prob"))
 
 
 def test_unknown_signature_lists_the_signatures(models):
-    with pytest.raises(ValueError, match=r"no signature 'predict' \(signatures: serving_default, "
+    with pytest.raises(ModelError, match=r"no signature 'predict' \(signatures: serving_default, "
                                          r"serving_features\)"):
         load_model(ModelSpec(path=models["tfx"], signature="predict"))
 
 
 def test_missing_input_column_names_signature_inputs_and_columns(tfx, batches):
-    with pytest.raises(ValueError) as e:
+    with pytest.raises(DataError) as e:
         tfx["features"].predict(without(batches["csv"], "miles"))
     message = str(e.value)
     assert "signature 'serving_features'" in message
@@ -172,7 +175,7 @@ def test_string_column_for_a_numeric_input_is_refused(tfx, batches):
     names = ["payment" if n == "hour" else ("hour" if n == "payment" else n)
              for n in batch.schema.names]
     swapped = pa.RecordBatch.from_arrays(batch.columns, names=names)
-    with pytest.raises(ValueError, match=r"column 'hour' holds strings \(e.g. '\w+'\) but input "
+    with pytest.raises(DataError, match=r"column 'hour' holds strings \(e.g. '\w+'\) but input "
                                          r"hour float32 \[None\] of signature 'serving_features' "
                                          r"takes float32 numbers"):
         tfx["features"].predict(swapped)
@@ -184,7 +187,7 @@ def test_row_without_a_value_for_an_input_is_refused(tfx, batches):
     holed = pa.RecordBatch.from_arrays([hour if n == "hour" else c for n, c in
                                         zip(batch.schema.names, batch.columns)],
                                        names=batch.schema.names)
-    with pytest.raises(ValueError, match=rf"column 'hour' holds 0 values in row {N - 1}"):
+    with pytest.raises(DataError, match=rf"column 'hour' holds 0 values in row {N - 1}"):
         tfx["features"].predict(holed)
 
 
@@ -204,20 +207,20 @@ def test_auto_kind_finds_the_saved_model(models):
 
 
 def test_bad_paths_say_what_was_looked_for(tmp_path, models):
-    with pytest.raises(FileNotFoundError, match="model path '.*nowhere' does not exist"):
+    with pytest.raises(ModelError, match="model path '.*nowhere' does not exist"):
         load_model(ModelSpec(path=str(tmp_path / "nowhere")))
     (tmp_path / "notes.txt").write_text("hi")
-    with pytest.raises(ValueError, match=r"cannot tell what kind of model '.*notes.txt' is: "
+    with pytest.raises(ModelError, match=r"cannot tell what kind of model '.*notes.txt' is: "
                                          r"looked for .*saved_model.pb \(a TF SavedModel\), "
                                          r".*Format-Serving/saved_model.pb "
                                          r"\(a TFX Trainer model\), "
                                          r"a .keras / .h5 / .hdf5 file \(Keras\)"):
         load_model(ModelSpec(path=str(tmp_path / "notes.txt")))
-    with pytest.raises(ValueError, match=r"the directory holds: notes.txt"):
+    with pytest.raises(ModelError, match=r"the directory holds: notes.txt"):
         load_model(ModelSpec(path=str(tmp_path)))
-    with pytest.raises(ValueError, match=r"no SavedModel at"):
+    with pytest.raises(ModelError, match=r"no SavedModel at"):
         load_model(ModelSpec(path=str(tmp_path), kind="saved_model"))
-    with pytest.raises(ValueError, match=r"'signature' applies to TF SavedModels"):
+    with pytest.raises(ConfigError, match=r"'signature' applies to TF SavedModels"):
         load_model(ModelSpec(path=models["gbm"], allow_pickle=True, signature="serving_default"))
 
 
@@ -249,7 +252,7 @@ def test_keras_3_file(models, batches, df):
 
 def test_keras_input_not_in_the_data_asks_for_features(models, batches):
     adapter = load_model(ModelSpec(path=models["keras_h5"]))
-    with pytest.raises(ValueError, match=r"has the inputs features, but the data has no column "
+    with pytest.raises(DataError, match=r"has the inputs features, but the data has no column "
                                          r"'features' .*set features: \[COLUMN, ...\]"):
         adapter.predict(batches["csv"])
 
@@ -271,7 +274,7 @@ def test_joblib_estimator_matches_direct_call(models, batches, df, name, source)
 
 def test_estimator_without_feature_names_takes_features(models, batches, df):
     path = models["array"]
-    with pytest.raises(ValueError, match=r"does not record its feature names .* set features: "
+    with pytest.raises(ModelError, match=r"does not record its feature names .* set features: "
                                          r"\[COLUMN, ...\]"):
         load_model(ModelSpec(path=path, allow_pickle=True))
     adapter = load_model(ModelSpec(path=path, allow_pickle=True, features=mf.NUMERIC_FEATURES))
@@ -286,14 +289,14 @@ def test_features_map_columns_onto_the_names_the_model_was_fit_with(models, batc
     adapter = load_model(ModelSpec(path=models["xgboost"], allow_pickle=True,
                                    features=tuple(f"x_{n}" for n in mf.NUMERIC_FEATURES)))
     close(adapter.predict(renamed), mf.reference_sklearn(models["xgboost"], df))
-    with pytest.raises(ValueError, match=r"'features' lists 2 columns \(hour, day\) but the model "
+    with pytest.raises(ModelError, match=r"'features' lists 2 columns \(hour, day\) but the model "
                                          r"at .* was fit on 3 \(hour, day, miles\)"):
         load_model(ModelSpec(path=models["xgboost"], allow_pickle=True, features=("hour", "day")))
 
 
 def test_joblib_is_refused_without_allow_pickle(models):
     path = models["logistic"]
-    with pytest.raises(ValueError, match=rf"refusing to load '{path}': joblib/pickle files run "
+    with pytest.raises(ModelError, match=rf"refusing to load '{path}': joblib/pickle files run "
                                          rf"code when loaded; set allow_pickle: true in the "
                                          rf"model's config \(or --allow-pickle\) if you trust it"):
         load_model(ModelSpec(path=path))
@@ -302,7 +305,7 @@ def test_joblib_is_refused_without_allow_pickle(models):
 def test_joblib_missing_feature_column(models, batches):
     adapter = load_model(ModelSpec(path=models["lightgbm"], allow_pickle=True))
     batch = pa.RecordBatch.from_arrays([batches["csv"].column("hour")], names=["hour"])
-    with pytest.raises(ValueError, match=r"needs the columns 'day', 'miles', which the data lacks "
+    with pytest.raises(DataError, match=r"needs the columns 'day', 'miles', which the data lacks "
                                          r"\(columns: hour\)"):
         adapter.predict(batch)
 
@@ -377,17 +380,17 @@ def test_prediction_column_errors():
     batch = pa.record_batch([pa.array([[0.1, 0.9], [0.2, 0.3, 0.5]]),
                              pa.array([[0.1, 0.2], [0.3]])],
                             names=["probs", "two"])
-    with pytest.raises(ValueError, match=r"prediction column 'pred' needs the column 'pred', which "
+    with pytest.raises(DataError, match=r"prediction column 'pred' needs the column 'pred', which "
                                          r"the data lacks \(columns: probs, two\)"):
         PredictionColumn(ModelSpec(prediction="pred")).predict(batch)
-    with pytest.raises(ValueError, match=r"column 'probs' holds 3 values in row 1 .* needs exactly "
+    with pytest.raises(DataError, match=r"column 'probs' holds 3 values in row 1 .* needs exactly "
                                          r"2 per example"):
         PredictionColumn(ModelSpec(prediction="probs")).predict(batch)
-    with pytest.raises(ValueError, match=r"column 'two' holds 2 values in row 0 .* but a stacked "
+    with pytest.raises(DataError, match=r"column 'two' holds 2 values in row 0 .* but a stacked "
                                          r"prediction column needs exactly 1 per example"):
         PredictionColumn(ModelSpec(prediction=["two", "probs"])).predict(batch)
     strings = pa.record_batch([pa.array(["a"])], names=["p"])
-    with pytest.raises(ValueError, match=r"holds strings \(e.g. 'a'\); predictions must be "
+    with pytest.raises(DataError, match=r"holds strings \(e.g. 'a'\); predictions must be "
                                          r"numbers"):
         PredictionColumn(ModelSpec(prediction="p")).predict(strings)
 

@@ -9,7 +9,6 @@ import pytest
 from sklearn import metrics as skm
 
 import assay
-from assay.config.schema import ConfigError
 
 import model_fixtures as mf
 

@@ -8,6 +8,8 @@ import json
 import math
 import os
 import re
+import subprocess
+import sys
 import time
 from html.parser import HTMLParser
 from typing import Dict, List, Optional
@@ -19,6 +21,7 @@ import pytest
 
 import assay
 from assay import cli, demo
+from assay.report import data as page_data
 from assay.report import html as report
 from assay.results.result import EvalResult
 from report_fixtures import big_result
@@ -209,7 +212,7 @@ def test_the_verdict_comes_first_with_each_failed_check(binary):
 
     failed = [c for c in binary.validation["checks"] if c["status"] == "fail"]
     assert {(c["kind"], report.slice_label(c["slice"])) for c in failed} >= {
-        ("min", "payment=cash"), ("max_gap", "Overall")}
+        ("min", "payment=cash"), ("max_gap", "overall")}
     rows = rows_of(first_section.find("table", "ar-failed"))
     assert len(rows) == len(failed)
     for row, c in zip(rows, failed):
@@ -275,7 +278,7 @@ def test_one_table_per_spec_with_a_row_per_slice(binary):
             else:
                 key = {"candidate": "c", "baseline": "b"}[record["model"]]
                 assert s[key][at] == value, (record["slice"], key, name)
-    assert by_label["Overall"]["n"] == binary.metrics()["example_count"]
+    assert by_label["overall"]["n"] == binary.metrics()["example_count"]
 
 
 def test_static_table_rows_show_values_failures_and_withheld_slices(binary):
@@ -354,13 +357,13 @@ def test_binary_plots_are_the_results_curves(binary):
         plots = data["plots"][s["p"]]
         for model in ("candidate", "baseline"):
             want = binary.plots(s["s"], model)
-            idx = report._thin(len(want["roc_curve"]["fpr"]))
+            idx = page_data._thin(len(want["roc_curve"]["fpr"]))
             got = plots[model]
             assert got["roc"]["x"] == pytest.approx([want["roc_curve"]["fpr"][i] for i in idx],
                                                     abs=5e-5)
             assert got["roc"]["y"] == pytest.approx([want["roc_curve"]["tpr"][i] for i in idx],
                                                     abs=5e-5)
-            pr = report._thin(len(want["pr_curve"]["recall"]))
+            pr = page_data._thin(len(want["pr_curve"]["recall"]))
             assert got["pr"]["y"] == pytest.approx(
                 [want["pr_curve"]["precision"][i] for i in pr], abs=5e-5)
             cal = want["calibration"]
@@ -402,7 +405,7 @@ def test_regression_report_without_a_baseline(regression):
     res = data["plots"][data["slices"][0]["p"]]
     assert set(res) == {"candidate"}
     want = regression.plots({})["residuals"]
-    idx = report._thin(len(want["quantiles"]))
+    idx = page_data._thin(len(want["quantiles"]))
     assert res["candidate"]["res"]["v"] == pytest.approx([want["values"][i] for i in idx],
                                                          rel=1e-4)
 
@@ -432,7 +435,7 @@ def test_compare_charts_each_metric_per_result_in_the_given_order(
     assert [r["label"] for r in data["runs"]] == ["v1", "v2"]
     assert [r["blessed"] for r in data["runs"]] == [True, False]
     tl = data["timeline"]
-    overall = next(s for s in tl["slices"] if s["k"] == "Overall")
+    overall = next(s for s in tl["slices"] if s["k"] == "overall")
     auc = tl["metrics"].index("auc")
     assert [v[auc] for v in overall["c"]] == pytest.approx(
         [r.metrics()["auc"] for r in results], rel=1e-5)
@@ -496,19 +499,48 @@ def test_nan_and_infinite_values():
     json.dumps(data, allow_nan=False)  # the embedded document is strict JSON
 
 
+def test_withheld_slice_shows_its_count_from_the_record_not_the_reason_text():
+    records = [{"slice": {}, "model": "candidate", "metrics": {"example_count": 500, "auc": 0.8}},
+               {"slice": {"store": "a"}, "model": "candidate", "withheld": "withheld: too few",
+                "example_count": 7}]
+    result = EvalResult({"version": 1, "task": "binary", "min_slice_size": 30,
+                         "records": records})
+    page = report.render_report(result)
+    row = next(s for s in embedded(page)["result"]["slices"] if s["s"] == {"store": "a"})
+    assert row["n"] == 7 and row["h"] == "withheld: too few"
+    cells = parse(page).find("tr", "ar-withheld").find_all("td")
+    assert [c.text() for c in cells] == ["store=a", "7", "withheld: too few"]
+
+
+def test_the_report_does_not_import_the_results_format():
+    # The report takes EvalResult objects; EvalResult renders itself in a notebook through the
+    # report. One direction only, so no import circle.
+    code = ("import sys, assay.report.html; "
+            "print(sorted(m for m in sys.modules if m.startswith('assay.results')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "['assay.results', 'assay.results.slices']"
+
+
 def test_fmt():
     assert report.fmt(0.773142335) == "0.7731"
     assert report.fmt(100000.0) == "100,000"
     assert report.fmt(0.0394, signed=True) == "+0.0394"
     assert report.fmt(-0.0612, signed=True) == "-0.0612"
-    assert report.fmt(None) == "NaN" and report.fmt(2.5e-7) == "2.5e-07"
+    assert report.fmt(None) == "NaN" and report.fmt(2.5e-7) == "2.5e-7"
+    # The page's script writes numbers by the same rule (tests/test_report_browser.py checks
+    # the two agree): 4 significant digits in plain form below 1e6, ties away from zero.
+    assert report.fmt(12345.6) == "12350" and report.fmt(-12345.6) == "-12350"
+    assert report.fmt(1234.5) == "1235" and report.fmt(1.0625) == "1.063"
+    assert report.fmt(1234567.8) == "1.235e+6" and report.fmt(1.2e-5) == "1.2e-5"
+    assert report.fmt(999999.7) == "1000000" and report.fmt(-0.0) == "0"
 
 
 # ------------------------------------------------------------------------------------------
 # Files, notebook, command line
 
 def test_write_report_writes_into_the_results_by_default(binary, tmp_path):
-    path = report.write_report(binary.path)
+    path = report.write_report(binary)
     assert path == os.path.join(binary.path, report.REPORT_FILE)
     page = open(path, encoding="utf-8").read()
     assert page.startswith("<!DOCTYPE html>") and embedded(page)["result"]["path"] == binary.path
@@ -517,9 +549,14 @@ def test_write_report_writes_into_the_results_by_default(binary, tmp_path):
     other = report.write_report(binary, str(tmp_path / "sub" / "r.html"))
     assert os.path.exists(other)
     with pytest.raises(ValueError, match="comparison report needs an output file"):
-        report.write_report([binary.path, binary.path])
-    with pytest.raises(TypeError, match="must be an EvalResult or a results directory"):
+        report.write_report([binary, binary])
+    with pytest.raises(TypeError, match=r"must be an EvalResult \(got 42, a int\)"):
         report.render_report(42)
+    # Reading a directory is the caller's job (assay.load_result): the report takes results.
+    with pytest.raises(TypeError, match="read a results directory with assay.load_result"):
+        report.write_report(binary.path)
+    with pytest.raises(TypeError, match="must be an EvalResult"):
+        report.render_report([binary, binary.path])
 
 
 def test_notebook_fragment_is_scoped_and_unique(binary):

@@ -34,6 +34,7 @@ import pytest
 
 import assay
 from assay import demo
+from assay.report import data as page_data
 from assay.report import html as report
 from assay.results.result import EvalResult
 from report_fixtures import big_result
@@ -332,7 +333,7 @@ def test_report_opens_offline_sorts_filters_and_picks_a_slice(browser, trips_rep
     assert panel["title"] == picked
     assert panel["charts"] == ["roc", "pr", "calibration"]
     hour = int(picked.split("=")[1])
-    roc_points = len(report._thin(len(result.plots({"hour": hour})["roc_curve"]["fpr"])))
+    roc_points = len(page_data._thin(len(result.plots({"hour": hour})["roc_curve"]["fpr"])))
     assert panel["roc"] == [["baseline", roc_points], ["candidate", roc_points]]
 
     # The bar chart of auc across the hours puts the worst hour first.
@@ -533,3 +534,27 @@ def test_without_scripts_the_verdict_and_tables_are_plain_html(browser, trips_re
     assert page["badge"] == "NOT_BLESSED" and page["live"] is False and page["note"] == "block"
     assert page["failed"] == sum(c["status"] == "fail" for c in result.validation["checks"])
     assert page["rows"] == [1, 5, 24]   # overall, payment, hour: every slice, as plain HTML
+
+
+# Numbers at the edges of each rule: integers with separators, exponent form below 1e-4 and
+# from 1e6 on, 4 significant digits in between, ties (exact in binary) away from zero.
+FMT_VALUES = [0.0, -0.0, 1.0, -1.0, 12345.0, 12345.6, -12345.6, 1234.5, 1.0625, -1.0625,
+              0.773142335, 0.1, 1 / 3, 2 / 3, 0.5, 0.0394, -0.0612, 0.0001, 9.99995e-5, 2.5e-7,
+              1.2e-5, -3.14159e-9, 999999.7, 999999.0, 1e6, 1234567.8, 123456.5, 1e15, 1.5e15,
+              -2.75e20, 6.02214076e23, 1e-300, 5e-324, 100000.0, 99999.95, 0.99995, 9.9995,
+              12.345, 0.000123456, float("nan"), float("inf"), float("-inf")]
+
+
+def test_python_and_page_format_numbers_alike(browser, tmp_path):
+    records = [{"slice": {}, "model": "candidate", "metrics": {"example_count": 10, "auc": 0.5}}]
+    path = report.write_report(EvalResult({"version": 1, "task": "binary", "records": records}),
+                               str(tmp_path / "fmt.html"))
+    browser.open(path)
+    literals = ", ".join(json.dumps(v) if np.isfinite(v) else
+                         {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[repr(v)]
+                         for v in FMT_VALUES)
+    for signed in (False, True):
+        got = browser.evaluate(f"[{literals}].map(v => assayReport.fmt(v, {str(signed).lower()}))")
+        want = [report.fmt(v, signed=signed) for v in FMT_VALUES]
+        assert got == want
+    assert report.fmt(12345.6) == "12350"

@@ -82,3 +82,24 @@ def test_missing_feature_gives_no_slices():
     batch = pa.RecordBatch.from_arrays([pa.array([1, 2])], ["a"])
     groups = slice_groups(batch, parse_slice_spec(["zzz"]))
     assert groups.keys == [] and len(groups.rows) == 0
+
+
+@pytest.mark.parametrize("wanted, column, rows", [
+    ("3", pa.array([1, 3, 3, 5]), [1, 2]),              # a string value against numbers
+    (3, pa.array(["3", "4", "3", "x"]), [0, 2]),        # a number against strings
+    (3, pa.array([3.0, 2.5, 3.0, 1.0]), [0, 2]),        # 3 and 3.0 are the same value
+    ("cash", pa.array(["card", "cash", None, "cash"]), [1, 3]),
+    (True, pa.array([True, False, True, True]), [0, 2, 3]),
+    (1, pa.array([True, False, True, True]), []),       # a number never matches a bool
+])
+def test_fixed_values_match_as_results_and_validation_match_them(wanted, column, rows):
+    from assay.results.slices import values_match
+
+    batch = pa.RecordBatch.from_arrays([column], ["f"])
+    groups = slice_groups(batch, parse_slice_spec({"f": wanted}))
+    got = groups.rows.tolist()
+    assert got == rows
+    # The rule is the one of assay.results.slices, value by value.
+    assert got == [i for i, v in enumerate(column.to_pylist())
+                   if v is not None and values_match(wanted, v)]
+    assert groups.keys == ([(("f", wanted),)] if rows else [])

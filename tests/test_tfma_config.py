@@ -14,7 +14,7 @@ import pytest
 
 from assay.config.schema import EvalConfig
 from assay.config.tfma import METRIC_NAMES, TfmaConfigError, default_metric_name, from_tfma
-from assay.validation.checks import parse_validation, validate
+from assay.validation import parse_validation, validate
 
 MODELS = [{"name": "candidate", "label_key": "y", "prediction_key": "p"},
           {"name": "baseline", "label_key": "y", "prediction_key": "q", "is_baseline": True}]

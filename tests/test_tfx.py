@@ -24,6 +24,7 @@ from tfx.types import artifact_utils, channel, standard_artifacts  # noqa: E402
 import assay.api  # noqa: E402
 from assay.config.schema import ConfigError, EvalConfig  # noqa: E402
 from assay.config.tfma import TfmaConfigError  # noqa: E402
+from assay.errors import ConfigTypeError, DataError  # noqa: E402
 from assay.tfx import Evaluator  # noqa: E402
 from assay.tfx import component as component_lib  # noqa: E402
 from assay.tfx.executor import Executor  # noqa: E402
@@ -104,28 +105,28 @@ def test_a_tfma_eval_config_is_translated_when_defined():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({}, ValueError, r"exactly one of 'config' .* or 'eval_config' .* \(got neither\)"),
-    ({"config": COLUMN_CONFIG, "eval_config": {"model_specs": []}}, ValueError,
+    ({}, ConfigError, r"exactly one of 'config' .* or 'eval_config' .* \(got neither\)"),
+    ({"config": COLUMN_CONFIG, "eval_config": {"model_specs": []}}, ConfigError,
      r"exactly one of .* \(got both\)"),
-    ({"config": COLUMN_CONFIG, "example_splits": []}, ValueError,
+    ({"config": COLUMN_CONFIG, "example_splits": []}, ConfigError,
      r"'example_splits' must name at least one split \(got \[\]\)"),
-    ({"config": COLUMN_CONFIG, "example_splits": "eval"}, TypeError,
+    ({"config": COLUMN_CONFIG, "example_splits": "eval"}, ConfigTypeError,
      r"'example_splits' must be a list of split names \(got 'eval', a str\)"),
-    ({"config": COLUMN_CONFIG, "example_splits": ["eval", "eval"]}, ValueError,
+    ({"config": COLUMN_CONFIG, "example_splits": ["eval", "eval"]}, ConfigError,
      "names a split twice"),
-    ({"config": COLUMN_CONFIG, "force_bless": " "}, ValueError,
+    ({"config": COLUMN_CONFIG, "force_bless": " "}, ConfigError,
      "'force_bless' must be a non-empty reason"),
-    ({"config": COLUMN_CONFIG, "feature_slicing_spec": object()}, ValueError,
+    ({"config": COLUMN_CONFIG, "feature_slicing_spec": object()}, ConfigError,
      "does not support 'feature_slicing_spec'; use eval_config.slicing_specs"),
-    ({"config": COLUMN_CONFIG, "module_file": "m.py"}, ValueError,
+    ({"config": COLUMN_CONFIG, "module_file": "m.py"}, ConfigError,
      "does not support 'module_file'"),
     ({"config": {"label": "y", "models": {"candidate": {"output": "probabilities"}}}},
      ConfigError, "models.candidate reads no prediction column, so it needs the 'model' input"),
     ({"config": dict(COLUMN_CONFIG, split="test")}, ConfigError,
      "'split' is set by the component's 'example_splits'"),
     ({"config": "{not json"}, ConfigError, "'config' is not valid JSON"),
-    ({"config": "missing.yaml"}, FileNotFoundError, "neither a JSON object nor an existing"),
-    ({"config": 3}, TypeError, r"'config' must be an assay EvalConfig.*\(got 3, a int\)"),
+    ({"config": "missing.yaml"}, ConfigError, "neither a JSON object nor an existing"),
+    ({"config": 3}, ConfigTypeError, r"'config' must be an assay EvalConfig.*\(got 3, a int\)"),
 ])
 def test_bad_parameters_are_rejected_when_defined(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -285,7 +286,7 @@ def test_model_channels_come_first_then_keywords_only():
 
 def test_executor_names_a_missing_split(column_artifacts):
     inputs, outputs = column_artifacts
-    with pytest.raises(ValueError, match=r"has no split 'test' \(its splits: train, eval\)"):
+    with pytest.raises(DataError, match=r"has no split 'test' \(its splits: train, eval\)"):
         _run_executor(inputs, outputs, COLUMN_CONFIG, example_splits=json.dumps(["test"]))
 
 

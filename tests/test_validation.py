@@ -1,4 +1,5 @@
-"""Tests for assay.validation.checks: thresholds, every outcome and its reason, blessing files."""
+"""Tests for assay.validation and assay.config.thresholds: thresholds, every outcome and its
+reason, blessing files."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import random
 import pytest
 import yaml
 
-from assay.validation.checks import (
+from assay.errors import ConfigError, ConfigTypeError
+from assay.validation import (
     Check, MaxGap, Outcome, SliceSelector, Threshold, ValidationOptions, ValidationResult,
     blessing_properties, metric_direction, parse_thresholds, parse_validation, validate,
     write_blessing)
@@ -128,58 +130,61 @@ def test_thresholds_round_trip_through_config():
 
 
 @pytest.mark.parametrize("item,error,message", [
-    ({"metric": "auc", "min": "0.7"}, TypeError,
+    ({"metric": "auc", "min": "0.7"}, ConfigTypeError,
      r"thresholds\[0\] \(auc\): 'min' must be a number \(got '0.7', a str\)"),
-    ({"metric": "auc", "max": True}, TypeError, r"'max' must be a number \(got True, a bool\)"),
-    ({"metric": "auc", "min": float("nan")}, ValueError, r"'min' must be a finite number"),
-    ({"metric": "auc", "max_regresion": 0.01}, ValueError,
-     r"unknown key 'max_regresion'; did you mean 'max_regression'\?"),
-    ({"metric": "auc", "slice": [["region"]], "min": 0.5}, ValueError,
-     r"unknown key 'slice'; did you mean 'slices'\?"),
-    ({"metric": "auc", "zzz": 1}, ValueError, r"unknown key 'zzz'; valid keys: metric, min"),
-    ({"metric": "auc", "max_regression": {"relativ": 0.1}}, ValueError,
-     r"'max_regression': unknown key 'relativ'; did you mean 'relative'\?"),
-    ({"metric": "auc", "max_regression": "1%"}, TypeError,
+    ({"metric": "auc", "max": True}, ConfigTypeError,
+     r"'max' must be a number \(got True, a bool\)"),
+    ({"metric": "auc", "min": float("nan")}, ConfigError, r"'min' must be a finite number"),
+    ({"metric": "auc", "max_regresion": 0.01}, ConfigError,
+     r"unknown key 'max_regresion' in this threshold; did you mean 'max_regression'\?"),
+    ({"metric": "auc", "slice": [["region"]], "min": 0.5}, ConfigError,
+     r"unknown key 'slice' in this threshold; did you mean 'slices'\?"),
+    ({"metric": "auc", "zzz": 1}, ConfigError,
+     r"unknown key 'zzz' in this threshold; valid keys are: direction, max, max_gap"),
+    ({"metric": "auc", "max_regression": {"relativ": 0.1}}, ConfigError,
+     r"unknown key 'relativ' in max_regression; did you mean 'relative'\?"),
+    ({"metric": "auc", "max_regression": "1%"}, ConfigTypeError,
      r"'max_regression' must be a number \(absolute\) or a mapping \{absolute: a, relative: r\} "
      r"\(got '1%', a str\)"),
-    ({"metric": "auc", "max_regression": {}}, ValueError,
+    ({"metric": "auc", "max_regression": {}}, ConfigError,
      r"'max_regression' must give 'absolute', 'relative' or both"),
-    ({"metric": "auc", "max_regression": {"relative": "5%"}}, TypeError,
+    ({"metric": "auc", "max_regression": {"relative": "5%"}}, ConfigTypeError,
      r"'max_regression.relative' must be a number \(got '5%', a str\)"),
-    ({"metric": "auc"}, ValueError, r"the threshold on auc has no bound; give at least one of"),
-    ({"min": 0.5}, ValueError, r"thresholds\[0\]: a threshold needs 'metric'"),
-    ({"metric": 3, "min": 0.5}, TypeError, r"'metric' must be a non-empty string \(got 3, a int\)"),
-    ({"metric": "auc", "min": 0.9, "max": 0.8}, ValueError,
+    ({"metric": "auc"}, ConfigError, r"the threshold on auc has no bound; give at least one of"),
+    ({"min": 0.5}, ConfigError, r"thresholds\[0\]: a threshold needs 'metric'"),
+    ({"metric": 3, "min": 0.5}, ConfigTypeError,
+     r"'metric' must be a non-empty string \(got 3, a int\)"),
+    ({"metric": "auc", "min": 0.9, "max": 0.8}, ConfigError,
      r"auc: 'min' 0.9 is greater than 'max' 0.8, so no value could pass"),
-    ({"metric": "my_score", "max_regression": 0.1}, ValueError,
+    ({"metric": "my_score", "max_regression": 0.1}, ConfigError,
      r"a max_regression on my_score needs 'direction: higher' or 'direction: lower': my_score "
      r"is not a built-in metric, so its direction is unknown"),
-    ({"metric": "my_score", "max_regression": 0.1, "direction": "up"}, ValueError,
+    ({"metric": "my_score", "max_regression": 0.1, "direction": "up"}, ConfigError,
      r"'direction' must be one of higher, lower \(got 'up'\)"),
-    ({"metric": "my_score", "max_regression": 0.1, "direction": "lowr"}, ValueError,
+    ({"metric": "my_score", "max_regression": 0.1, "direction": "lowr"}, ConfigError,
      r"\(got 'lowr'\); did you mean 'lower'\?"),
-    ({"metric": "auc", "max_regression": 0.1, "direction": "lower"}, ValueError,
+    ({"metric": "auc", "max_regression": 0.1, "direction": "lower"}, ConfigError,
      r"'direction' of auc is 'higher' for the built-in metric \(got 'lower'\)"),
-    ({"metric": "auc", "slices": "region", "min": 0.5}, TypeError,
+    ({"metric": "auc", "slices": "region", "min": 0.5}, ConfigTypeError,
      r"'slices' must be a list of slicing specs"),
-    ({"metric": "auc", "slices": ["region"], "min": 0.5}, TypeError,
+    ({"metric": "auc", "slices": ["region"], "min": 0.5}, ConfigTypeError,
      r"a 'slices' entry must be a list of feature names .* \(got 'region', a str\)"),
-    ({"metric": "auc", "slices": [{"region": None}], "min": 0.5}, TypeError,
+    ({"metric": "auc", "slices": [{"region": None}], "min": 0.5}, ConfigTypeError,
      r"'region' must be a string, number or boolean \(got None, a NoneType\)"),
-    ({"metric": "auc", "slices": [], "min": 0.5}, ValueError, r"'slices' is empty"),
-    ({"metric": "auc", "max_gap": {"across": ["region"]}}, ValueError,
+    ({"metric": "auc", "slices": [], "min": 0.5}, ConfigError, r"'slices' is empty"),
+    ({"metric": "auc", "max_gap": {"across": ["region"]}}, ConfigError,
      r"'max_gap' needs 'value'"),
-    ({"metric": "auc", "max_gap": {"across": [], "value": 0.1}}, ValueError,
+    ({"metric": "auc", "max_gap": {"across": [], "value": 0.1}}, ConfigError,
      r"'max_gap.across' must name at least one feature"),
-    ({"metric": "auc", "max_gap": {"across": "region", "value": 0.1}}, TypeError,
+    ({"metric": "auc", "max_gap": {"across": "region", "value": 0.1}}, ConfigTypeError,
      r"'max_gap.across' must be a list of feature names \(got 'region', a str\)"),
-    ({"metric": "auc", "max_gap": {"across": ["region"], "value": -0.1}}, ValueError,
+    ({"metric": "auc", "max_gap": {"across": ["region"], "value": -0.1}}, ConfigError,
      r"'max_gap.value' must be >= 0"),
-    ({"metric": "auc", "max_gap": {"acros": ["region"], "value": 0.1}}, ValueError,
-     r"'max_gap': unknown key 'acros'; did you mean 'across'\?"),
+    ({"metric": "auc", "max_gap": {"acros": ["region"], "value": 0.1}}, ConfigError,
+     r"unknown key 'acros' in max_gap; did you mean 'across'\?"),
     ({"metric": "auc", "slices": [["hour"]], "max_gap": {"across": ["region"], "value": 0.1}},
-     ValueError, r"'slices' has no effect on a threshold whose only bound is max_gap"),
-    ("auc > 0.7", TypeError, r"a threshold must be a mapping"),
+     ConfigError, r"'slices' has no effect on a threshold whose only bound is max_gap"),
+    ("auc > 0.7", ConfigTypeError, r"a threshold must be a mapping"),
 ])
 def test_config_errors_name_the_key_rule_and_value(item, error, message):
     with pytest.raises(error, match=message):
@@ -187,23 +192,24 @@ def test_config_errors_name_the_key_rule_and_value(item, error, message):
 
 
 def test_error_names_the_threshold_index():
-    with pytest.raises(TypeError, match=r"^thresholds\[1\] \(log_loss\): 'max'"):
+    with pytest.raises(ConfigTypeError, match=r"^thresholds\[1\] \(log_loss\): 'max'"):
         parse_thresholds([{"metric": "auc", "min": 0.5}, {"metric": "log_loss", "max": "1"}])
 
 
 def test_thresholds_must_be_a_list():
-    with pytest.raises(TypeError, match=r"'thresholds' must be a list of thresholds"):
+    with pytest.raises(ConfigTypeError, match=r"'thresholds' must be a list of thresholds"):
         parse_thresholds({"metric": "auc", "min": 0.5})
     assert parse_thresholds(None) == ()
 
 
 @pytest.mark.parametrize("kw,error,message", [
-    ({"on_no_thresholds": "blesss"}, ValueError,
+    ({"on_no_thresholds": "blesss"}, ConfigError,
      r"'on_no_thresholds' must be one of reject, bless \(got 'blesss'\); did you mean 'bless'"),
-    ({"first_model": True}, TypeError, r"'first_model' must be one of bless, reject \(got True"),
-    ({"baseline_failure": "skip"}, ValueError, r"'baseline_failure' must be one of fail, ignore"),
-    ({"force_bless": "  "}, ValueError, r"'force_bless' needs a reason"),
-    ({"force_bless": True}, TypeError, r"'force_bless' must be a string giving the reason"),
+    ({"first_model": True}, ConfigTypeError,
+     r"'first_model' must be one of bless, reject \(got True"),
+    ({"baseline_failure": "skip"}, ConfigError, r"'baseline_failure' must be one of fail, ignore"),
+    ({"force_bless": "  "}, ConfigError, r"'force_bless' needs a reason"),
+    ({"force_bless": True}, ConfigTypeError, r"'force_bless' must be a string giving the reason"),
 ])
 def test_option_errors(kw, error, message):
     with pytest.raises(error, match=message):
@@ -211,7 +217,8 @@ def test_option_errors(kw, error, message):
 
 
 def test_validation_config_rejects_unknown_keys():
-    with pytest.raises(ValueError, match=r"unknown key 'first_modle'; did you mean 'first_model'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'first_modle' in the validation config; "
+                                          r"did you mean 'first_model'"):
         parse_validation({"thresholds": [], "first_modle": "reject"})
 
 
@@ -319,8 +326,8 @@ def test_relative_change_against_the_absolute_value_of_a_negative_baseline():
 
 
 @pytest.mark.parametrize("metric,candidate,status,reason", [
-    ("fp", 0.0, "pass", "fp is unchanged against the baseline (0)"),
-    ("fp", 3.0, "fail", "fp rose from a baseline of 0 to 3, an infinite relative change, "
+    ("fp@0.5", 0.0, "pass", "fp@0.5 is unchanged against the baseline (0)"),
+    ("fp@0.5", 3.0, "fail", "fp@0.5 rose from a baseline of 0 to 3, an infinite relative change, "
                         "more than the 5% allowed"),
     ("recall", 0.1, "pass", "recall rose from a baseline of 0 to 0.1, an infinite relative "
                             "change, an improvement"),
@@ -336,7 +343,8 @@ def test_relative_change_with_a_zero_baseline(metric, candidate, status, reason)
 
 
 def test_unchanged_zero_baseline_does_not_meet_a_required_improvement():
-    result = run([{"metric": "fp", "max_regression": {"relative": -0.1}}], pair("fp", 0.0, 0.0))
+    result = run([{"metric": "fp@0.5", "max_regression": {"relative": -0.1}}],
+                 pair("fp@0.5", 0.0, 0.0))
     assert result.checks[0].status == "fail"
 
 
@@ -825,3 +833,71 @@ def test_tfma_parity_against_the_installed_tfma():
             near = [abs(regression - t.max_regression_absolute),
                     abs(regression / baseline - t.max_regression_relative)]
             assert min(near) < 1e-9, (item, candidate, baseline)   # float tolerance only
+
+
+# ------------------------------------------------------------------------------------------
+# The validation part of EvalConfig: typed, parsed once, hashable, written back as given
+
+
+def _config(**validation):
+    from assay.config.schema import EvalConfig
+
+    return EvalConfig.from_dict({"label": "y", "models": {"candidate": {"prediction": "p"}},
+                                 **validation})
+
+
+def test_config_holds_parsed_thresholds_and_options_and_is_hashable():
+    cfg = _config(**yaml.safe_load(ISSUE_CONFIG))
+    assert cfg.validation.thresholds == parse_thresholds(yaml.safe_load(ISSUE_CONFIG)["thresholds"])
+    assert all(isinstance(t, Threshold) for t in cfg.validation.thresholds)
+    assert cfg.validation.options == ValidationOptions(first_model="bless")
+    assert hash(cfg) == hash(_config(**yaml.safe_load(ISSUE_CONFIG)))
+    assert len({cfg, _config(**yaml.safe_load(ISSUE_CONFIG)), _config()}) == 2
+
+
+@pytest.mark.parametrize("validation", [
+    yaml.safe_load(ISSUE_CONFIG),
+    {"thresholds": [{"metric": "auc", "max_regression": 0.01, "min": 1}]},   # number, int
+    {"thresholds": [{"metric": "auc", "max_regression": {"absolute": 0.01},
+                     "direction": "higher"}]},
+    {"thresholds": [{"metric": "auc", "slices": [{"b": 1.0, "a": "x"}, ["z", "y"]], "min": 0}]},
+    {"thresholds": [], "first_model": "bless", "force_bless": None},
+    {"on_no_thresholds": "bless"},
+])
+def test_config_json_shows_the_validation_keys_as_written(validation):
+    cfg = _config(**validation)
+    out = cfg.to_dict()
+    assert {k: out[k] for k in validation} == json.loads(json.dumps(validation))
+    assert _config(**json.loads(cfg.to_json())) == cfg
+
+
+def test_a_changed_validation_is_written_canonically():
+    import dataclasses
+
+    cfg = _config(thresholds=[{"metric": "auc", "max_regression": 0.01}], first_model="bless")
+    changed = cfg.replace(validation=dataclasses.replace(
+        cfg.validation, options=ValidationOptions(first_model="reject")))
+    out = changed.to_dict()
+    assert out["thresholds"] == [{"metric": "auc", "max_regression": {"absolute": 0.01}}]
+    assert out["first_model"] == "reject"
+    assert _config(**{k: out[k] for k in ("thresholds", "first_model")}) == changed
+
+
+def test_a_typo_in_a_threshold_key_is_a_usage_error():
+    from assay.errors import exit_code
+
+    with pytest.raises(ConfigError, match=r"thresholds\[0\]: unknown key 'mtric' in this "
+                                          r"threshold; did you mean 'metric'\?") as e:
+        _config(thresholds=[{"mtric": "auc", "min": 0.7}])
+    assert exit_code(e.value) == 2
+    with pytest.raises(ConfigTypeError, match=r"'min' must be a number") as e:
+        _config(thresholds=[{"metric": "auc", "min": "0.7"}])
+    assert exit_code(e.value) == 2
+
+
+def test_the_blessing_marker_is_published_readable_and_alone(tmp_path):
+    directory = str(tmp_path / "blessing")
+    path = write_blessing(directory, ValidationResult(True, Outcome.BLESSED, [], []))
+    assert os.listdir(directory) == ["BLESSED"]          # no temporary file left behind
+    assert os.stat(path).st_mode & 0o777 == 0o644        # readable by the Pusher's user
+    assert open(path).read() == ""

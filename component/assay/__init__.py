@@ -17,7 +17,7 @@ _LAZY = {
     "EvalResult": ("assay.results.result", "EvalResult"),
     "EvalConfig": ("assay.config.schema", "EvalConfig"),
     "ConfigError": ("assay.config.schema", "ConfigError"),
-    "DataError": ("assay.data.files", "DataError"),
+    "DataError": ("assay.errors", "DataError"),
     "Metric": ("assay.metrics.base", "Metric"),
     "ModelBatch": ("assay.metrics.batch", "ModelBatch"),
 }

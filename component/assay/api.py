@@ -14,49 +14,39 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence
 
 from assay.results import result as results
-from assay.validation import checks as validation
+from assay.results.publish import StagedOutput
+from assay.engine.assemble import assemble
+from assay import validation
+from assay.metrics.registry import declared_directions
 from assay.config.schema import ConfigError, EvalConfig
-from assay.data.files import DataError
-from assay.models.load import ModelSpec
+from assay.errors import DataError
+from assay.config.binding import ConfigLike, bound_config
 from assay.engine.plan import BaselineError, EvalPlan, make_plan
 
-ConfigLike = Union[EvalConfig, Mapping[str, Any], str, os.PathLike]
 ENGINES = ("auto", "local", "beam")
 
 
 def load_config(config: ConfigLike) -> EvalConfig:
-    """An EvalConfig from an EvalConfig, a dict in the config's YAML form, or a YAML/JSON file."""
-    if isinstance(config, EvalConfig):
-        return config
-    if isinstance(config, Mapping):
-        return EvalConfig.from_dict(config)
-    if isinstance(config, (str, os.PathLike)):
-        if not os.path.exists(config):
-            raise FileNotFoundError(f"config file {config} does not exist")
-        return EvalConfig.from_file(os.fspath(config))
-    raise TypeError(f"config must be an EvalConfig, a mapping or a file path "
-                    f"(got {type(config).__name__})")
+    """An EvalConfig from an EvalConfig, a dict in the config's YAML form, or a YAML/JSON file.
+
+    Models are bound as `assay.config.binding` says (with no model paths given, a baseline spec
+    that has neither path nor prediction is left out).
+
+    Example:
+        >>> load_config({"label": "y", "models": {"candidate": {"prediction": "p"}}}).label
+        'y'
+    """
+    return bound_config(config)
 
 
-def _with_model_path(cfg: EvalConfig, name: str, path: Optional[str]) -> EvalConfig:
-    if path is None:
-        return cfg
-    current = cfg.model_specs.get(name)
-    if current is not None and current.path is not None:
-        spec = dataclasses.replace(current, path=os.fspath(path))
-    else:
-        spec = ModelSpec(path=os.fspath(path))
-    return cfg.with_model(name, spec)
-
-
-def apply_overrides(cfg: EvalConfig, model: Optional[str] = None, baseline: Optional[str] = None,
-                    allow_pickle: bool = False) -> EvalConfig:
-    """The config with the model paths given on the command line, and the pickle opt-in."""
-    cfg = _with_model_path(cfg, "candidate", model)
-    cfg = _with_model_path(cfg, "baseline", baseline)
+def apply_overrides(config: ConfigLike, model: Optional[str] = None,
+                    baseline: Optional[str] = None, allow_pickle: bool = False) -> EvalConfig:
+    """The config with the model paths given from outside bound (assay.config.binding's rule,
+    shared with the TFX and KFP executors), and the pickle opt-in applied to every model path."""
+    cfg = bound_config(config, model, baseline)
     if allow_pickle:
         cfg = cfg.replace(models=tuple(
             (n, dataclasses.replace(s, allow_pickle=True) if s.path else s) for n, s in cfg.models))
@@ -81,8 +71,11 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
       examples: a file, directory or glob (or a list of them) of TFRecord, CSV or Parquet data.
       output: the results directory; replaced as a whole when the evaluation succeeds, left
         untouched when it fails.
-      model: a model path that replaces the candidate's (the --model flag).
-      baseline: a model path for the baseline (the --baseline flag).
+      model: the candidate's model path (the --model flag): it replaces the config's path and
+        keeps the spec's other keys; a spec reading a prediction column keeps reading it; see
+        `assay.config.binding` for the whole rule.
+      baseline: the baseline's model path (the --baseline flag), bound by the same rule; with no
+        baseline spec, the baseline is run like the candidate.
       beam_pipeline_args: passed to Beam's PipelineOptions, e.g.
         ["--direct_num_workers=2", "--direct_running_mode=multi_processing"].
       allow_pickle: allow loading joblib/pickle models (they run code when loaded).
@@ -92,8 +85,8 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         `beam_pipeline_args` name (the DirectRunner by default). "local": this machine, on
         `workers` forked processes or threads (`assay.engine.local`), local files only. "auto" (the
         default): "beam" when `beam_pipeline_args` are given or a file is remote (gs://...),
-        "local" otherwise. Both run the same stages (`assay.engine.passes`) and give the same results
-        (up to the order in which float sums are merged).
+        "local" otherwise. Both run the same stages (`assay.engine.passes`) and give the same
+        results (up to the order in which float sums are merged).
       workers: workers of the local engine (default: the cores available).
 
     Returns:
@@ -103,8 +96,8 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
       ConfigError, TypeError: the config is invalid or does not fit the data.
       DataError: the data holds invalid values (with counts) or cannot be read.
     """
-    cfg = apply_overrides(load_config(config), model, baseline, allow_pickle)
-    thresholds, options = validation.parse_validation(cfg.validation)
+    cfg = apply_overrides(config, model, baseline, allow_pickle)
+    thresholds, options = cfg.validation.thresholds, cfg.validation.options
     if force_bless is not None:
         options = dataclasses.replace(options, force_bless=force_bless)
     baseline_error = None
@@ -113,8 +106,11 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
     except BaselineError as e:
         baseline_error = str(e)
         plan = make_plan(cfg.with_model("baseline", None), examples)
+    # Custom metrics may declare the direction that a max_regression on them needs.
+    thresholds = validation.with_declared_directions(
+        thresholds, declared_directions(plan.metric_families()[1:]))
     chosen = choose_engine(engine, plan.files, beam_pipeline_args, workers)
-    with results.StagedOutput(output) as staged:
+    with StagedOutput(output) as staged:
         if chosen == "local":
             from assay.engine import local
 
@@ -203,7 +199,7 @@ def build_documents(plan: EvalPlan, raw: Mapping[str, Any]):
             f"Fix the data, or set invalid_values: skip to leave these examples out (they are "
             f"then counted in the results).")
     models = [n for n, _ in cfg.models]
-    records, plot_records = results.assemble(
+    records, plot_records = assemble(
         raw["slices"], [s.features for s in cfg.slices], models, cfg.min_slice_size,
         cfg.metrics)
     metrics_doc = {

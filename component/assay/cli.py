@@ -8,8 +8,10 @@
     assay report RESULTS_DIR [-o report.html]
     assay report --compare DIR1 DIR2 ... [-o compare.html] [--labels L1 L2 ...]
 
-Exit status: 0 done; 2 bad usage or config; 3 bad data or model; 4 NOT_BLESSED with
---fail-on-not-blessed; 5 ML Metadata could not be read or written.
+Exit status (from assay.errors' exception tree, nothing else): 0 done; 2 bad usage or config;
+3 bad data or model; 4 NOT_BLESSED with --fail-on-not-blessed; 5 ML Metadata could not be read
+or written; 6 a location could not be read or written; 70 an internal error of assay (a bug:
+the traceback is printed).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import logging
 import os
 import shlex
 import sys
+import traceback
 import warnings
 from typing import List, Optional, Sequence
 
-EXIT_USAGE = 2
-EXIT_DATA = 3
-EXIT_NOT_BLESSED = 4
-EXIT_MLMD = 5
+# The exit codes are re-exported: scripts and tests compare statuses with cli.EXIT_*.
+from assay.errors import (EXIT_BUG, EXIT_DATA, EXIT_METADATA, EXIT_NOT_BLESSED,  # noqa: F401
+                          EXIT_OK, EXIT_STORAGE, EXIT_USAGE, AssayError, ConfigError, exit_code)
+
+EXIT_MLMD = EXIT_METADATA  # the name earlier versions exported
 LATEST_BLESSED = "latest-blessed"
 
 
@@ -52,8 +56,9 @@ def _summary(result) -> str:
         overall = result.metrics()
     except KeyError:
         overall = {}
-    shown = [k for k in ("example_count", "auc", "accuracy", "log_loss", "rmse", "r2",
-                         "accuracy", "f1_macro") if k in overall]
+    from assay.metrics.registry import headline_metrics
+
+    shown = [k for k in ("example_count",) + headline_metrics(result.task) if k in overall]
     for k in dict.fromkeys(shown):
         v = overall[k]
         lines.append(f"  overall {k}: {v:.6g}" if isinstance(v, float) else
@@ -86,8 +91,8 @@ def _mlmd_usage(args) -> Optional[str]:
 def _mlmd_inputs(store, args) -> dict:
     """The model, baseline, examples and config to evaluate, with what ML Metadata adds: paths
     of artifacts given by id, and the latest blessed model for --baseline latest-blessed."""
-    from assay import api
-    from assay.mlmd import store as mlmd
+    import assay
+    from assay import mlmd
 
     pipeline = args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE
     out = {"config": args.config, "model": args.model, "baseline": args.baseline,
@@ -100,7 +105,7 @@ def _mlmd_inputs(store, args) -> dict:
             print(f"assay: pipeline '{pipeline}' has no blessed model in ML Metadata; evaluating "
                   f"without a baseline (a first model)")
             out["baseline"] = None
-            out["config"] = api.load_config(args.config).with_model("baseline", None)
+            out["config"] = assay.load_config(args.config).with_model("baseline", None)
         else:
             print(f"assay: baseline: the latest blessed model of pipeline '{pipeline}', "
                   f"artifact {found.model_id} at {found.uri} (blessing {found.blessing_id})")
@@ -114,7 +119,7 @@ def _mlmd_inputs(store, args) -> dict:
 
 
 def _cmd_evaluate(args) -> int:
-    from assay import api
+    import assay
 
     problem = _mlmd_usage(args)
     if problem:
@@ -122,25 +127,16 @@ def _cmd_evaluate(args) -> int:
     store, inputs = None, {"config": args.config, "model": args.model,
                            "baseline": args.baseline, "examples": args.examples}
     if args.mlmd:
-        from ml_metadata import errors as mlmd_errors
+        from assay import mlmd
 
-        from assay.mlmd import store as mlmd
-        try:
-            store = mlmd.connect(args.mlmd)
-            inputs = _mlmd_inputs(store, args)
-        except ValueError as e:
-            print(f"assay: error: {e}", file=sys.stderr)
-            return EXIT_USAGE
-        except mlmd_errors.StatusError as e:
-            print(f"assay: error: ML Metadata at {mlmd._redact(args.mlmd)}: {e}",
-                  file=sys.stderr)
-            return EXIT_MLMD
+        store = mlmd.connect(args.mlmd)
+        inputs = _mlmd_inputs(store, args)
 
-    result = api.evaluate(inputs["config"], inputs["examples"], args.output,
-                          model=inputs["model"], baseline=inputs["baseline"],
-                          beam_pipeline_args=_beam_args(args.beam_pipeline_args),
-                          allow_pickle=args.allow_pickle, force_bless=args.force_bless,
-                          engine=args.engine, workers=args.workers)
+    result = assay.evaluate(inputs["config"], inputs["examples"], args.output,
+                            model=inputs["model"], baseline=inputs["baseline"],
+                            beam_pipeline_args=_beam_args(args.beam_pipeline_args),
+                            allow_pickle=args.allow_pickle, force_bless=args.force_bless,
+                            engine=args.engine, workers=args.workers)
     print(_summary(result))
     if result.blessed is not None:
         print(f"  verdict: {'BLESSED' if result.blessed else 'NOT_BLESSED'}")
@@ -148,27 +144,35 @@ def _cmd_evaluate(args) -> int:
             print(f"    - {reason}")
     if store is not None:
         try:
-            recorded = mlmd.record_evaluation(
-                store, result, examples=inputs["examples"],
-                model_id=args.model_artifact_id if args.model is None else None,
-                baseline_id=inputs.get("baseline_id"),
-                examples_ids=args.examples_artifact_id if not args.examples else (),
-                pipeline=args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE)
-        except (ValueError, mlmd_errors.StatusError) as e:
+            _record(store, args, inputs, result)
+        except AssayError as e:
+            # The results are complete on disk: say where, so the run need not be repeated.
             print(f"assay: error: the results are in {result.path}, but recording them in ML "
                   f"Metadata failed: {e}", file=sys.stderr)
-            return EXIT_MLMD
-        print(f"  ML Metadata: execution {recorded.execution_id}, ModelEvaluation "
-              f"{recorded.evaluation_id}, ModelBlessing {recorded.blessing_id} "
-              f"(pipeline '{recorded.pipeline}', run '{recorded.run_id}')")
+            return exit_code(e)
     if result.blessed is not None and args.fail_on_not_blessed and not result.blessed:
         return EXIT_NOT_BLESSED
-    return 0
+    return EXIT_OK
+
+
+def _record(store, args, inputs, result) -> None:
+    """Records the evaluation in ML Metadata (as a TFX Evaluator run) and says what it wrote."""
+    from assay import mlmd
+
+    recorded = mlmd.record_evaluation(
+        store, result, examples=inputs["examples"],
+        model_id=args.model_artifact_id if args.model is None else None,
+        baseline_id=inputs.get("baseline_id"),
+        examples_ids=args.examples_artifact_id if not args.examples else (),
+        pipeline=args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE)
+    print(f"  ML Metadata: execution {recorded.execution_id}, ModelEvaluation "
+          f"{recorded.evaluation_id}, ModelBlessing {recorded.blessing_id} "
+          f"(pipeline '{recorded.pipeline}', run '{recorded.run_id}')")
 
 
 def _mlmd_evaluations(args):
     """Results directories and labels of a pipeline's evaluations in ML Metadata, oldest first."""
-    from assay.mlmd import store as mlmd
+    from assay import mlmd
 
     pipeline = args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE
     dirs, labels = [], []
@@ -180,8 +184,8 @@ def _mlmd_evaluations(args):
             print(f"assay: skipping ModelEvaluation {artifact.id} at {artifact.uri}: it holds "
                   f"no assay results")
     if not dirs:
-        raise FileNotFoundError(f"pipeline '{pipeline}' has no assay evaluations in ML Metadata "
-                                f"{args.mlmd}")
+        raise ConfigError(f"pipeline '{pipeline}' has no assay evaluations in ML Metadata "
+                          f"{mlmd.redact(args.mlmd)}")
     return dirs, labels
 
 
@@ -196,19 +200,28 @@ def _cmd_report(args) -> int:
         args.parser.error("give one results directory, or --compare DIR1 DIR2 ...")
     if args.labels and (not args.compare or len(args.labels) != len(args.compare)):
         args.parser.error("--labels names the results of --compare, one label per directory")
+    from assay.results.result import load_result  # the report takes results, not paths
+
     if args.compare:
-        path = report.write_report(list(args.compare), args.output or "compare.html",
-                                   labels=args.labels)
+        path = report.write_report([load_result(d) for d in args.compare],
+                                   args.output or "compare.html", labels=args.labels)
     else:
-        path = report.write_report(args.results, args.output)
+        path = report.write_report(load_result(args.results), args.output)
     print(f"assay: report written to {path}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `assay` argument parser: the `evaluate` and `report` subcommands."""
     parser = argparse.ArgumentParser(prog="assay", description=(
         "Evaluate a candidate model against a baseline, overall and slice by slice."))
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_evaluate(sub)
+    _add_report(sub)
+    return parser
+
+
+def _add_evaluate(sub) -> None:
     ev = sub.add_parser("evaluate", help="evaluate models on example files")
     ev.add_argument("--config", required=True, help="YAML or JSON config file")
     # Required unless --examples-artifact-id names them (checked in _mlmd_usage).
@@ -235,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="bless the candidate whatever the checks say; the reason is recorded")
     ev.add_argument("--fail-on-not-blessed", action="store_true",
                     help=f"exit with status {EXIT_NOT_BLESSED} when the verdict is NOT_BLESSED")
+    _add_mlmd_flags(ev)
+    ev.set_defaults(func=_cmd_evaluate, parser=ev)
+
+
+def _add_mlmd_flags(ev) -> None:
     mlmd = ev.add_argument_group("ML Metadata", "record the evaluation (ModelEvaluation, "
                                  "ModelBlessing, execution, lineage) as a TFX Evaluator would")
     mlmd.add_argument("--mlmd", metavar="STORE",
@@ -251,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     mlmd.add_argument("--examples-artifact-id", type=int, nargs="+", metavar="ID",
                       help="the Examples artifact(s) (their URIs are read unless --examples is "
                            "given)")
-    ev.set_defaults(func=_cmd_evaluate, parser=ev)
+
+
+def _add_report(sub) -> None:
     rp = sub.add_parser("report", help="write the HTML report of a result, or compare several",
                         description="Writes one self-contained HTML page (it needs no network).")
     rp.add_argument("results", nargs="?", metavar="RESULTS_DIR",
@@ -268,27 +288,36 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--labels", nargs="+", metavar="LABEL",
                     help="names of the --compare results (default: their directory names)")
     rp.set_defaults(func=_cmd_report, parser=rp)
-    return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`assay ...`: runs a subcommand; returns the exit status (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     # Google's client libraries (imported with Beam) warn on import about Python 3.10's support
     # window, once per library: noise in every run's output that users cannot act on.
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\.")
-    from assay.config.schema import ConfigError
-    from assay.data.files import DataError
+    return run_command(args.func, args)
 
+
+def run_command(func, *args) -> int:
+    """Runs `func(*args)`; an error of assay's tree is one line on stderr and its exit code.
+
+    Anything else is a bug in assay, not the user's input: its traceback is printed, with a
+    line saying so, and the exit status is EXIT_BUG (70). Shared by the container's KFP mode.
+    """
     try:
-        return args.func(args)
-    except (ConfigError, TypeError, FileNotFoundError) as e:
+        return func(*args)
+    except AssayError as e:
         print(f"assay: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except (DataError, ValueError) as e:
-        print(f"assay: error: {e}", file=sys.stderr)
-        return EXIT_DATA
+        return exit_code(e)
+    except Exception as e:  # noqa: BLE001 - the one place that reports bugs as bugs
+        traceback.print_exc()
+        print(f"assay: internal error: {type(e).__name__} is a bug in assay, not a problem with "
+              f"the input; please report it with the traceback above (exit status {EXIT_BUG})",
+              file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def make_trips(n: int, seed: int = 0) -> pa.Table:
 
 def to_examples(table: pa.Table) -> List[bytes]:
     """Serialized tf.Examples of the table's rows (floats as float32, strings as bytes)."""
-    from assay.data.files import encode_examples
+    from assay.data.tfrecord import encode_examples
 
     return [record for batch in table.to_batches(max_chunksize=65536)
             for record in encode_examples(batch)]
@@ -57,7 +57,7 @@ def to_examples(table: pa.Table) -> List[bytes]:
 
 def write_tfrecord(path: str, records: Sequence[bytes], compress: bool = False) -> None:
     """Writes records in the TFRecord framing (gzip-compressed when `compress`)."""
-    from assay.data.files import masked_crc
+    from assay.data.tfrecord import masked_crc
 
     opener = gzip.open if compress else open
     with opener(path, "wb") as f:

@@ -60,75 +60,22 @@ Importing this module does not import TFMA or TensorFlow: a proto is read throug
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from assay.config.schema import ConfigError
+from assay.config.tfma_metrics import (FIRST_DECISION_THRESHOLD, METRIC_NAMES, Translation,
+                                       default_metric_name)
+from assay.config.tfma_metrics import unwrapped as _wrapped
+from assay.errors import ConfigError, ConfigTypeError
 
-__all__ = ["METRIC_NAMES", "TfmaConfigError", "from_tfma", "eval_config_json"]
+__all__ = ["METRIC_NAMES", "TfmaConfigError", "default_metric_name", "eval_config_json",
+           "from_tfma"]
 
 
 class TfmaConfigError(ConfigError):
     """A tfma.EvalConfig that assay cannot translate; the message names every unsupported part."""
 
 
-# TFMA / Keras metric class -> assay metric name (None: a plot, which assay always writes).
-METRIC_NAMES: Dict[str, Optional[str]] = {
-    "ExampleCount": "example_count",
-    "WeightedExampleCount": "weighted_example_count",
-    "AUC": "auc",
-    "AUCPrecisionRecall": "auc_pr",
-    "BinaryAccuracy": "accuracy",
-    "Accuracy": "accuracy",
-    "CategoricalAccuracy": "accuracy",
-    "SparseCategoricalAccuracy": "accuracy",
-    "Precision": "precision",
-    "Recall": "recall",
-    "F1Score": "f1",
-    "Specificity": "specificity",
-    "FallOut": "false_positive_rate",
-    "TruePositives": "tp",
-    "FalsePositives": "fp",
-    "TrueNegatives": "tn",
-    "FalseNegatives": "fn",
-    "BinaryCrossentropy": "log_loss",
-    "BinaryCrossEntropy": "log_loss",
-    "CategoricalCrossentropy": "log_loss",
-    "CategoricalCrossEntropy": "log_loss",
-    "SparseCategoricalCrossentropy": "log_loss",
-    "MeanLabel": "mean_label",
-    "MeanPrediction": "mean_prediction",
-    "Calibration": "calibration",
-    "MeanSquaredError": "mse",
-    "RootMeanSquaredError": "rmse",
-    "MeanAbsoluteError": "mae",
-    "MeanAbsolutePercentageError": "mape",
-    "TopKCategoricalAccuracy": "top_k_accuracy",
-    "SparseTopKCategoricalAccuracy": "top_k_accuracy",
-    "CalibrationPlot": None,
-    "ConfusionMatrixPlot": None,
-    "MultiClassConfusionMatrixPlot": None,
-}
-# TFMA/Keras report MAPE in percent, assay as a fraction: bounds are scaled by this.
-_SCALE = {"MeanAbsolutePercentageError": 0.01}
-# Metrics with a decision threshold (Keras `thresholds` / `threshold`), and whether assay has
-# an `@t` variant of them for thresholds other than its first decision threshold (0.5).
-_AT_THRESHOLD = {"BinaryAccuracy", "Precision", "Recall", "F1Score", "TruePositives",
-                 "FalsePositives", "TrueNegatives", "FalseNegatives", "Specificity", "FallOut"}
-_NO_AT_VARIANT = {"Specificity", "FallOut"}
-_ALWAYS_AT = {"TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives"}
-# Metric config keys that change nothing when they hold these values (Keras/TFMA defaults).
-_HARMLESS = {"name": None, "dtype": None, "num_thresholds": None, "summation_method": None,
-             "num_buckets": None, "left": None, "right": None, "axis": -1, "fn": None,
-             "reduction": None, "from_logits": False, "label_smoothing": 0.0, "top_k": None,
-             "class_id": None, "multi_label": False, "num_labels": None, "label_weights": None,
-             "curve": "ROC", "thresholds": None, "threshold": None, "k": None}
-_KERAS_MODULES = ("", "tensorflow_model_analysis", "tensorflow_model_analysis.metrics",
-                  "tf_keras.metrics", "tensorflow.keras.metrics", "keras.metrics",
-                  "tf_keras.losses", "tensorflow.keras.losses", "keras.losses")
-_DIRECTIONS = {"HIGHER_IS_BETTER": "higher", "LOWER_IS_BETTER": "lower", 2: "higher", 1: "lower"}
 _MODEL_TYPES = ("", "tf_keras", "tf_generic")
-_FIRST_DECISION_THRESHOLD = 0.5
 
 
 def eval_config_json(eval_config: Any) -> str:
@@ -144,8 +91,8 @@ def _as_dict(eval_config: Any) -> Dict[str, Any]:
         from google.protobuf import json_format
 
         if eval_config.DESCRIPTOR.full_name != "tensorflow_model_analysis.EvalConfig":
-            raise TypeError(f"eval_config must be a tfma.EvalConfig "
-                            f"(got a {eval_config.DESCRIPTOR.full_name} proto)")
+            raise ConfigTypeError(f"eval_config must be a tfma.EvalConfig "
+                                  f"(got a {eval_config.DESCRIPTOR.full_name} proto)")
         return json_format.MessageToDict(eval_config, preserving_proto_field_name=True)
     if isinstance(eval_config, (str, bytes)):
         try:
@@ -153,16 +100,9 @@ def _as_dict(eval_config: Any) -> Dict[str, Any]:
         except ValueError as e:
             raise TfmaConfigError(f"eval_config is not valid JSON ({e})") from None
     if not isinstance(eval_config, Mapping):
-        raise TypeError(f"eval_config must be a tfma.EvalConfig, its JSON string or dict "
-                        f"(got {eval_config!r}, a {type(eval_config).__name__})")
+        raise ConfigTypeError(f"eval_config must be a tfma.EvalConfig, its JSON string or dict "
+                              f"(got {eval_config!r}, a {type(eval_config).__name__})")
     return dict(eval_config)
-
-
-def _wrapped(value: Any) -> Any:
-    """A wrapper-proto value (`{'value': 0.7}` in a hand-written dict) unwrapped."""
-    if isinstance(value, Mapping) and set(value) <= {"value"}:
-        return value.get("value", 0)
-    return value
 
 
 def _to_type(value: Any) -> Any:
@@ -176,29 +116,8 @@ def _to_type(value: Any) -> Any:
         return text
 
 
-def default_metric_name(class_name: str) -> str:
-    """The name TFMA gives a metric with no configured name: its class name in snake_case."""
-    intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", class_name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
-
-
-def _format_threshold(t: float) -> str:
-    from assay.metrics.binary import format_threshold
-
-    return format_threshold(t)
-
-
-class _Translation:
-    """Collects the assay config and every unsupported part found on the way."""
-
-    def __init__(self):
-        self.problems: List[str] = []
-        self.decision_thresholds: List[float] = []
-        self.top_k: List[int] = []
-        self.weight: Optional[str] = None
-
-    def unsupported(self, where: str, what: str) -> None:
-        self.problems.append(f"{where}: {what}")
+class _Translation(Translation):
+    """Translates models, slices and metrics specs; collects every unsupported part."""
 
     # -- models -------------------------------------------------------------------------------
 
@@ -290,108 +209,10 @@ class _Translation:
             return []
         return sliced
 
-    # -- metrics ------------------------------------------------------------------------------
-
-    def metric(self, where: str, metric: Mapping[str, Any]) -> Tuple[str, Optional[str], float]:
-        """(the TFMA metric name, the assay metric name or None for plots, bound scale)."""
-        class_name = metric.get("class_name", "")
-        raw = metric.get("config") or ""
-        try:
-            cfg = json.loads(raw if raw.startswith("{") else "{" + raw + "}") if raw else {}
-        except ValueError:
-            self.unsupported(where, f"config {raw!r} is not JSON")
-            cfg = {}
-        tfma_name = cfg.get("name") or default_metric_name(class_name)
-        if metric.get("module", "") not in _KERAS_MODULES:
-            self.unsupported(where, f"custom metric module '{metric['module']}' "
-                                    f"(use assay's custom_metrics instead)")
-            return tfma_name, None, 1.0
-        if class_name not in METRIC_NAMES:
-            self.unsupported(where, f"metric class '{class_name}' has no assay equivalent "
-                                    f"(supported: {', '.join(sorted(METRIC_NAMES))})")
-            return tfma_name, None, 1.0
-        name = METRIC_NAMES[class_name]
-        handled = {"name", "dtype"}
-        if class_name == "AUC" and str(cfg.get("curve", "ROC")).upper() == "PR":
-            name = "auc_pr"
-            handled.add("curve")
-        if class_name in _AT_THRESHOLD:
-            t = cfg.get("thresholds", cfg.get("threshold"))
-            handled |= {"thresholds", "threshold"}
-            if isinstance(t, list):
-                if len(t) != 1:
-                    self.unsupported(where, f"{class_name} with several thresholds {t}; give "
-                                            f"one MetricConfig per threshold")
-                    t = None
-                else:
-                    t = t[0]
-            t = _FIRST_DECISION_THRESHOLD if t is None else float(t)
-            if t != _FIRST_DECISION_THRESHOLD or class_name in _ALWAYS_AT:
-                if class_name in _NO_AT_VARIANT:
-                    self.unsupported(where, f"{class_name} at threshold {t} (assay computes "
-                                            f"{name} at its first decision threshold, 0.5)")
-                else:
-                    name = f"{name}@{_format_threshold(t)}"
-                    if t != _FIRST_DECISION_THRESHOLD and t not in self.decision_thresholds:
-                        self.decision_thresholds.append(t)
-        if name == "top_k_accuracy":
-            k = int(cfg.get("k", 5))
-            handled.add("k")
-            name = f"top_{k}_accuracy"
-            if k not in self.top_k:
-                self.top_k.append(k)
-        for key, value in cfg.items():
-            if key in handled or value is None or value == _HARMLESS.get(key, object()):
-                continue
-            if key in ("num_thresholds", "summation_method", "num_buckets", "reduction", "fn"):
-                continue  # how TFMA approximates; assay computes its own way
-            self.unsupported(where, f"{class_name} config '{key}': {value!r}")
-        return tfma_name, name, _SCALE.get(class_name, 1.0)
-
-    def threshold(self, where: str, metric: Optional[str], scale: float,
-                  threshold: Mapping[str, Any], slices: List[Any]) -> Optional[Dict[str, Any]]:
-        """One assay threshold from a TFMA MetricThreshold (None when it bounds nothing)."""
-        if metric is None:
-            self.unsupported(where, "a threshold on a plot or an untranslatable metric")
-            return None
-        out: Dict[str, Any] = {"metric": metric}
-        value = threshold.get("value_threshold") or {}
-        if "lower_bound" in value:
-            out["min"] = float(_wrapped(value["lower_bound"])) * scale
-        if "upper_bound" in value:
-            out["max"] = float(_wrapped(value["upper_bound"])) * scale
-        change = threshold.get("change_threshold")
-        if change is not None and ("absolute" in change or "relative" in change):
-            direction = _DIRECTIONS.get(change.get("direction", "UNKNOWN"))
-            if direction is None:
-                self.unsupported(where, f"change_threshold on {metric} without a direction "
-                                        f"(HIGHER_IS_BETTER or LOWER_IS_BETTER)")
-                return None
-            from assay.validation.checks import metric_direction
-
-            known = metric_direction(metric)
-            if known is not None and known != direction:
-                self.unsupported(where, f"change_threshold on {metric} says {direction} is "
-                                        f"better, but {known} {metric} is better")
-                return None
-            if known is None:
-                out["direction"] = direction
-            sign = -1.0 if direction == "higher" else 1.0
-            regression = {}
-            if "absolute" in change:
-                regression["absolute"] = sign * float(_wrapped(change["absolute"])) * scale
-            if "relative" in change:
-                regression["relative"] = sign * float(_wrapped(change["relative"]))
-            out["max_regression"] = regression
-        if len(out) == 1:
-            return None
-        if slices != [[]]:
-            out["slices"] = slices
-        return out
-
-    def metrics_spec(self, where: str, spec: Mapping[str, Any], every_slice: List[Any],
-                     candidate_name: str, model_names: Mapping[str, str]
-                     ) -> List[Dict[str, Any]]:
+    def metrics_spec_applies(self, where: str, spec: Mapping[str, Any], candidate_name: str,
+                             model_names: Mapping[str, str]) -> bool:
+        """Notes the metrics spec's untranslatable options; True when it applies to the
+        candidate (its model_names name it, or name no model)."""
         for key, what in (("output_names", "multi-output models"),
                           ("output_weights", "multi-output models"),
                           ("binarize", "assay's multiclass metrics are per class already "
@@ -417,6 +238,14 @@ class _Translation:
                                      f"(model names: {sorted(known)})")
             # "" is TFMA's name for the one model of a config without a baseline.
             applies = bool({candidate_name, ""} & set(spec["model_names"]))
+        return applies
+
+    def metrics_spec(self, where: str, spec: Mapping[str, Any], every_slice: List[Any],
+                     candidate_name: str, model_names: Mapping[str, str]
+                     ) -> List[Dict[str, Any]]:
+        """The assay thresholds of one tfma.MetricsSpec: those given with a metric, per slice,
+        or by metric name."""
+        applies = self.metrics_spec_applies(where, spec, candidate_name, model_names)
         thresholds: List[Dict[str, Any]] = []
         by_name: Dict[str, Tuple[Optional[str], float]] = {}
 
@@ -474,6 +303,31 @@ _OPTION_KEYS = ("include_default_metrics", "compute_confidence_intervals",
                 "confidence_intervals", "min_slice_size", "disabled_outputs")
 
 
+def _every_slice(slices: List[Any]) -> List[List[str]]:
+    """The threshold `slices` meaning every slice computed: each slicing spec's features once.
+
+    TFMA checks a threshold without slicing specs on every slice it computes."""
+    every_slice: List[List[str]] = []
+    for s in slices:
+        if isinstance(s, Mapping) and "keys" in s:
+            features = list(s["keys"]) + list(s["values"])
+        else:
+            features = list(s)  # the keys, or the features of a {feature: value} spec
+        if sorted(features) not in [sorted(f) for f in every_slice]:
+            every_slice.append(features)
+    return every_slice
+
+
+def _check_options(tr: _Translation, options: Mapping[str, Any]) -> None:
+    for key in options:
+        if key not in _OPTION_KEYS:
+            tr.unsupported("options", f"unknown option '{key}'")
+    if _wrapped(options.get("compute_confidence_intervals")):
+        tr.unsupported("options.compute_confidence_intervals", "not supported")
+    if options.get("disabled_outputs"):
+        tr.unsupported("options.disabled_outputs", "not supported (assay writes all outputs)")
+
+
 def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
               ) -> Dict[str, Any]:
     """assay's config (its YAML/JSON form) equivalent to a tfma.EvalConfig.
@@ -490,7 +344,7 @@ def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
 
     Raises:
       TfmaConfigError: parts of the config that assay cannot translate, all named.
-      TypeError: eval_config is not a tfma.EvalConfig or its JSON form.
+      ConfigTypeError: eval_config is not a tfma.EvalConfig or its JSON form.
 
     Example:
         >>> from_tfma({"model_specs": [{"label_key": "y", "prediction_key": "p"}],
@@ -507,15 +361,7 @@ def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
     tr.weight = weight
     slicing = raw.get("slicing_specs") or [{}]
     slices = [tr.slicing_spec(f"slicing_specs[{i}]", s) for i, s in enumerate(slicing)]
-    # TFMA checks a threshold without slicing specs on every slice it computes: each spec.
-    every_slice: List[Any] = []
-    for s in slices:
-        if isinstance(s, Mapping) and "keys" in s:
-            features = list(s["keys"]) + list(s["values"])
-        else:
-            features = list(s)  # the keys, or the features of a {feature: value} spec
-        if sorted(features) not in [sorted(f) for f in every_slice]:
-            every_slice.append(features)
+    every_slice = _every_slice(slices)
     if raw.get("cross_slicing_specs"):
         tr.unsupported("cross_slicing_specs", "not supported (assay bounds differences "
                                               "between slices with max_gap)")
@@ -524,13 +370,7 @@ def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
         thresholds += tr.metrics_spec(f"metrics_specs[{i}]", spec, every_slice,
                                       names["candidate"], names)
     options = raw.get("options") or {}
-    for key in options:
-        if key not in _OPTION_KEYS:
-            tr.unsupported("options", f"unknown option '{key}'")
-    if _wrapped(options.get("compute_confidence_intervals")):
-        tr.unsupported("options.compute_confidence_intervals", "not supported")
-    if options.get("disabled_outputs"):
-        tr.unsupported("options.disabled_outputs", "not supported (assay writes all outputs)")
+    _check_options(tr, options)
     if tr.problems:
         raise TfmaConfigError("this tfma.EvalConfig cannot be translated to assay's config:\n"
                               + "\n".join(f"  - {p}" for p in tr.problems))
@@ -540,7 +380,7 @@ def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
     if slices != [[]]:
         out["slices"] = slices
     if tr.decision_thresholds:
-        out["decision_thresholds"] = [_FIRST_DECISION_THRESHOLD] + tr.decision_thresholds
+        out["decision_thresholds"] = [FIRST_DECISION_THRESHOLD] + tr.decision_thresholds
     if tr.top_k:
         out["top_k"] = tr.top_k
     if options.get("min_slice_size") is not None:

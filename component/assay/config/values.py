@@ -29,7 +29,9 @@ def type_name(value: Any) -> str:
 def suggest(key: Any, valid: Sequence[str]) -> str:
     """"; did you mean 'x'?" for the closest valid key, else the list of valid keys."""
     close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else f"; valid keys are: {', '.join(sorted(valid))}"
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f"; valid keys are: {', '.join(sorted(valid))}"
 
 
 def check_keys(mapping: Mapping[str, Any], valid: Sequence[str], where: str) -> None:
@@ -119,7 +121,7 @@ def load_mapping(text: str, where: str) -> dict:
     if raw is None:
         raise ConfigError(f"{where} is empty")
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must hold a YAML/JSON mapping (got a {type_name(raw)}: "
+        raise ConfigError(f"{where} must be a YAML/JSON mapping (got {type_name(raw)}: "
                           f"{text.strip()[:80]!r})")
     return dict(raw)
 

@@ -21,7 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import window
 
 from assay.engine import passes
-from assay.engine import plan as plan_lib
+from assay.engine.prepare import load_adapter
 from assay.engine.plan import EvalPlan
 
 _DIAGNOSTICS = "diagnostics"
@@ -73,7 +73,7 @@ class AccumulateSlices(beam.DoFn):
         self._plan = plan
 
     def setup(self):
-        self._adapters = {name: plan_lib.load_adapter(spec, self._plan.raw_record_column)
+        self._adapters = {name: load_adapter(spec, self._plan.raw_record_column)
                           for name, spec in self._plan.config.models}
         self._families = self._plan.metric_families()
 

@@ -24,8 +24,9 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from assay.engine import passes
-from assay.engine import plan as plan_lib
+from assay.engine.prepare import load_adapter
 from assay.engine.plan import EvalPlan
+from assay.errors import ConfigError, RunnerError
 
 
 class _InThisThread:
@@ -145,9 +146,9 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
     if workers is None:
         workers = default_workers()
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ValueError(f"workers must be a positive integer (got {workers!r})")
+        raise ConfigError(f"workers must be a positive integer (got {workers!r})")
     workers = max(1, min(workers, len(files)))
-    adapters = {name: plan_lib.load_adapter(spec, plan.raw_record_column)
+    adapters = {name: load_adapter(spec, plan.raw_record_column)
                 for name, spec in plan.config.models}
     families = plan.metric_families()
     if use_processes(plan, workers):
@@ -195,7 +196,7 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
         chunks = [items[i::workers] for i in range(workers)]
         slices = [item for chunk in pool.map(compute, chunks) for item in chunk]
     except BrokenProcessPool as e:
-        raise RuntimeError(
+        raise RunnerError(
             f"a worker process of the local engine died while evaluating {len(files)} file(s) "
             f"or file parts (killed, e.g. out of memory: {e}); nothing was written. Rerun with "
             f"fewer workers (--workers 1) or on the Beam engine (--engine beam)") from None

@@ -17,10 +17,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 import numpy as np
 import pyarrow as pa
 
-from assay.data import files as assay_io
-from assay.engine import plan as plan_lib
+from assay import data as assay_io
+from assay.engine.extract import Problems, model_batches
 from assay.engine import slicing
-from assay.engine.plan import EvalPlan, Problems
+from assay.engine.plan import EvalPlan
 
 MERGE_EVERY = 32  # partial accumulators of a slice held before they are merged
 
@@ -110,8 +110,8 @@ class SliceAccumulator:
         path, start, batch = element
         self._seen.update(batch.schema.names)
         self._rows += batch.num_rows
-        per_model, kept = plan_lib.model_batches(self._plan, self._adapters, batch, path, start,
-                                                 self._problems)
+        per_model, kept = model_batches(self._plan, self._adapters, batch, path, start,
+                                        self._problems)
         if kept is not None:
             batch = batch.take(pa.array(kept))
         done = set()  # two specs may yield the same slice ([day] and {day: 3}): count it once

@@ -7,7 +7,9 @@ value (crossed with the other features' values); a row that lacks a sliced featu
 value) belongs to no slice of the spec.
 
 Slice keys are tuples of (feature, value) pairs with plain Python values (ints stay ints);
-bucketed features get interval labels such as "[1, 5)".
+bucketed features get interval labels such as "[1, 5)". A fixed value of a spec ({"day": 3})
+matches the data's values as `assay.results.slices.values_match` says (3, 3.0 and "3" alike),
+the rule that validation and the report use too.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 import pyarrow as pa
 
-from assay.data import files as assay_io
+from assay import data as assay_io
 from assay.config.schema import SliceColumn, SliceSpec
+from assay.results.slices import values_match
 
+# The key of a slice as the pass computes it: the values as the data has them. Results name
+# slices by the JSON form of this key ({} is the overall slice).
 SliceKey = Tuple[Tuple[str, Any], ...]
-OVERALL: SliceKey = ()
+OVERALL_KEY: SliceKey = ()
 
 
 def _fmt(bound: float) -> str:
@@ -125,6 +130,24 @@ def _cross(left_rows: np.ndarray, left_codes: np.ndarray, right_rows: np.ndarray
     return left_rows[left_index], left_index, right_index
 
 
+def _matching(values: np.ndarray, wanted: Any) -> np.ndarray:
+    """Which of `values` (shape [m]) match the fixed slice value `wanted`, shape [m] bool.
+
+    Same type, same rule: a number against numbers, a string against strings (the common cases)
+    is a plain comparison. Across types ("3" against numbers), the rule is applied once per
+    distinct value, not per example.
+    """
+    values = np.asarray(values)
+    kind = values.dtype.kind
+    if isinstance(wanted, str) and kind == "O":  # strings (the data layer decodes bytes)
+        return values == wanted
+    if not isinstance(wanted, (bool, str)) and kind in "iuf":
+        return values == wanted
+    uniques, inverse = _unique_inverse(values)
+    hit = np.array([values_match(wanted, u) for u in _py(uniques)], dtype=bool)
+    return hit[inverse.reshape(-1)]
+
+
 def slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
                  boundaries: Dict[str, Tuple[float, ...]] = None) -> SliceGroups:
     """Groups the rows of `batch` into the slices of `spec` (see the module docstring).
@@ -137,7 +160,8 @@ def slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
     """
     n = batch.num_rows
     if spec.is_overall:
-        return SliceGroups(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64), [OVERALL])
+        return SliceGroups(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                           [OVERALL_KEY])
     boundaries = boundaries or {}
     present = set(batch.schema.names)
     empty = SliceGroups(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
@@ -149,13 +173,7 @@ def slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
         values, rows = assay_io.column_values(batch, feature)
         hit = np.zeros(n, dtype=bool)
         if len(values):
-            if isinstance(wanted, str):
-                match = np.asarray(values).astype(object) == wanted
-            else:
-                numeric = np.asarray(values)
-                match = (numeric == wanted) if numeric.dtype.kind in "biuf" else np.zeros(
-                    len(values), dtype=bool)
-            hit[rows[match]] = True
+            hit[rows[_matching(values, wanted)]] = True
         keep &= hit
     fixed: SliceKey = tuple(spec.values)
 
@@ -207,12 +225,3 @@ def _unique_rows(codes: np.ndarray, sizes: Sequence[int]) -> Tuple[np.ndarray, n
         rest //= size
     return combos, inverse
 
-
-def key_to_json(key: SliceKey) -> Dict[str, Any]:
-    """The JSON form of a slice key: {} for overall, {"hour": 3, "day": 1} otherwise."""
-    return {k: v for k, v in key}
-
-
-def key_name(key: SliceKey) -> str:
-    """A readable name: 'overall' or 'hour=3, day=1'."""
-    return "overall" if not key else ", ".join(f"{k}={v}" for k, v in key)

@@ -18,6 +18,7 @@ import sys
 from typing import Any, Optional
 
 from assay import __version__
+from assay.errors import ConfigError, ConfigTypeError
 
 DEFAULT_IMAGE = f"assay:{__version__}"
 """The tag `docker build -t assay:0.1.0 .` gives; push it and pass its registry name as image."""
@@ -64,8 +65,11 @@ def evaluator_component(image: str = DEFAULT_IMAGE) -> Any:
     Returns:
       A kfp ContainerComponent; call it in a pipeline, or compile it with kfp.compiler.
     """
-    if not isinstance(image, str) or not image:
-        raise TypeError(f"'image' must be a non-empty string (got {image!r})")
+    if not isinstance(image, str):
+        raise ConfigTypeError(f"'image' must be a non-empty string (got {image!r}, a "
+                              f"{type(image).__name__})")
+    if not image:
+        raise ConfigError(f"'image' must be a non-empty string (got {image!r})")
     from typing import List
 
     from kfp import dsl

@@ -41,7 +41,9 @@ as its ML Metadata custom properties, and uploads each artifact's local path):
 plus `parameterValues: {"blessed": true|false}` in the executor output file, which the launcher
 prefers to the parameter file.
 
-The image needs no KFP SDK: this module imports nothing from kfp.
+The image needs no KFP SDK: this module imports nothing from kfp. The outputs' layouts are in
+`assay.kfp.outputs`. Exit status as the CLI's (assay.errors): 2 a bad executor input or config,
+3 bad data or model, 6 storage, 70 a bug in assay (with its traceback).
 
 Example:
     >>> import json                                                           # doctest: +SKIP
@@ -54,17 +56,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import shlex
 import shutil
-import sys
 import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-INPUT_ARTIFACTS = ("examples", "model", "baseline_model", "config_file")
-OUTPUT_ARTIFACTS = ("evaluation", "metrics", "classification_metrics", "report", "blessing")
-OUTPUT_PARAMETERS = ("blessed",)
+from assay.errors import EXIT_DATA, EXIT_USAGE, ConfigError  # noqa: F401 (EXIT_*: re-exported)
+from assay.kfp.outputs import (OUTPUT_ARTIFACTS, classification_metrics, scalar_metrics,
+                               to_json, write_executor_output)
+
 PARAMETER_DEFAULTS: Mapping[str, Any] = {"config": "", "beam_pipeline_args": [],
                                          "allow_pickle": False, "force_bless": ""}
 # Where KFP's launcher makes remote artifacts available (kfp.dsl.types.artifact_types).
@@ -72,11 +73,8 @@ _MOUNTS = (("gs://", "/gcs/"), ("minio://", "/minio/"), ("s3://", "/s3/"))
 _MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".keras", ".h5")
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
-EXIT_USAGE = 2
-EXIT_DATA = 3
 
-
-class ExecutorInputError(ValueError):
+class ExecutorInputError(ConfigError):
     """The executor input does not have the shape KFP gives it, or misses what assay needs."""
 
 
@@ -183,13 +181,12 @@ def _config(task: ExecutorInput, model: Optional[str], baseline: Optional[str]
             ) -> Dict[str, Any]:
     """The config, from the `config` parameter or the `config_file` artifact, as a dict.
 
-    A wired-in model or baseline artifact needs no entry in the config: `models.candidate`
-    (`models.baseline`) is added as {path: ...} when missing, and replaced by the artifact's
-    path (keeping its other keys) when present.
+    The wired-in model and baseline artifacts are bound by assay.config.binding's rule (one is
+    added when the config has no entry for it; a path in the config is replaced, keeping its
+    other keys; a spec reading a prediction column keeps reading it).
     """
-    import yaml
-
-    from assay.config.schema import ConfigError
+    from assay.config.binding import bind_models
+    from assay.config.values import load_mapping
 
     text = task.parameters.get("config") or ""
     artifact = task.inputs.get("config_file")
@@ -212,26 +209,7 @@ def _config(task: ExecutorInput, model: Optional[str], baseline: Optional[str]
     if not text:
         raise ExecutorInputError("no config: set the `config` parameter (YAML or JSON text) or "
                                  "wire a `config_file` artifact")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{where} is not valid YAML/JSON: {e}") from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a YAML/JSON mapping (got "
-                          f"{type(raw).__name__}: {text[:80]!r})")
-    raw = dict(raw)
-    models = raw.get("models")
-    if isinstance(models, Mapping) or models is None:
-        models = dict(models or {})
-        for name, path in (("candidate", model), ("baseline", baseline)):
-            if path is not None:
-                spec = models.get(name)
-                spec = dict(spec) if isinstance(spec, Mapping) else {}
-                spec.pop("prediction", None)
-                spec["path"] = path
-                models[name] = spec
-        raw["models"] = models
-    return raw
+    return bind_models(load_mapping(text, where), model, baseline)
 
 
 def _beam_args(value: Any) -> List[str]:
@@ -252,103 +230,11 @@ def _flag(value: Any, name: str) -> bool:
     raise ExecutorInputError(f"`{name}` must be a boolean (got {value!r})")
 
 
-# --------------------------------------------------------------------------------------------
-# Results -> KFP outputs
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value)
-
-
-def _number(value: float) -> Any:
-    return int(value) if float(value).is_integer() and abs(value) < 2 ** 53 else float(value)
-
-
-def scalar_metrics(result: Any) -> Dict[str, Any]:
-    """system.Metrics metadata: the overall candidate metrics with finite values (KFP's metadata
-    is JSON and cannot hold NaN; metrics.json in the evaluation keeps every value)."""
-    try:
-        overall = result.metrics({}, "candidate")
-    except KeyError:
-        return {}
-    return {name: _number(value) for name, value in overall.items() if _finite(value)}
-
-
-def _class_names(result: Any) -> List[str]:
-    names = result.info.get("class_names") or (result.config or {}).get("label_vocabulary")
-    return [str(n) for n in names] if names else ["0", "1"]
-
-
-def _confusion(labels: Sequence[str], matrix: Sequence[Sequence[float]]) -> Dict[str, Any]:
-    return {"annotationSpecs": [{"displayName": str(label)} for label in labels],
-            "rows": [{"row": [_number(v) for v in row]} for row in matrix]}
-
-
-def classification_metrics(result: Any) -> Dict[str, Any]:
-    """system.ClassificationMetrics metadata of the overall slice, in the KFP SDK's layout."""
-    try:
-        plots = result.plots({}, "candidate")
-    except KeyError:
-        plots = {}
-    out: Dict[str, Any] = {}
-    if result.task == "binary":
-        roc = plots.get("roc_curve") or {}
-        thresholds = roc.get("thresholds") or []
-        top = max([t for t in thresholds if t is not None], default=1.0)
-        # The first point, (0, 0), predicts nothing positive: its threshold lies above every
-        # score (KFP needs a number where assay writes None).
-        above = 1.0 if top < 1.0 else math.nextafter(top, math.inf)
-        out["confidenceMetrics"] = [
-            {"confidenceThreshold": above if t is None else float(t), "recall": float(tpr),
-             "falsePositiveRate": float(fpr)}
-            for t, fpr, tpr in zip(thresholds, roc.get("fpr") or [], roc.get("tpr") or [])
-            if fpr is not None and tpr is not None]
-        overall = result.metrics({}, "candidate")
-        at = next((k[len("tp@"):] for k in overall if k.startswith("tp@")), None)
-        if at is not None:
-            tn, fp, fn, tp = (overall.get(f"{m}@{at}") for m in ("tn", "fp", "fn", "tp"))
-            if all(_finite(v) for v in (tn, fp, fn, tp)):
-                out["confusionMatrix"] = _confusion(_class_names(result)[:2],
-                                                    [[tn, fp], [fn, tp]])
-    elif result.task == "multiclass":
-        cm = plots.get("confusion_matrix")
-        if cm:
-            out["confusionMatrix"] = _confusion(cm["labels"], cm["matrix"])
-    return out
-
-
 def write_report(result: Any, path: str) -> None:
     """The HTML report (assay.report.html's self-contained page) into `path`."""
     from assay.report import html as report
 
-    report.write_report(result.path, output=path)
-    _readable(path)
-
-
-def _readable(path: str) -> None:
-    # mkstemp makes files only the owner can read; outputs are shared like any written file.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def _write_text(path: str, text: str) -> None:
-    """Writes `path` through a temporary file beside it, so it is never half-written."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".assay-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj, allow_nan=False, sort_keys=True)
+    report.write_report(result, output=path)
 
 
 def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
@@ -356,68 +242,58 @@ def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
     (also written to outputs.outputFile).
 
     Raises:
-      ExecutorInputError: the executor input lacks what assay needs.
-      ConfigError, TypeError, FileNotFoundError, DataError, ValueError: as assay.evaluate.
+      ExecutorInputError: the executor input lacks what assay needs (a ConfigError).
+      AssayError: as assay.evaluate.
     """
-    from assay import api
-    from assay.validation import checks as validation
+    import assay
 
     task = ExecutorInput.from_dict(executor_input)
     if "examples" not in task.inputs:
         raise ExecutorInputError("the executor input has no `examples` artifact")
     model = task.inputs.get("model")
     baseline = task.inputs.get("baseline_model")
-    out = task.outputs
-    force_bless = task.parameters.get("force_bless") or None
     model_file = model_path(model.path) if model else None
     baseline_file = model_path(baseline.path) if baseline else None
     with tempfile.TemporaryDirectory(prefix="assay-kfp-") as scratch:
         # Evaluate on local disk, then copy: assay replaces its output directory by renaming,
         # which a bucket mount (gcsfuse on /gcs/) may not support for directories.
-        result = api.evaluate(
+        result = assay.evaluate(
             _config(task, model_file, baseline_file), task.inputs["examples"].path,
-            os.path.join(scratch, "evaluation"), model=model_file, baseline=baseline_file,
+            os.path.join(scratch, "evaluation"),  # _config has bound model_file, baseline_file
             beam_pipeline_args=_beam_args(task.parameters.get("beam_pipeline_args")),
             allow_pickle=_flag(task.parameters.get("allow_pickle"), "allow_pickle"),
-            force_bless=force_bless)
-        verdict = validation.ValidationResult.from_dict(result.validation)
-        validation.write_blessing(out["blessing"].path, verdict)
-        has_baseline = "baseline" in result.info.get("models", {})
-        blessing_meta = validation.blessing_properties(
-            verdict, current_model=model.uri if model else None,
-            baseline_model=baseline.uri if baseline and has_baseline else None)
-        metrics = scalar_metrics(result)
-        _write_text(out["metrics"].path, _json(metrics))
-        classification = classification_metrics(result)
-        _write_text(out["classification_metrics"].path, _json(classification))
-        shutil.copytree(result.path, out["evaluation"].path, dirs_exist_ok=True)
-        result.path = out["evaluation"].path     # what the report names as its source
-        write_report(result, out["report"].path)
-    metadata = {"evaluation": {"task": result.task,
-                               "examples_read": result.info.get("examples_read"),
-                               "blessed": bool(result.blessed),
-                               "outcome": result.validation.get("outcome"),
-                               "slices": len(result.slices())},
-                "metrics": metrics, "classification_metrics": classification, "report": {},
-                "blessing": blessing_meta}
+            force_bless=task.parameters.get("force_bless") or None)
+        metadata = _write_outputs(task, result)
     return write_executor_output(task, metadata, bool(result.blessed))
 
 
-def write_executor_output(task: ExecutorInput, metadata: Mapping[str, Mapping[str, Any]],
-                          blessed: bool) -> Dict[str, Any]:
-    """Writes the `blessed` parameter file and the executor output file; returns the latter."""
-    for name in OUTPUT_PARAMETERS:
-        if name in task.parameter_files:
-            _write_text(task.parameter_files[name], "true" if blessed else "false")
+def _write_outputs(task: ExecutorInput, result: Any) -> Dict[str, Dict[str, Any]]:
+    """Writes every output artifact from the finished evaluation; returns their metadata."""
+    from assay.data.files import write_text
+    from assay import validation
+
     out = task.outputs
-    output = {
-        "artifacts": {name: {"artifacts": [{"name": out[name].name, "uri": out[name].uri,
-                                            "metadata": metadata[name]}]}
-                      for name in OUTPUT_ARTIFACTS},
-        "parameterValues": {"blessed": blessed},
-    }
-    _write_text(task.output_file, _json(output))
-    return output
+    model, baseline = task.inputs.get("model"), task.inputs.get("baseline_model")
+    verdict = validation.ValidationResult.from_dict(result.validation)
+    validation.write_blessing(out["blessing"].path, verdict)
+    has_baseline = "baseline" in result.info.get("models", {})
+    blessing_meta = validation.blessing_properties(
+        verdict, current_model=model.uri if model else None,
+        baseline_model=baseline.uri if baseline and has_baseline else None)
+    metrics = scalar_metrics(result)
+    write_text(out["metrics"].path, to_json(metrics))
+    classification = classification_metrics(result)
+    write_text(out["classification_metrics"].path, to_json(classification))
+    shutil.copytree(result.path, out["evaluation"].path, dirs_exist_ok=True)
+    result.path = out["evaluation"].path     # what the report names as its source
+    write_report(result, out["report"].path)
+    return {"evaluation": {"task": result.task,
+                           "examples_read": result.info.get("examples_read"),
+                           "blessed": bool(result.blessed),
+                           "outcome": result.validation.get("outcome"),
+                           "slices": len(result.slices())},
+            "metrics": metrics, "classification_metrics": classification, "report": {},
+            "blessing": blessing_meta}
 
 
 def _read_executor_input(value: str) -> Any:
@@ -439,17 +315,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--executor-input", required=True, metavar="JSON",
                         help="KFP's executor input ({{$}}), or @FILE")
     args = parser.parse_args(argv)
-    from assay.config.schema import ConfigError
-    from assay.data.files import DataError
+    from assay.cli import run_command
 
-    try:
-        output = run(_read_executor_input(args.executor_input))
-    except (ExecutorInputError, ConfigError, TypeError, FileNotFoundError) as e:
-        print(f"assay: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except (DataError, ValueError) as e:
-        print(f"assay: error: {e}", file=sys.stderr)
-        return EXIT_DATA
+    return run_command(_run_and_say, args.executor_input)
+
+
+def _run_and_say(executor_input: str) -> int:
+    """Runs the task and prints the verdict, its reasons and where the results are."""
+    output = run(_read_executor_input(executor_input))
     blessed = output["parameterValues"]["blessed"]
     meta = output["artifacts"]["blessing"]["artifacts"][0]["metadata"]
     print(f"assay: {'BLESSED' if blessed else 'NOT_BLESSED'}")
@@ -459,5 +332,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-__all__ = ["ExecutorInput", "ExecutorInputError", "RuntimeArtifact", "classification_metrics",
-           "local_path", "main", "model_path", "run", "scalar_metrics", "write_report"]
+__all__ = ["ExecutorInput", "ExecutorInputError", "RuntimeArtifact", "local_path", "main",
+           "model_path", "run", "write_report"]

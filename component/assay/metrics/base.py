@@ -12,28 +12,43 @@ independent of how examples were split into batches: accumulating shards and mer
 same result as one pass over everything, up to floating-point summation order.
 
 Built-in families also implement `add_grouped(batch, group_ids, n_groups)`, which returns one
-accumulator per group in one vectorised pass; the default loops over the groups.
+accumulator per group in one vectorised pass (see GroupedMetric); the default loops over the
+groups.
+
+Every family declares the direction of each metric it produces: "higher" or "lower"
+is better, or None when neither is (example_count, mean_label). Built-in families do so
+in their modules (see assay.metrics.registry); a custom metric in its `directions` attribute.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+import numbers
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from assay.metrics.batch import ModelBatch
+from assay.errors import ConfigError, ConfigTypeError, DataError
+
 
 
 class Metric:
     """Base class for a metric family (or a user's custom metric).
 
     Subclasses set `name` and implement create / add / merge / result. `plots` may return JSON-able
-    plot data (curves, matrices); the default returns none.
+    plot data (curves, matrices); the default returns none. `directions` maps the names that
+    `result` returns to "higher" or "lower" (which is better) or None; a threshold with
+    `max_regression` on a name missing there must state `direction:` itself.
+
+    The pass calls create, add, add_grouped, merge, result and plots; subclassing Metric gives
+    add_grouped and plots their defaults, so a custom metric must subclass it (or define all
+    six): the plan checks this before any data is read.
 
     Example (a custom metric, importable on workers as `mypkg.metrics:MaxError`):
 
         class MaxError(assay.Metric):
             name = "max_error"
+            directions = {"max_error": "lower"}
             def create(self):
                 return -np.inf
             def add(self, acc, batch):
@@ -47,6 +62,7 @@ class Metric:
     """
 
     name: str = ""
+    directions: Mapping[str, Optional[str]] = {}
 
     def create(self) -> Any:
         raise NotImplementedError
@@ -71,3 +87,107 @@ class Metric:
             self.add(self.create(), batch.take(order[bounds[g]:bounds[g + 1]]))
             for g in range(n_groups)
         ]
+
+
+# Every method the pass calls on a metric family (engine.passes and the engines).
+PASS_METHODS = ("create", "add", "add_grouped", "merge", "result", "plots")
+
+
+def check_metric_contract(metric: Any, where: str) -> None:
+    """Raises ConfigError unless `metric` can go through the pass: an assay.Metric (or an object
+    with every method in PASS_METHODS) with a non-empty string `name`.
+
+    Checked when a custom metric is loaded, before any data is read, so that a class written
+    against the four-method CombineFn contract fails with this message and not with an
+    AttributeError in the middle of the pass.
+    """
+    from assay.errors import ConfigError
+
+    missing = [m for m in PASS_METHODS if not callable(getattr(metric, m, None))]
+    if missing:
+        raise ConfigError(
+            f"{where} is not an assay.Metric and lacks {', '.join(missing)}; subclass "
+            f"assay.Metric (which gives add_grouped and plots their defaults) and implement "
+            f"create / add / merge / result (got a {type(metric).__name__})")
+    name = getattr(metric, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where} needs a non-empty string 'name' attribute (got {name!r})")
+
+
+class GroupedMetric(Metric):
+    """A family that builds the accumulators of many groups in one vectorised pass.
+
+    Subclasses implement `_accumulate(batch, group, n_groups)`, which returns one accumulator per
+    group (group: shape [n] int64 in [0, n_groups)), `merge`, `result`, and a `directions`
+    property naming every metric `result` returns; `add`, `add_grouped` and `metric_names`
+    follow.
+    """
+
+    def _accumulate(self, batch: ModelBatch, group: np.ndarray, n_groups: int) -> List[Any]:
+        raise NotImplementedError
+
+    def add(self, acc: Any, batch: ModelBatch) -> Any:
+        return self.merge([acc, self._accumulate(batch, np.zeros(len(batch), np.int64), 1)[0]])
+
+    def add_grouped(self, batch: ModelBatch, group_ids: np.ndarray, n_groups: int) -> List[Any]:
+        return self._accumulate(batch, np.asarray(group_ids, np.int64), n_groups)
+
+    def metric_names(self) -> List[str]:
+        """The names `result` returns, in order: those the family declares in `directions`."""
+        return list(self.directions)
+
+
+def float_columns(batch: ModelBatch, who: str, hint: str = ""
+                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, predictions, weights) as float64, shape [n] each; ValueError naming `who` when
+    the predictions are not a vector (`hint` says what to use instead)."""
+    y = np.asarray(batch.labels, np.float64)
+    p = np.asarray(batch.predictions, np.float64)
+    w = np.asarray(batch.weights, np.float64)
+    if p.ndim != 1:
+        raise DataError(f"{who} needs predictions of shape [n] (got shape {p.shape}){hint}.")
+    return y, p, w
+
+
+def unit_values(values: Sequence[float], key: str, name_of: Callable[[float], str],
+                hint: str = "") -> Tuple[float, ...]:
+    """Numbers in [0, 1] (decision thresholds, quantiles) that give distinct metric names.
+
+    Args:
+      values: the numbers as given.
+      key: the argument's name, for messages.
+      name_of: the metric name a value gives (two values giving one name are refused).
+      hint: added to the message for a value outside [0, 1].
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ConfigTypeError(f"'{key}' must be a sequence of numbers (got {values!r}, "
+                        f"a {type(values).__name__}).")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise ConfigTypeError(f"'{key}' must hold numbers (got {v!r}, a {type(v).__name__}).")
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"'{key}' must lie in [0, 1] (got {v!r}){hint}.")
+    names = [name_of(v) for v in values]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"'{key}' must give distinct metric names (got {list(values)!r}, "
+                         f"named {names}).")
+    return tuple(float(v) for v in values)
+
+
+def sum_fields(accs: Sequence[Any], fields: Sequence[str]) -> Any:
+    """Adds the array `fields` of accs[1:] into accs[0] in place (only the first may be mutated)."""
+    first = accs[0]
+    for other in accs[1:]:
+        for f in fields:
+            target = getattr(first, f)
+            target += getattr(other, f)  # numpy arrays: adds in place
+    return first
+
+
+def ratio(numerator, denominator):
+    """numerator / denominator elementwise, NaN where the denominator is 0 (no warning)."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out if out.ndim else float(out)

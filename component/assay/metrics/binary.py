@@ -44,12 +44,31 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from assay.config.values import positive_int
 from assay.metrics.batch import ModelBatch
-from assay.metrics.base import Metric
+from assay.metrics.registry import HIGHER, LOWER
+from assay.metrics.base import (GroupedMetric, float_columns, ratio,
+                                unit_values)
+from assay.metrics.curves import (ScoreCounts, as_json_list, average_precision, bucket_ids,
+                                  cumulative_counts, downsample, grouped_score_counts,
+                                  merge_with_scores, roc_auc)
+from assay.errors import ConfigError, ConfigTypeError
 
 # sklearn >= 1.3 clips probabilities to [eps, 1 - eps] with the dtype's machine epsilon.
 LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
-MAX_CURVE_POINTS = 200
+
+# The metrics BinaryMetrics produces and which value of each is better, in result order; the
+# per-threshold ones appear once per decision threshold t as f"{name}@{format_threshold(t)}".
+DIRECTIONS = {
+    "example_count": None, "weighted_example_count": None, "auc": HIGHER, "auc_pr": HIGHER,
+    "accuracy": HIGHER, "precision": HIGHER, "recall": HIGHER, "f1": HIGHER,
+    "specificity": HIGHER, "false_positive_rate": LOWER, "log_loss": LOWER, "mean_label": None,
+    "mean_prediction": None, "calibration": None,
+}
+PER_THRESHOLD_DIRECTIONS = {"precision": HIGHER, "recall": HIGHER, "f1": HIGHER,
+                            "accuracy": HIGHER, "tp": HIGHER, "fp": LOWER, "tn": HIGHER,
+                            "fn": LOWER}
+_PER_THRESHOLD = tuple(PER_THRESHOLD_DIRECTIONS)
 
 
 def format_threshold(threshold: float) -> str:
@@ -62,285 +81,41 @@ def format_threshold(threshold: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def binary_metric_names(thresholds: Sequence[float] = (0.5,)) -> List[str]:
-    """The scalar names BinaryMetrics(thresholds=...).result() produces, in order."""
-    names = [
-        "example_count", "weighted_example_count", "auc", "auc_pr", "accuracy", "precision",
-        "recall", "f1", "specificity", "false_positive_rate", "log_loss", "mean_label",
-        "mean_prediction", "calibration",
-    ]
+def binary_directions(thresholds: Sequence[float] = (0.5,)) -> Dict[str, Optional[str]]:
+    """{name: "higher" | "lower" | None} of every name BinaryMetrics(thresholds) produces.
+
+    Example:
+        >>> binary_directions((0.3,))["fp@0.3"]
+        'lower'
+    """
+    out = dict(DIRECTIONS)
     for t in thresholds:
-        names += [f"{m}@{format_threshold(t)}" for m in _PER_THRESHOLD]
-    return names
-
-
-_PER_THRESHOLD = ("precision", "recall", "f1", "accuracy", "tp", "fp", "tn", "fn")
-
-
-def ratio(numerator, denominator):
-    """numerator / denominator elementwise, NaN where the denominator is 0 (no warning)."""
-    numerator = np.asarray(numerator, dtype=np.float64)
-    denominator = np.asarray(denominator, dtype=np.float64)
-    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out if out.ndim else float(out)
-
-
-# --------------------------------------------------------------------------------------------
-# Score counts: weighted positives and negatives per (curve, score key), shared with multiclass.
-#
-# Two forms. The exact form keys by the distinct prediction values (float64 keys), so the areas
-# equal scikit-learn's, ties included. The bucketed form keys by
-# bucket_ids(prediction, num_buckets) (int64 keys), so it holds at most num_buckets entries per
-# curve however many examples it has seen. A ScoreCounts starts exact and is bucketed once some
-# curve holds more than `max_exact` distinct predictions (max_exact None: never). Both the
-# conversion and the bucket of an example are functions of the prediction values alone, so the
-# form of a slice's counts, and the sum in each key, do not depend on how the slice was batched:
-#
-#   * the distinct predictions of a part are a subset of the slice's, so a part over the limit
-#     means the slice is over it too (converting a part early is never wrong), and merging parts
-#     that are each under the limit converts when their union is over it;
-#   * bucketing exact counts re-adds their sums per bucket, which gives the same sums (up to
-#     float summation order) as bucketing every example directly.
-
-
-@dataclasses.dataclass
-class ScoreCounts:
-    """Weighted positives and negatives per distinct (curve, key), sorted by (curve, key).
-
-    Attributes:
-      curve: shape [m] int32; which curve an entry belongs to (always 0 for binary, the class for
-        one-vs-rest multi-class curves).
-      keys: shape [m]; float64 prediction values in the exact form, int64 bucket ids in the
-        bucketed form (the dtype tells the forms apart, see `exact`).
-      pos: shape [m] float64; weight of positive examples (weight * label) at the key.
-      neg: shape [m] float64; weight of negative examples (weight * (1 - label)) at the key.
-    """
-
-    curve: np.ndarray
-    keys: np.ndarray
-    pos: np.ndarray
-    neg: np.ndarray
-
-    @property
-    def exact(self) -> bool:
-        """True in the exact form (keys are predictions), False in the bucketed form."""
-        return self.keys.dtype.kind == "f"
-
-    @classmethod
-    def empty(cls, exact: bool = True) -> "ScoreCounts":
-        key_dtype = np.float64 if exact else np.int64
-        return cls(np.zeros(0, np.int32), np.zeros(0, key_dtype), np.zeros(0), np.zeros(0))
-
-    def max_keys_per_curve(self) -> int:
-        """The most entries (distinct keys) any one curve holds; 0 when empty."""
-        return int(np.bincount(self.curve).max()) if len(self.curve) else 0
-
-    def copy(self) -> "ScoreCounts":
-        return ScoreCounts(self.curve.copy(), self.keys.copy(), self.pos.copy(), self.neg.copy())
-
-
-def _run_starts(*columns: np.ndarray) -> np.ndarray:
-    """Indices where a run of equal rows starts, for columns sorted together (length >= 1)."""
-    change = np.zeros(len(columns[0]), bool)
-    change[0] = True
-    for col in columns:
-        change[1:] |= col[1:] != col[:-1]
-    return np.flatnonzero(change)
-
-
-def _order_key(values: np.ndarray) -> np.ndarray:
-    """int64 keys in the order of the float64 values (sorting ints is faster than floats).
-
-    The IEEE bits of a float, read as int64, are in order for values >= 0 and in reverse order
-    for values < 0; flipping all but the sign bit of the negative ones fixes that. (-0.0 comes
-    just before 0.0, so the two still form one run of equal values.)
-    """
-    bits = values.view(np.int64)
-    return bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
-
-
-def _bucket_runs(cell: np.ndarray, values: np.ndarray, pos: np.ndarray, neg: np.ndarray,
-                 num_buckets: int):
-    """Re-adds exact entries sorted by (cell, value) per (cell, bucket of value).
-
-    The bucket is monotone in the value, so the bucketed entries come out sorted by
-    (cell, bucket) with no sort, and their sums follow the value order.
-    """
-    buckets = bucket_ids(values, num_buckets)
-    starts = _run_starts(cell, buckets)
-    return (cell[starts], buckets[starts], np.add.reduceat(pos, starts),
-            np.add.reduceat(neg, starts))
-
-
-def bucketize(counts: ScoreCounts, num_buckets: int) -> ScoreCounts:
-    """The bucketed form of exact counts (bucketed counts are returned as they are)."""
-    if not counts.exact:
-        return counts
-    if len(counts.keys) == 0:
-        return ScoreCounts.empty(exact=False)
-    curve, keys, pos, neg = _bucket_runs(counts.curve, counts.keys, counts.pos, counts.neg,
-                                         num_buckets)
-    return ScoreCounts(curve, keys, pos, neg)
-
-
-def grouped_score_counts(group: np.ndarray, curve: np.ndarray, scores: np.ndarray,
-                         pos: np.ndarray, neg: np.ndarray, n_groups: int, num_buckets: int,
-                         max_exact: Optional[int]) -> List[ScoreCounts]:
-    """Sums pos and neg per (group, curve, key); one ScoreCounts per group.
-
-    A group's counts are exact while each of its curves has at most max_exact distinct scores
-    (always when max_exact is None) and bucketed otherwise, exactly as if the group's examples
-    had been added alone. Vectorised: one sort of all entries; the groups that are bucketed get
-    their buckets from one pass over the sorted exact entries.
-
-    Args:
-      group: shape [n] int, values in [0, n_groups).
-      curve: shape [n] int, values >= 0.
-      scores, pos, neg: shape [n] float64; one entry per (example, curve).
-    """
-    if len(scores) == 0:
-        return [ScoreCounts.empty() for _ in range(n_groups)]
-    scores = np.asarray(scores, np.float64)
-    n_curves = int(curve.max()) + 1
-    cell = group.astype(np.int64)
-    if n_curves > 1:
-        cell = cell * n_curves + curve
-    # lexsort is stable, so equal (group, curve, score) entries are summed in input order and a
-    # group's sums do not depend on which other groups share the batch.
-    order = np.lexsort((_order_key(scores), cell))
-    cell, scores = cell[order], scores[order]
-    starts = _run_starts(cell, scores)
-    pos_sum = np.add.reduceat(pos[order], starts)
-    neg_sum = np.add.reduceat(neg[order], starts)
-    cell, scores = cell[starts], scores[starts]
-    g = cell // n_curves if n_curves > 1 else cell
-    bounds = np.searchsorted(g, np.arange(n_groups + 1))
-
-    if max_exact is None:
-        bucketed = np.zeros(n_groups, bool)
-    else:
-        per_curve = np.bincount(cell, minlength=n_groups * n_curves).reshape(n_groups, n_curves)
-        bucketed = per_curve.max(axis=1) > max_exact
-    if bucketed.any():
-        sel = bucketed[g]
-        b_cell, b_keys, b_pos, b_neg = _bucket_runs(cell[sel], scores[sel], pos_sum[sel],
-                                                    neg_sum[sel], num_buckets)
-        b_bounds = np.searchsorted(b_cell // n_curves if n_curves > 1 else b_cell,
-                                   np.arange(n_groups + 1))
-        b_curve = (b_cell % n_curves).astype(np.int32)
-    curve_out = (cell % n_curves).astype(np.int32)
-
-    # Per group only slicing is left: views of the batch's arrays, which live until the
-    # partials are merged (merging makes new arrays). (Python-int bounds: indexing with numpy
-    # ints costs more.)
-    exact_parts = (curve_out, scores, pos_sum, neg_sum)
-    bounds = bounds.tolist()
-    if not bucketed.any():
-        return [_copied(exact_parts, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    b_bounds = b_bounds.tolist()
-    return [_copied((b_curve, b_keys, b_pos, b_neg), b_bounds[i], b_bounds[i + 1]) if bucketed[i]
-            else _copied(exact_parts, bounds[i], bounds[i + 1]) for i in range(n_groups)]
-
-
-def _copied(parts, a: int, b: int) -> ScoreCounts:
-    curve, keys, pos, neg = parts
-    return ScoreCounts(curve[a:b], keys[a:b], pos[a:b], neg[a:b])
-
-
-def _sum_by_key(curve: np.ndarray, keys: np.ndarray, pos: np.ndarray,
-                neg: np.ndarray) -> ScoreCounts:
-    """Entries summed per (curve, key), sorted; keys keep their dtype (form)."""
-    if len(keys) == 0:
-        return ScoreCounts(curve.astype(np.int32), keys, pos, neg)
-    order = np.lexsort((keys, curve))  # stable: equal keys are summed in input order
-    curve, keys = curve[order], keys[order]
-    starts = _run_starts(curve, keys)
-    return ScoreCounts(curve[starts].astype(np.int32), keys[starts],
-                       np.add.reduceat(pos[order], starts), np.add.reduceat(neg[order], starts))
-
-
-def merge_score_counts(counts: Sequence[ScoreCounts], num_buckets: int,
-                       max_exact: Optional[int]) -> ScoreCounts:
-    """Sums several ScoreCounts key by key; returns a new ScoreCounts.
-
-    Exact parts are bucketed first if any part is bucketed; an exact sum is bucketed when some
-    curve then holds more than max_exact distinct scores (never when max_exact is None).
-    """
-    counts = [c for c in counts if len(c.keys)]
-    if not counts:
-        return ScoreCounts.empty()
-    if not all(c.exact for c in counts):
-        counts = [bucketize(c, num_buckets) for c in counts]
-    if len(counts) == 1:
-        merged = counts[0].copy()
-    else:
-        merged = _sum_by_key(*(np.concatenate([getattr(c, f) for c in counts])
-                               for f in ("curve", "keys", "pos", "neg")))
-    if merged.exact and max_exact is not None and merged.max_keys_per_curve() > max_exact:
-        merged = bucketize(merged, num_buckets)
-    return merged
-
-
-def cumulative_counts(counts: ScoreCounts, curve: Optional[int] = None
-                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted true and false positives when predicting positive iff key >= each key.
-
-    Args:
-      counts: the ScoreCounts.
-      curve: the curve to read; None merges all curves (micro-averaging).
-
-    Returns:
-      (keys, tp, fp), shape [m] each, keys descending; keys holding no weight are dropped.
-    """
-    if curve is None:
-        merged = _sum_by_key(np.zeros_like(counts.curve), counts.keys, counts.pos, counts.neg)
-    else:
-        a, b = np.searchsorted(counts.curve, [curve, curve + 1])
-        merged = ScoreCounts(counts.curve[a:b], counts.keys[a:b], counts.pos[a:b],
-                             counts.neg[a:b])
-    keep = (merged.pos != 0) | (merged.neg != 0)
-    return (merged.keys[keep][::-1], np.cumsum(merged.pos[keep][::-1]),
-            np.cumsum(merged.neg[keep][::-1]))
-
-
-def roc_auc(tp: np.ndarray, fp: np.ndarray) -> float:
-    """Trapezoidal area under the ROC curve through (0, 0) and the points (fp/N, tp/P).
-
-    Ties (one key) form one straight segment, as in sklearn.metrics.roc_auc_score. NaN when
-    either class has no weight.
-    """
-    if len(tp) == 0 or tp[-1] <= 0 or fp[-1] <= 0:
-        return float("nan")
-    return float(np.trapz(np.r_[0.0, tp] / tp[-1], np.r_[0.0, fp] / fp[-1]))
-
-
-def average_precision(tp: np.ndarray, fp: np.ndarray) -> float:
-    """sum over keys of (recall step) * (precision at the key), as average_precision_score.
-
-    Ties (one key) form one step. NaN when there are no positives (scikit-learn returns 0 with
-    a warning).
-    """
-    if len(tp) == 0 or tp[-1] <= 0:
-        return float("nan")
-    return float(np.sum(np.diff(np.r_[0.0, tp]) / tp[-1] * (tp / (tp + fp))))
-
-
-def downsample(n: int, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
-    """At most max_points indices into range(n), evenly spread, first and last included."""
-    return np.unique(np.round(np.linspace(0, n - 1, min(n, max_points))).astype(np.int64))
-
-
-def as_json_list(values: np.ndarray) -> List[Optional[float]]:
-    """Python floats, with None (JSON null) for NaN."""
-    values = np.asarray(values, np.float64)
-    out = values.tolist()
-    for i in np.flatnonzero(np.isnan(values)).tolist():
-        out[i] = None
+        out.update((f"{m}@{format_threshold(t)}", d) for m, d in PER_THRESHOLD_DIRECTIONS.items())
     return out
 
 
-# --------------------------------------------------------------------------------------------
+def binary_metric_names(thresholds: Sequence[float] = (0.5,)) -> List[str]:
+    """The scalar names BinaryMetrics(thresholds=...).result() produces, in order."""
+    return list(binary_directions(thresholds))
+
+
+def binary_metric_info(name: str) -> Tuple[bool, Optional[str]]:
+    """(whether BinaryMetrics produces `name` with some options, its direction).
+
+    A per-threshold name counts only with its threshold written as format_threshold writes it
+    (precision@0.3, not precision@.3 or precision@0.30), in [0, 1].
+    """
+    if name in DIRECTIONS:
+        return True, DIRECTIONS[name]
+    base, _, threshold = name.partition("@")
+    if base in PER_THRESHOLD_DIRECTIONS:
+        try:
+            value = float(threshold)
+        except ValueError:
+            return False, None
+        if 0.0 <= value <= 1.0 and format_threshold(value) == threshold:
+            return True, PER_THRESHOLD_DIRECTIONS[base]
+    return False, None
 
 
 @dataclasses.dataclass
@@ -363,7 +138,7 @@ class BinaryAccumulator:
     scores: ScoreCounts
 
 
-class BinaryMetrics(Metric):
+class BinaryMetrics(GroupedMetric):
     """ROC AUC, PR AUC, confusion-matrix metrics at thresholds, log loss and calibration.
 
     Args:
@@ -409,13 +184,14 @@ class BinaryMetrics(Metric):
                  exact: bool = False, calibration_bins: int = 10,
                  max_exact_scores: Optional[int] = None):
         self.thresholds = _check_thresholds(thresholds)
-        self.num_buckets = check_positive_int("num_buckets", num_buckets)
+        self.num_buckets = positive_int(num_buckets, "num_buckets")
         self.exact = bool(exact)
-        self.calibration_bins = check_positive_int("calibration_bins", calibration_bins)
+        self.calibration_bins = positive_int(calibration_bins, "calibration_bins")
         self.max_exact_scores = exact_score_limit(num_buckets, exact, max_exact_scores)
 
-    def metric_names(self) -> List[str]:
-        return binary_metric_names(self.thresholds)
+    @property
+    def directions(self) -> Dict[str, Optional[str]]:
+        return binary_directions(self.thresholds)
 
     # Accumulator algebra -----------------------------------------------------------------
 
@@ -425,32 +201,15 @@ class BinaryMetrics(Metric):
             calibration=np.zeros((self.calibration_bins, 3)),
             scores=ScoreCounts.empty())
 
-    def add(self, acc: BinaryAccumulator, batch: ModelBatch) -> BinaryAccumulator:
-        return self.merge([acc, self._accumulate(batch, np.zeros(len(batch), np.int64), 1)[0]])
-
-    def add_grouped(self, batch: ModelBatch, group_ids: np.ndarray,
-                    n_groups: int) -> List[BinaryAccumulator]:
-        return self._accumulate(batch, np.asarray(group_ids, np.int64), n_groups)
-
     def merge(self, accs: Sequence[BinaryAccumulator]) -> BinaryAccumulator:
-        first = accs[0]
-        for other in accs[1:]:
-            first.sums += other.sums
-            first.confusion += other.confusion
-            first.calibration += other.calibration
-        first.scores = merge_score_counts([a.scores for a in accs], self.num_buckets,
-                                          self.max_exact_scores)
-        return first
+        return merge_with_scores(accs, ("sums", "confusion", "calibration"), self.num_buckets,
+                                 self.max_exact_scores)
 
     def _accumulate(self, batch: ModelBatch, group: np.ndarray,
                     n_groups: int) -> List[BinaryAccumulator]:
         """One accumulator per group, in one vectorised pass over the batch."""
-        y = np.asarray(batch.labels, np.float64)
-        p = np.asarray(batch.predictions, np.float64)
-        w = np.asarray(batch.weights, np.float64)
-        if p.ndim != 1:
-            raise ValueError(f"BinaryMetrics needs predictions of shape [n] (got shape {p.shape}); "
-                             "use MulticlassMetrics for class-probability matrices.")
+        y, p, w = float_columns(batch, "BinaryMetrics",
+                                "; use MulticlassMetrics for class-probability matrices")
         wpos, wneg = w * y, w * (1.0 - y)
 
         def per_group(values: np.ndarray) -> np.ndarray:
@@ -544,11 +303,6 @@ class BinaryMetrics(Metric):
         return plots
 
 
-def bucket_ids(p: np.ndarray, num_buckets: int) -> np.ndarray:
-    """Equal-width bucket of [0, 1]: min(floor(p * num_buckets), num_buckets - 1), int64."""
-    return np.clip(np.floor(p * num_buckets), 0, num_buckets - 1).astype(np.int64)
-
-
 def _threshold_metrics(confusion: np.ndarray, weight: float) -> Dict[str, float]:
     """Confusion-matrix metrics from one [label, predicted] 2x2 table of weights."""
     (tn, fp), (fn, tp) = confusion
@@ -564,21 +318,10 @@ def _threshold_metrics(confusion: np.ndarray, weight: float) -> Dict[str, float]
 
 
 def _check_thresholds(thresholds: Sequence[float]) -> Tuple[float, ...]:
-    if isinstance(thresholds, (str, bytes)) or not isinstance(thresholds, Sequence):
-        raise TypeError("'thresholds' must be a sequence of numbers "
-                        f"(got {thresholds!r}, a {type(thresholds).__name__}).")
-    if len(thresholds) == 0:
-        raise ValueError("'thresholds' must name at least one threshold (got an empty list); "
+    if isinstance(thresholds, Sequence) and len(thresholds) == 0:
+        raise ConfigError("'thresholds' must name at least one threshold (got an empty list); "
                          "the first one is used for accuracy, precision, recall and f1.")
-    for t in thresholds:
-        if isinstance(t, bool) or not isinstance(t, numbers.Real):
-            raise TypeError(f"'thresholds' must hold numbers (got {t!r}, a {type(t).__name__}).")
-        if not 0.0 <= t <= 1.0:
-            raise ValueError(f"'thresholds' must lie in [0, 1] (got {t!r}).")
-    names = [format_threshold(t) for t in thresholds]
-    if len(set(names)) != len(names):
-        raise ValueError(f"'thresholds' must not repeat a value (got {list(thresholds)!r}).")
-    return tuple(float(t) for t in thresholds)
+    return unit_values(thresholds, "thresholds", lambda t: f"precision@{format_threshold(t)}")
 
 
 def exact_score_limit(num_buckets: int, exact: bool, max_exact_scores: Any) -> Optional[int]:
@@ -587,18 +330,10 @@ def exact_score_limit(num_buckets: int, exact: bool, max_exact_scores: Any) -> O
     if max_exact_scores is not None:
         if isinstance(max_exact_scores, bool) or not isinstance(max_exact_scores,
                                                                 numbers.Integral):
-            raise TypeError("'max_exact_scores' must be an int or None (got "
+            raise ConfigTypeError("'max_exact_scores' must be an int or None (got "
                             f"{max_exact_scores!r}, a {type(max_exact_scores).__name__}).")
         if max_exact_scores < 0:
-            raise ValueError(f"'max_exact_scores' must be at least 0 (got {max_exact_scores!r}).")
+            raise ConfigError(f"'max_exact_scores' must be at least 0 (got {max_exact_scores!r}).")
     if exact:
         return None
     return int(num_buckets if max_exact_scores is None else max_exact_scores)
-
-
-def check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"'{name}' must be an int (got {value!r}, a {type(value).__name__}).")
-    if value < 1:
-        raise ValueError(f"'{name}' must be at least 1 (got {value!r}).")
-    return int(value)

@@ -21,14 +21,40 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from assay.config.values import positive_int
 from assay.metrics.batch import ModelBatch
-from assay.metrics.base import Metric
-from assay.metrics.binary import (
-    LOG_LOSS_EPS, ScoreCounts, check_positive_int, cumulative_counts, exact_score_limit,
-    grouped_score_counts, merge_score_counts, ratio, roc_auc)
+from assay.metrics.registry import HIGHER, LOWER
+from assay.metrics.base import GroupedMetric, ratio
+from assay.metrics.binary import LOG_LOSS_EPS, exact_score_limit
+from assay.metrics.curves import (ScoreCounts, cumulative_counts, grouped_score_counts,
+                                  merge_with_scores, roc_auc)
+from assay.errors import ConfigError, ConfigTypeError, DataError
 
-AVERAGED = ("precision", "recall", "f1", "auc")
 AVERAGES = ("macro", "micro", "weighted")
+# Which value is better, for the class-independent names and for the families of names below.
+DIRECTIONS = {"example_count": None, "weighted_example_count": None, "accuracy": HIGHER,
+              "log_loss": LOWER}
+TOP_K_DIRECTION = HIGHER                 # top_{k}_accuracy
+AVERAGED_DIRECTIONS = {"precision": HIGHER, "recall": HIGHER, "f1": HIGHER, "auc": HIGHER}
+AVERAGED = tuple(AVERAGED_DIRECTIONS)    # {m}_{average} and, per class, {m}/{class}
+
+
+def multiclass_directions(top_k: Sequence[int] = (3,), class_names: Sequence[str] = ()
+                          ) -> Dict[str, Optional[str]]:
+    """{name: direction} of every name MulticlassMetrics(class_names, top_k) produces, in order.
+
+    top_k must already leave out k >= the number of classes (MulticlassMetrics does).
+
+    Example:
+        >>> multiclass_directions((2,), ["cat", "dog", "bird"])["auc/dog"]
+        'higher'
+    """
+    out = {n: DIRECTIONS[n] for n in ("example_count", "weighted_example_count", "accuracy")}
+    out.update((f"top_{k}_accuracy", TOP_K_DIRECTION) for k in top_k)
+    out["log_loss"] = DIRECTIONS["log_loss"]
+    out.update((f"{m}_{avg}", d) for m, d in AVERAGED_DIRECTIONS.items() for avg in AVERAGES)
+    out.update((f"{m}/{c}", d) for m, d in AVERAGED_DIRECTIONS.items() for c in class_names)
+    return out
 
 
 def aggregate_metric_names(top_k: Sequence[int] = (3,)) -> List[str]:
@@ -37,11 +63,24 @@ def aggregate_metric_names(top_k: Sequence[int] = (3,)) -> List[str]:
     top_{k}_accuracy appears only for k < number of classes; per-class names (`precision/{c}`,
     `recall/{c}`, `f1/{c}`, `auc/{c}`) come on top.
     """
-    names = ["example_count", "weighted_example_count", "accuracy"]
-    names += [f"top_{k}_accuracy" for k in top_k]
-    names.append("log_loss")
-    names += [f"{m}_{avg}" for m in AVERAGED for avg in AVERAGES]
-    return names
+    return list(multiclass_directions(top_k))
+
+
+def multiclass_metric_info(name: str) -> Tuple[bool, Optional[str]]:
+    """(whether MulticlassMetrics produces `name` with some options, its direction)."""
+    if name in DIRECTIONS:
+        return True, DIRECTIONS[name]
+    k = name[len("top_"):-len("_accuracy")] if name.startswith("top_") and name.endswith(
+        "_accuracy") else ""
+    if k.isdigit() and k.isascii() and not k.startswith("0"):
+        return True, TOP_K_DIRECTION
+    base, slash, cls = name.partition("/")
+    if slash and cls and base in AVERAGED_DIRECTIONS:
+        return True, AVERAGED_DIRECTIONS[base]
+    base, _, avg = name.rpartition("_")
+    if avg in AVERAGES and base in AVERAGED_DIRECTIONS:
+        return True, AVERAGED_DIRECTIONS[base]
+    return False, None
 
 
 @dataclasses.dataclass
@@ -62,7 +101,7 @@ class MulticlassAccumulator:
     scores: ScoreCounts
 
 
-class MulticlassMetrics(Metric):
+class MulticlassMetrics(GroupedMetric):
     """Accuracy, top-k accuracy, log loss, and per-class / averaged precision, recall, f1, AUC.
 
     Args:
@@ -107,14 +146,13 @@ class MulticlassMetrics(Metric):
         self.num_classes = len(self.class_names)
         top_k = _check_top_k(top_k)
         self.top_k = tuple(k for k in top_k if k < self.num_classes)
-        self.num_buckets = check_positive_int("num_buckets", num_buckets)
+        self.num_buckets = positive_int(num_buckets, "num_buckets")
         self.exact = bool(exact)
         self.max_exact_scores = exact_score_limit(num_buckets, exact, max_exact_scores)
 
-    def metric_names(self) -> List[str]:
-        names = aggregate_metric_names(self.top_k)
-        names += [f"{m}/{c}" for m in AVERAGED for c in self.class_names]
-        return names
+    @property
+    def directions(self) -> Dict[str, Optional[str]]:
+        return multiclass_directions(self.top_k, self.class_names)
 
     # Accumulator algebra -----------------------------------------------------------------
 
@@ -123,22 +161,9 @@ class MulticlassMetrics(Metric):
         return MulticlassAccumulator(np.zeros(3), np.zeros((k, k)), np.zeros(len(self.top_k)),
                                      ScoreCounts.empty())
 
-    def add(self, acc: MulticlassAccumulator, batch: ModelBatch) -> MulticlassAccumulator:
-        return self.merge([acc, self._accumulate(batch, np.zeros(len(batch), np.int64), 1)[0]])
-
-    def add_grouped(self, batch: ModelBatch, group_ids: np.ndarray,
-                    n_groups: int) -> List[MulticlassAccumulator]:
-        return self._accumulate(batch, np.asarray(group_ids, np.int64), n_groups)
-
     def merge(self, accs: Sequence[MulticlassAccumulator]) -> MulticlassAccumulator:
-        first = accs[0]
-        for other in accs[1:]:
-            first.sums += other.sums
-            first.confusion += other.confusion
-            first.top_k_hits += other.top_k_hits
-        first.scores = merge_score_counts([a.scores for a in accs], self.num_buckets,
-                                          self.max_exact_scores)
-        return first
+        return merge_with_scores(accs, ("sums", "confusion", "top_k_hits"), self.num_buckets,
+                                 self.max_exact_scores)
 
     def _accumulate(self, batch: ModelBatch, group: np.ndarray,
                     n_groups: int) -> List[MulticlassAccumulator]:
@@ -149,7 +174,7 @@ class MulticlassMetrics(Metric):
         w = np.asarray(batch.weights, np.float64)
         n = len(y)
         if p.shape != (n, k):
-            raise ValueError(f"MulticlassMetrics with {k} class_names needs predictions of shape "
+            raise DataError(f"MulticlassMetrics with {k} class_names needs predictions of shape "
                              f"[n, {k}] (got shape {p.shape} for {n} labels).")
 
         def per_group(values: np.ndarray, cells: int = 1, cell=0) -> np.ndarray:
@@ -226,23 +251,23 @@ def _nan_average(values: np.ndarray, weights) -> float:
 
 def _check_class_names(class_names: Sequence[str]) -> Tuple[str, ...]:
     if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence):
-        raise TypeError("'class_names' must be a list of strings "
+        raise ConfigTypeError("'class_names' must be a list of strings "
                         f"(got {class_names!r}, a {type(class_names).__name__}).")
     for c in class_names:
         if not isinstance(c, str):
-            raise TypeError(f"'class_names' must hold strings (got {c!r}, a {type(c).__name__}); "
+            raise ConfigTypeError(f"'class_names' must hold strings (got {c!r}, a {type(c).__name__}); "
                             "name numeric classes like '0', '1'.")
     if len(class_names) < 2:
-        raise ValueError(f"'class_names' must name at least 2 classes (got {list(class_names)!r}).")
+        raise ConfigError(f"'class_names' must name at least 2 classes (got {list(class_names)!r}).")
     if len(set(class_names)) != len(class_names):
-        raise ValueError(f"'class_names' must be unique (got {list(class_names)!r}).")
+        raise ConfigError(f"'class_names' must be unique (got {list(class_names)!r}).")
     return tuple(class_names)
 
 
 def _check_top_k(top_k: Sequence[int]) -> Tuple[int, ...]:
     if isinstance(top_k, (str, bytes)) or not isinstance(top_k, Sequence):
-        raise TypeError(f"'top_k' must be a sequence of ints (got {top_k!r}, "
+        raise ConfigTypeError(f"'top_k' must be a sequence of ints (got {top_k!r}, "
                         f"a {type(top_k).__name__}).")
     for k in top_k:
-        check_positive_int("top_k", k)
+        positive_int(k, "top_k")
     return tuple(int(k) for k in top_k)

@@ -28,15 +28,20 @@ import dataclasses
 import math
 import numbers
 import pickle
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
-from tfx_bsl.sketches import QuantilesSketch
 
 from assay.metrics.batch import ModelBatch
-from assay.metrics.base import Metric
-from assay.metrics.binary import as_json_list, ratio
+from assay.metrics.registry import HIGHER, LOWER
+from assay.metrics.base import (GroupedMetric, float_columns, ratio,
+                                unit_values)
+from assay.metrics.curves import as_json_list
+from assay.errors import ConfigError, ConfigTypeError
+
+if TYPE_CHECKING:  # tfx_bsl is imported when a sketch is first made: the registry needs none
+    from tfx_bsl.sketches import QuantilesSketch
 
 MAPE_EPS = float(np.finfo(np.float64).eps)  # sklearn's floor for |label| in the MAPE divisor
 SKETCH_MAX_ELEMENTS = 2**32
@@ -54,11 +59,45 @@ def quantile_name(q: float) -> str:
     return f"residual_p{percent:g}" if percent >= 10 else f"residual_p0{percent:g}"
 
 
+# Which value is better, in result order; the residual quantiles (residual_p{percent}, one per
+# configured quantile) have no better direction: a residual is neither good nor bad by its sign.
+DIRECTIONS = {"example_count": None, "weighted_example_count": None, "mse": LOWER,
+              "rmse": LOWER, "mae": LOWER, "mape": LOWER, "r2": HIGHER, "mean_label": None,
+              "mean_prediction": None}
+QUANTILE_DIRECTION = None
+
+
+def regression_directions(quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)
+                          ) -> Dict[str, Optional[str]]:
+    """{name: direction} of every name RegressionMetrics(quantiles) produces, in order."""
+    out = dict(DIRECTIONS)
+    out.update((quantile_name(q), QUANTILE_DIRECTION) for q in quantiles)
+    return out
+
+
 def regression_metric_names(quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)
                             ) -> List[str]:
     """The scalar names RegressionMetrics(quantiles=...).result() produces, in order."""
-    return ["example_count", "weighted_example_count", "mse", "rmse", "mae", "mape", "r2",
-            "mean_label", "mean_prediction"] + [quantile_name(q) for q in quantiles]
+    return list(regression_directions(quantiles))
+
+
+def regression_metric_info(name: str) -> Tuple[bool, Optional[str]]:
+    """(whether RegressionMetrics produces `name` with some quantiles, its direction).
+
+    Example:
+        >>> regression_metric_info("residual_p99.9"), regression_metric_info("residual_p5")
+        ((True, None), (False, None))
+    """
+    if name in DIRECTIONS:
+        return True, DIRECTIONS[name]
+    if name.startswith("residual_p"):
+        try:
+            percent = float(name[len("residual_p"):])
+        except ValueError:
+            return False, None
+        if 0.0 <= percent <= 100.0 and quantile_name(percent / 100) == name:
+            return True, QUANTILE_DIRECTION
+    return False, None
 
 
 @dataclasses.dataclass
@@ -80,12 +119,12 @@ class RegressionAccumulator:
     label_shift: float = 0.0
     label_mean: float = 0.0
     label_m2: float = 0.0
-    sketch: Optional[QuantilesSketch] = None
+    sketch: Optional["QuantilesSketch"] = None
     residuals: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     residual_weights: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
 
 
-class RegressionMetrics(Metric):
+class RegressionMetrics(GroupedMetric):
     """MSE, RMSE, MAE, MAPE, R^2, means, and weighted residual quantiles.
 
     Args:
@@ -116,27 +155,21 @@ class RegressionMetrics(Metric):
         self.quantiles = _check_quantiles(quantiles)
         self.exact = bool(exact)
         if isinstance(sketch_eps, bool) or not isinstance(sketch_eps, numbers.Real):
-            raise TypeError(f"'sketch_eps' must be a number (got {sketch_eps!r}, "
+            raise ConfigTypeError(f"'sketch_eps' must be a number (got {sketch_eps!r}, "
                             f"a {type(sketch_eps).__name__}).")
         if not 0 < sketch_eps < 1:
-            raise ValueError(f"'sketch_eps' must lie in (0, 1) (got {sketch_eps!r}); "
+            raise ConfigError(f"'sketch_eps' must lie in (0, 1) (got {sketch_eps!r}); "
                              "0.01 keeps quantiles within about 1% of rank.")
         self.sketch_eps = float(sketch_eps)
 
-    def metric_names(self) -> List[str]:
-        return regression_metric_names(self.quantiles)
+    @property
+    def directions(self) -> Dict[str, Optional[str]]:
+        return regression_directions(self.quantiles)
 
     # Accumulator algebra -----------------------------------------------------------------
 
     def create(self) -> RegressionAccumulator:
         return RegressionAccumulator(np.zeros(6))
-
-    def add(self, acc: RegressionAccumulator, batch: ModelBatch) -> RegressionAccumulator:
-        return self.merge([acc, self._accumulate(batch, np.zeros(len(batch), np.int64), 1)[0]])
-
-    def add_grouped(self, batch: ModelBatch, group_ids: np.ndarray,
-                    n_groups: int) -> List[RegressionAccumulator]:
-        return self._accumulate(batch, np.asarray(group_ids, np.int64), n_groups)
 
     def merge(self, accs: Sequence[RegressionAccumulator]) -> RegressionAccumulator:
         first = accs[0]
@@ -165,18 +198,15 @@ class RegressionMetrics(Metric):
                 first.sketch.Merge(sketch)
         return first
 
-    def _new_sketch(self) -> QuantilesSketch:
+    def _new_sketch(self) -> "QuantilesSketch":
+        from tfx_bsl.sketches import QuantilesSketch
+
         return QuantilesSketch(self.sketch_eps, SKETCH_MAX_ELEMENTS, 1)
 
     def _accumulate(self, batch: ModelBatch, group: np.ndarray,
                     n_groups: int) -> List[RegressionAccumulator]:
         """One accumulator per group; one vectorised pass, plus one sketch per non-empty group."""
-        y = np.asarray(batch.labels, np.float64)
-        p = np.asarray(batch.predictions, np.float64)
-        w = np.asarray(batch.weights, np.float64)
-        if p.ndim != 1:
-            raise ValueError(f"RegressionMetrics needs predictions of shape [n] (got shape "
-                             f"{p.shape}).")
+        y, p, w = float_columns(batch, "RegressionMetrics")
         residual = y - p
 
         def per_group(values: np.ndarray) -> np.ndarray:
@@ -278,16 +308,4 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray,
 
 
 def _check_quantiles(quantiles: Sequence[float]) -> Tuple[float, ...]:
-    if isinstance(quantiles, (str, bytes)) or not isinstance(quantiles, Sequence):
-        raise TypeError(f"'quantiles' must be a sequence of numbers (got {quantiles!r}, "
-                        f"a {type(quantiles).__name__}).")
-    for q in quantiles:
-        if isinstance(q, bool) or not isinstance(q, numbers.Real):
-            raise TypeError(f"'quantiles' must hold numbers (got {q!r}, a {type(q).__name__}).")
-        if not 0.0 <= q <= 1.0:
-            raise ValueError(f"'quantiles' must lie in [0, 1] (got {q!r}); write 0.95, not 95.")
-    names = [quantile_name(q) for q in quantiles]
-    if len(set(names)) != len(names):
-        raise ValueError(f"'quantiles' must give distinct names (got {list(quantiles)!r}, "
-                         f"named {names}).")
-    return tuple(float(q) for q in quantiles)
+    return unit_values(quantiles, "quantiles", quantile_name, "; write 0.95, not 95")

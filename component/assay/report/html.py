@@ -3,460 +3,92 @@
     assay report out/                                  # writes out/report.html
     assay report --compare runs/1 runs/2 runs/3 -o compare.html
 
-The page holds everything it needs: the data as one JSON document, the CSS, and a small
-hand-written script (assets/report.js) that draws the slice tables and the SVG charts
-from that document. Nothing is fetched, so it opens offline, from disk, inside the KFP UI's
-sandboxed frame and in a notebook. Without the script (an untrusted notebook, a mail client) the
-verdict, every check and the first rows of each slice table are still there as plain HTML.
+The page holds everything it needs: the data as one JSON document (`assay.report.data`), the
+CSS, and a small hand-written script (assets/report.js) that draws the slice tables and the SVG
+charts from that document. Nothing is fetched, so it opens offline, from disk, inside the KFP
+UI's sandboxed frame and in a notebook. Without the script (an untrusted notebook, a mail
+client) the verdict, every check and the first rows of each slice table are still there as
+plain HTML.
 
-The embedded document (`report_data`), with short keys because a report may hold thousands of
-slices:
-
-    {"kind": "single", "result": RESULT}
-    {"kind": "compare", "runs": [{label, path, blessed, outcome, reasons, examples_read}],
-     "timeline": {"labels": [...], "metrics": [...], "slices": [{"k": label,
-                  "c": [[value per metric] or null per run], "b": [...]}], "left_out": n},
-     "result": RESULT of the last run}
-
-    RESULT = {"task", "path", "class_names", "has_baseline", "verdict": {...} or null,
-              "checked": [[metric, [features]]] (what the thresholds check),
-              "min_slice_size", "small_slice_size" (fewer examples: marked small),
-              "metrics": [names], "default_metrics": [names],
-              "directions": {name: "higher" | "lower"},
-              "slices": [{"k": label, "s": {feature: value}, "n": example count,
-                          "h": withheld reason or null, "c": [candidate value per metric],
-                          "b": [baseline values] or null,
-                          "f": {metric index: failed-check reason}, "p": plot index or null}],
-              "specs": [{"name", "rows": [slice index...], "gaps": [failed max_gap reasons]}],
-              "plots": [{"candidate": PLOTS, "baseline": PLOTS}], "plots_left_out": n}
-
-    PLOTS = {"roc": {"x": fpr, "y": tpr, "t": thresholds}, "pr": {"x": recall, "y": precision,
-             "t": thresholds}, "cal": {"bins", "p": mean prediction, "l": mean label,
-             "w": weight}, "cm": {"labels", "m": matrix}, "res": {"q": quantiles, "v": values}}
-
-`report_data` also gives each RESULT "checks" (every check of validation.json, with its slice's
-label): the page shows them as HTML and leaves them out of the embedded JSON.
-
-Metric values are exact; plot values are rounded (curves to 4 decimals; the exact values are
-in plots.json). NaN is null, infinities are the strings "Infinity" / "-Infinity".
-Curves are thinned to at most 81 points, and when the plots of every slice would pass
-`plot_budget` bytes, the plots of the overall slice, of slices that fail a check and of the
-largest slices are kept and the page says how many were left out.
+The report takes EvalResult objects; reading a results directory is the caller's job
+(`assay.load_result`).
 
 Example:
-    >>> from assay import report
-    >>> path = report.write_report("out/")                    # doctest: +SKIP
-    >>> html = report.render_report(assay.load_result("out/"))  # doctest: +SKIP
+    >>> from assay.report import html as report
+    >>> result = assay.load_result("out/")                         # doctest: +SKIP
+    >>> path = report.write_report(result)                         # doctest: +SKIP
+    >>> page = report.render_report(result)                        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import functools
+import decimal
 import html
 import json
 import math
 import os
 import re
-import tempfile
 import uuid
 from importlib import resources
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
-import numpy as np
+from assay.data.files import write_text
+from assay.report.data import (NOTEBOOK_PLOT_BUDGET, PAGE_PLOT_BUDGET, as_number,
+                               check_result, report_data, run_labels)
+from assay.results.slices import OVERALL, slice_label
+from assay.errors import ConfigError
 
-from assay.results.result import EvalResult, load_result
-from assay.validation.checks import metric_direction
+if TYPE_CHECKING:  # for annotations only: the report imports nothing from the results format
+    from assay.results.result import EvalResult
 
 REPORT_FILE = "report.html"
-PAGE_PLOT_BUDGET = 3_000_000
-NOTEBOOK_PLOT_BUDGET = 1_000_000
 STATIC_ROWS = 50
 STATIC_CHECKS = 100
-MAX_CURVE_POINTS = 81
-MAX_TIMELINE_SLICES = 500
-_COUNTS = ("example_count", "weighted_example_count")
-_DEFAULT_METRICS = {
-    "binary": ("auc", "auc_pr", "log_loss", "accuracy", "precision", "recall", "calibration"),
-    "multiclass": ("accuracy", "top_3_accuracy", "log_loss", "f1_macro", "auc_macro"),
-    "regression": ("rmse", "mae", "mape", "r2", "mean_prediction"),
-}
 _KIND_TEXT = {"min": "min", "max": "max", "max_regression_absolute": "max regression",
               "max_regression_relative": "max regression (relative)", "max_gap": "max gap"}
-_WITHHELD_COUNT = re.compile(r"(\d+) examples?")
 
-ResultLike = Union[EvalResult, str, os.PathLike]
+Results = Union["EvalResult", Sequence["EvalResult"]]
 
 
 # ---------------------------------------------------------------------------------------------
-# Numbers and names
+# Numbers
 
-def slice_label(slice_: Mapping[str, Any]) -> str:
-    """'Overall' for {}, else 'payment=cash, day=3'."""
-    if not slice_:
-        return "Overall"
-    return ", ".join(f"{k}={v}" for k, v in slice_.items())
-
-
-SliceId = Tuple[Tuple[str, Any], ...]
-
-
-def _slice_id(slice_: Mapping[str, Any]) -> SliceId:
-    """A hashable key of a slice; values match as validation matches them (3, 3.0 and "3")."""
-    def norm(v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return v
-        return str(int(v)) if float(v).is_integer() else repr(float(v))
-
-    return tuple(sorted((k, norm(v)) for k, v in slice_.items()))
-
-
-def _number(value: Any) -> Optional[float]:
-    """value as a float when it is a number (numpy scalars included), else None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+def _round_half_up(v: float, digits: int) -> decimal.Decimal:
+    """`v` to `digits` significant digits, ties away from zero as JavaScript's toPrecision."""
+    d = decimal.Decimal(v)  # the exact value of the double, so ties are real ties
+    exponent = d.adjusted() - digits + 1
+    return d.quantize(decimal.Decimal(1).scaleb(exponent), rounding=decimal.ROUND_HALF_UP)
 
 
 def fmt(value: Any, signed: bool = False) -> str:
-    """A number as the report shows it: 4 significant digits, integers with separators."""
-    v = _number(value)
-    if v is None or math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return ("+" if signed and v > 0 else "") + ("∞" if v > 0 else "-∞")
-    if v.is_integer() and 1 <= abs(v) < 1e15:
-        text = f"{int(v):,}"
-    else:
-        text = f"{v:.4g}"
-    return ("+" if signed and v > 0 else "") + text
+    """A number as the report shows it, the same text as `fmt` in assets/report.js.
 
-
-def small_slice_size(min_slice_size: Optional[int]) -> int:
-    """Slices with fewer examples are marked small: their metrics are noisy."""
-    return max(2 * (min_slice_size or 1), 100)
-
-
-def _exact(value: Any) -> Any:
-    """A metric value for the embedded JSON, unrounded (so that the page shows the same digits
-    as the checks' reasons): NaN -> null, infinities -> "Infinity" / "-Infinity", integral
-    floats -> ints (shorter)."""
-    if value.__class__ is not float:  # the common case first: reports may have many slices
-        value = _number(value)
-        if value is None:
-            return None
-    if value - value != 0:  # NaN or infinite
-        return None if value != value else ("Infinity" if value > 0 else "-Infinity")
-    return int(value) if value.is_integer() and abs(value) < 1e15 else value
-
-
-def _round(value: Any, digits: int) -> Any:
-    """A plot value for the embedded JSON: `digits` significant digits, as _exact otherwise."""
-    value = _exact(value)
-    return float("%.*g" % (digits, value)) if isinstance(value, float) else value
-
-
-def _round_list(values: Sequence[Any], decimals: int = 4,
-                idx: Optional[Sequence[int]] = None) -> List[Any]:
-    """Plot values for the embedded JSON: rounded to `decimals`, NaN and None -> null."""
-    a = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    if idx is not None:
-        a = a[np.asarray(idx, dtype=np.int64)]
-    a = np.round(a, decimals)
-    if np.isfinite(a).all():
-        return a.tolist()
-    return [v if math.isfinite(v) else None for v in a.tolist()]
-
-
-@functools.lru_cache(maxsize=64)
-def _thin(n: int, most: int = MAX_CURVE_POINTS) -> Tuple[int, ...]:
-    """At most `most` indices of range(n), evenly spread, keeping the first and the last."""
-    if n <= most:
-        return tuple(range(n))
-    return tuple(sorted({round(i * (n - 1) / (most - 1)) for i in range(most)}))
-
-
-# ---------------------------------------------------------------------------------------------
-# The embedded data of one result
-
-def _compact_plots(plots: Mapping[str, Any]) -> Dict[str, Any]:
-    """The plots of one (slice, model), thinned and rounded for the page."""
-    out: Dict[str, Any] = {}
-    roc = plots.get("roc_curve")
-    if roc and roc.get("fpr"):
-        idx = _thin(len(roc["fpr"]))
-        out["roc"] = {"x": _round_list(roc["fpr"], 4, idx), "y": _round_list(roc["tpr"], 4, idx),
-                      "t": _round_list(roc["thresholds"], 4, idx)}
-    pr = plots.get("pr_curve")
-    if pr and pr.get("recall"):
-        idx = _thin(len(pr["recall"]))
-        out["pr"] = {"x": _round_list(pr["recall"], 4, idx),
-                     "y": _round_list(pr["precision"], 4, idx),
-                     "t": _round_list(pr["thresholds"], 4, idx)}
-    cal = plots.get("calibration")
-    if cal and cal.get("bins"):
-        out["cal"] = {"bins": _round_list(cal["bins"]), "p": _round_list(cal["mean_prediction"]),
-                      "l": _round_list(cal["mean_label"]),
-                      "w": [_round(w, 4) for w in cal["weight"]]}
-    cm = plots.get("confusion_matrix")
-    if cm and cm.get("matrix"):
-        out["cm"] = {"labels": [str(x) for x in cm["labels"]],
-                     "m": [[_round(v, 5) for v in row] for row in cm["matrix"]]}
-    res = plots.get("residuals")
-    if res and res.get("quantiles"):
-        idx = _thin(len(res["quantiles"]))
-        out["res"] = {"q": _round_list(res["quantiles"], 4, idx),
-                      "v": [_round(res["values"][i], 5) for i in idx]}
-    return out
-
-
-def _approx_size(obj: Any) -> int:
-    """Roughly the bytes of obj as compact JSON (9 per number; cheaper than encoding it)."""
-    if isinstance(obj, dict):
-        return sum(len(k) + 4 + _approx_size(v) for k, v in obj.items())
-    if isinstance(obj, list):
-        return sum(_approx_size(v) for v in obj) + 2 if obj and isinstance(obj[0], list) \
-            else 9 * len(obj) + 2
-    return 9
-
-
-def _directions(result: EvalResult, metrics: Sequence[str]) -> Dict[str, str]:
-    given = {}
-    for t in (result.config or {}).get("thresholds") or []:
-        if isinstance(t, Mapping) and t.get("direction") in ("higher", "lower"):
-            given[t.get("metric")] = t["direction"]
-    out = {}
-    for m in metrics:
-        d = given.get(m) or metric_direction(m)
-        if d:
-            out[m] = d
-    return out
-
-
-def _default_metrics(task: str, metrics: Sequence[str], checks: Sequence[Mapping]) -> List[str]:
-    available = [m for m in metrics if m not in _COUNTS]
-    chosen = [c["metric"] for c in checks if c.get("metric") in available]
-    chosen += [m for m in _DEFAULT_METRICS.get(task, ()) if m in available]
-    if not chosen:
-        chosen = available[:6]
-    return list(dict.fromkeys(chosen))[:6]
-
-
-def _spec_slices(result: EvalResult, slices: Sequence[Mapping]) -> List[Dict[str, Any]]:
-    """The slices of each slicing spec of the result, as indices into `slices`."""
-    from assay.config.schema import parse_slice_spec
-
-    specs = []
-    for i, entry in enumerate(result.info.get("slicing_specs") or [{"name": "overall",
-                                                                       "spec": []}]):
-        try:
-            spec = parse_slice_spec(entry.get("spec"), i)
-            features, fixed = list(spec.features), dict(spec.values)
-        except (ValueError, TypeError):
-            continue
-        rows = [j for j, s in enumerate(slices)
-                if list(s) == features and all(_same(s[k], v) for k, v in fixed.items())]
-        specs.append({"name": entry.get("name") or ", ".join(features) or "overall",
-                      "features": features, "rows": rows})
-    claimed = {j for spec in specs for j in spec["rows"]}
-    others = [j for j in range(len(slices)) if j not in claimed]
-    overall = next((j for j in others if not slices[j]), None)
-    if overall is not None:
-        specs.insert(0, {"name": "overall", "features": [], "rows": [overall]})
-        others.remove(overall)
-    if others:
-        specs.append({"name": "other slices", "features": [], "rows": others})
-    return specs
-
-
-def _same(a: Any, b: Any) -> bool:
-    return a == b or str(a) == str(b)
-
-
-def _failing_cells(checks: Sequence[Mapping[str, Any]], metrics: Sequence[str]
-                   ) -> Dict[SliceId, Dict[int, str]]:
-    """{slice: {metric index: reason}} of the failed per-slice checks."""
-    failing: Dict[SliceId, Dict[int, str]] = {}
-    for c in checks:
-        if c.get("status") == "fail" and c.get("kind") != "max_gap" and c["metric"] in metrics:
-            failing.setdefault(_slice_id(c.get("slice") or {}), {}).setdefault(
-                metrics.index(c["metric"]), c.get("reason", ""))
-    return failing
-
-
-def _slice_row(sid: SliceId, slice_: Mapping[str, Any], by_model: Mapping[str, Mapping],
-               metrics: Sequence[str], failing: Mapping[int, str]) -> Dict[str, Any]:
-    """One slice of the embedded document (keys in the module docstring)."""
-    cand = by_model["candidate"].get(sid, {})
-    withheld = cand.get("withheld")
-    row: Dict[str, Any] = {"k": slice_label(slice_), "s": slice_, "n": None, "h": withheld,
-                           "c": None, "b": None, "f": dict(failing), "p": None}
-    if withheld:
-        m = _WITHHELD_COUNT.search(withheld)
-        row["n"] = int(m.group(1)) if m else None
-        return row
-    values = cand.get("metrics", {})
-    row["n"] = _exact(values.get("example_count"))
-    row["c"] = [_exact(values.get(m)) for m in metrics]
-    # The diff is not embedded: candidate - baseline in the page gives the same doubles.
-    baseline = by_model["baseline"].get(sid, {}).get("metrics")
-    if baseline is not None:
-        row["b"] = [_exact(baseline.get(m)) for m in metrics]
-    return row
-
-
-def _attach_plots(result: EvalResult, order: Sequence[SliceId], slices: List[Dict[str, Any]],
-                  plot_budget: int) -> Tuple[List[Dict[str, Any]], int]:
-    """The compact plots of as many slices as `plot_budget` bytes allow: the overall slice,
-    then slices that fail a check, then the largest. Sets each slice's "p"; returns
-    (plots, how many slices with plots were left out)."""
-    plots_of = {(_slice_id(p["slice"]), p["model"]): p["plots"] for p in result.plot_records}
-    priority = sorted(range(len(slices)), key=lambda j: (
-        bool(slices[j]["s"]), not slices[j]["f"], -(slices[j]["n"] or 0), j))
-    with_plots = [j for j in priority if (order[j], "candidate") in plots_of or
-                  (order[j], "baseline") in plots_of]
-    plots: List[Dict[str, Any]] = []
-    used = 0
-    for pos, j in enumerate(with_plots):
-        entry = {m: _compact_plots(plots_of[(order[j], m)]) for m in ("candidate", "baseline")
-                 if (order[j], m) in plots_of}
-        size = _approx_size(entry)
-        if slices[j]["s"] and used + size > plot_budget:
-            return plots, len(with_plots) - pos
-        used += size
-        slices[j]["p"] = len(plots)
-        plots.append(entry)
-    return plots, 0
-
-
-def _result_data(result: EvalResult, plot_budget: int) -> Dict[str, Any]:
-    """The embedded document of one result (RESULT in the module docstring)."""
-    by_model: Dict[str, Dict[SliceId, Mapping]] = {"candidate": {}, "baseline": {}, "diff": {}}
-    slice_of: Dict[SliceId, Mapping[str, Any]] = {}
-    for r in result.records:
-        sid = _slice_id(r["slice"])
-        slice_of.setdefault(sid, r["slice"])
-        by_model.setdefault(r["model"], {})[sid] = r
-    order = list(slice_of)
-    metrics = list(dict.fromkeys(name for r in by_model["candidate"].values()
-                                 for name in r.get("metrics", {})))
-    validation = result.validation
-    checks = [dict(c, label=slice_label(c.get("slice") or {}))
-              for c in (validation or {}).get("checks", [])]
-    failing = _failing_cells(checks, metrics)
-    slices = [_slice_row(sid, slice_of[sid], by_model, metrics, failing.get(sid, {}))
-              for sid in order]
-    plots, left_out = _attach_plots(result, order, slices, plot_budget)
-
-    gaps: Dict[Tuple[str, ...], List[str]] = {}
-    for c in checks:
-        if c.get("kind") == "max_gap" and c.get("status") == "fail":
-            gaps.setdefault(tuple(c.get("spec") or ()), []).append(c.get("reason", ""))
-    specs = _spec_slices(result, [slice_of[s] for s in order])
-    for spec in specs:
-        spec["gaps"] = gaps.get(tuple(sorted(spec["features"])), []) if spec["features"] else []
-    checked = list(dict.fromkeys(
-        (c["metric"], tuple(sorted(c.get("spec") or c.get("slice") or {}))) for c in checks))
-    verdict = None
-    if validation is not None:
-        verdict = {k: validation.get(k) for k in ("blessed", "outcome", "reasons", "forced",
-                                                  "unforced_outcome")}
-    info = result.info
-    return {
-        "task": result.task, "path": result.path, "class_names": info.get("class_names"),
-        "models": info.get("models"), "has_baseline": bool(by_model["baseline"]),
-        "examples_read": info.get("examples_read"),
-        "skipped_examples": info.get("skipped_examples") or {},
-        "min_slice_size": info.get("min_slice_size"),
-        "small_slice_size": small_slice_size(info.get("min_slice_size")),
-        "baseline_error": info.get("baseline_error"),
-        "verdict": verdict, "checks": checks, "checked": checked, "metrics": metrics,
-        "default_metrics": _default_metrics(result.task, metrics, checks),
-        "directions": _directions(result, metrics), "slices": slices, "specs": specs,
-        "plots": plots, "plots_left_out": left_out,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Several results: metrics over time
-
-def run_labels(results: Sequence[EvalResult]) -> List[str]:
-    """Short distinct names for results: the shortest path tails that tell them apart, after
-    the trailing parts that all share ("runs/v1/evaluation", "runs/v2/evaluation" -> "v1",
-    "v2").
+    Integers (1 <= |v| < 1e15) with thousands separators; other values below 1e-4 or from 1e6
+    on in exponent form with 4 significant digits ("1.235e+6"); the rest with 4 significant
+    digits in plain form ("12350", "0.1235"). NaN (and what is not a number) is "NaN".
 
     Example:
-        >>> rs = [EvalResult({}, path=p) for p in ("runs/v1/eval", "runs/v2/eval")]
-        >>> run_labels(rs)
-        ['v1', 'v2']
+        >>> fmt(12345.6), fmt(12345), fmt(0.00001234), fmt(0.5, signed=True)
+        ('12350', '12,345', '1.234e-5', '+0.5')
     """
-    parts = [os.path.normpath(os.path.abspath(r.path)).split(os.sep) if r.path
-             else [f"result {i + 1}"] for i, r in enumerate(results)]
-    if len({tuple(p) for p in parts}) < len(parts):  # the same directory twice
-        return [f"{i + 1}: {'/'.join(p[-2:])}" for i, p in enumerate(parts)]
-    while all(len(p) > 1 for p in parts) and len({p[-1] for p in parts}) == 1:
-        parts = [p[:-1] for p in parts]
-    for depth in range(1, max(len(p) for p in parts) + 1):
-        labels = ["/".join(p[-depth:]) for p in parts]
-        if len(set(labels)) == len(labels):
-            return labels
-    return ["/".join(p) for p in parts]
-
-
-def _timeline(results: Sequence[EvalResult], labels: Sequence[str]) -> Dict[str, Any]:
-    metrics: List[str] = []
-    order: List[str] = []
-    values: List[Dict[str, Dict[str, Mapping]]] = []
-    names: Dict[str, str] = {}
-    for result in results:
-        per: Dict[str, Dict[str, Mapping]] = {}
-        for r in result.records:
-            sid = _slice_id(r["slice"])
-            if sid not in names:
-                names[sid] = slice_label(r["slice"])
-                order.append(sid)
-            if "metrics" in r and r["model"] in ("candidate", "baseline"):
-                per.setdefault(sid, {})[r["model"]] = r["metrics"]
-                if r["model"] == "candidate":
-                    metrics.extend(m for m in r["metrics"] if m not in metrics)
-        values.append(per)
-    kept = order[:MAX_TIMELINE_SLICES]
-    rows = []
-    for sid in kept:
-        row = {"k": names[sid]}
-        for model, key in (("candidate", "c"), ("baseline", "b")):
-            series = []
-            for per in values:
-                got = per.get(sid, {}).get(model)
-                series.append(None if got is None else [_exact(got.get(m)) for m in metrics])
-            row[key] = series
-        rows.append(row)
-    return {"labels": list(labels), "metrics": metrics, "slices": rows,
-            "left_out": len(order) - len(kept)}
-
-
-def report_data(results: Union[EvalResult, Sequence[EvalResult]],
-                labels: Optional[Sequence[str]] = None,
-                plot_budget: int = PAGE_PLOT_BUDGET) -> Dict[str, Any]:
-    """The document the page embeds (layout in the module docstring)."""
-    if isinstance(results, EvalResult):
-        return {"kind": "single", "result": _result_data(results, plot_budget)}
-    results = list(results)
-    if not results:
-        raise ValueError("report_data needs at least one result (got an empty list)")
-    labels = list(labels) if labels is not None else run_labels(results)
-    if len(labels) != len(results):
-        raise ValueError(f"give one label per result ({len(results)} results, "
-                         f"{len(labels)} labels)")
-    runs = []
-    for label, r in zip(labels, results):
-        v = r.validation or {}
-        runs.append({"label": label, "path": r.path, "task": r.task, "blessed": r.blessed,
-                     "outcome": v.get("outcome"), "reasons": v.get("reasons") or [],
-                     "examples_read": r.info.get("examples_read")})
-    return {"kind": "compare", "runs": runs, "timeline": _timeline(results, labels),
-            "result": _result_data(results[-1], plot_budget)}
+    v = as_number(value)
+    if v is None or math.isnan(v):
+        return "NaN"
+    sign = "+" if signed and v > 0 else ""
+    if math.isinf(v):
+        return sign + ("∞" if v > 0 else "-∞")
+    a = abs(v)
+    if v.is_integer() and 1 <= a < 1e15:
+        return sign + f"{int(v):,}"
+    if a != 0 and (a < 1e-4 or a >= 1e6):
+        # toExponential(3), then the mantissa's trailing zeros dropped: "1.200e+6" -> "1.2e+6".
+        d = _round_half_up(v, 4)
+        digits = f"{abs(d.scaleb(-d.adjusted())):.3f}"
+        text = f"{'-' if v < 0 else ''}{digits}e{d.adjusted():+d}"
+        return sign + re.sub(r"\.?0+e", "e", text, count=1)
+    # String(Number(v.toPrecision(4))): rounded, then written as the shortest plain number.
+    rounded = float(_round_half_up(v, 4)) if a != 0 else 0.0
+    return sign + (str(int(rounded)) if rounded.is_integer() else repr(rounded))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,9 +145,9 @@ def _checks_table(checks: Sequence[Mapping[str, Any]], cls: str) -> str:
         relative = c.get("kind") == "max_regression_relative"
         change = c.get("change")
         change_text = (fmt(change * 100, signed=True) + "%" if relative and
-                       _number(change) is not None else fmt(change, signed=True))
+                       as_number(change) is not None else fmt(change, signed=True))
         threshold = c.get("threshold")
-        threshold_text = fmt(threshold * 100) + "%" if relative and _number(threshold) \
+        threshold_text = fmt(threshold * 100) + "%" if relative and as_number(threshold) \
             is not None else fmt(threshold)
         rows.append(
             f'<tr class="ar-{_e(c.get("status"))}"><td>{_e(c.get("status"))}</td>'
@@ -608,8 +240,8 @@ def _static_table(data: Mapping[str, Any], rows: Sequence[int]) -> str:
                     else ' class="ar-num"'
                 cells.append(f"<td{bad}>{_e(fmt(s['c'][m]))}</td>")
                 if has_b:
-                    base = _number(s["b"][m]) if s["b"] else None
-                    cand = _number(s["c"][m])
+                    base = as_number(s["b"][m]) if s["b"] else None
+                    cand = as_number(s["c"][m])
                     diff = cand - base if cand is not None and base is not None else None
                     cells.append(f'<td class="ar-num">{_e(fmt(base))}</td>'
                                  f'<td class="ar-num">{_e(fmt(diff, signed=True))}</td>')
@@ -623,7 +255,7 @@ def _compare_html(data: Mapping[str, Any]) -> str:
     runs, timeline = data["runs"], data["timeline"]
     metrics = timeline["metrics"]
     shown = [m for m in data["result"]["default_metrics"] if m in metrics]
-    overall = next((s for s in timeline["slices"] if s["k"] == "Overall"), None)
+    overall = next((s for s in timeline["slices"] if s["k"] == OVERALL), None)
     head = "".join(f"<th>{_e(m)}</th>" for m in shown)
     rows = []
     for i, run in enumerate(runs):
@@ -685,37 +317,34 @@ def _fragment(data: Mapping[str, Any], root_id: str) -> str:
     return "".join(parts)
 
 
+
 # ---------------------------------------------------------------------------------------------
 # Public API
 
-def _as_result(item: ResultLike) -> EvalResult:
-    if isinstance(item, EvalResult):
-        return item
-    if isinstance(item, (str, os.PathLike)):
-        return load_result(os.fspath(item))
-    raise TypeError(f"a result must be an EvalResult or a results directory "
-                    f"(got {item!r}, a {type(item).__name__})")
+def _data(result: Results, labels: Optional[Sequence[str]], plot_budget: int):
+    if isinstance(result, (list, tuple)):
+        return report_data(list(result), labels, plot_budget)
+    return report_data(result, None, plot_budget)
 
 
-def render_report(result: Union[ResultLike, Sequence[ResultLike]],
-                  labels: Optional[Sequence[str]] = None,
+def render_report(result: Results, labels: Optional[Sequence[str]] = None,
                   plot_budget: int = PAGE_PLOT_BUDGET) -> str:
     """The report as one self-contained HTML page.
 
     Args:
-      result: an EvalResult or a results directory; or a list of them, oldest first, for a
-        comparison (metrics over time, and the full report of the last).
+      result: an EvalResult; or a list of them, oldest first, for a comparison (metrics over
+        time, and the full report of the last).
       labels: names of the results in a comparison (default: the shortest distinct path tails).
-      plot_budget: the most bytes of plot data to embed (see the module docstring).
+      plot_budget: the most bytes of plot data to embed (see `assay.report.data`).
+
+    Raises:
+      TypeError: `result` is not an EvalResult (a path: read it with assay.load_result).
 
     Example:
         >>> html = render_report(load_result("out/"))                 # doctest: +SKIP
-        >>> html = render_report(["runs/1", "runs/2"], labels=["v1", "v2"])  # doctest: +SKIP
+        >>> html = render_report([old, new], labels=["v1", "v2"])     # doctest: +SKIP
     """
-    if isinstance(result, (list, tuple)):
-        data = report_data([_as_result(r) for r in result], labels, plot_budget)
-    else:
-        data = report_data(_as_result(result), None, plot_budget)
+    data = _data(result, labels, plot_budget)
     title = "assay: " + ("comparison" if data["kind"] == "compare" else
                          f"{data['result']['task']} evaluation")
     verdict = data["result"]["verdict"]
@@ -727,7 +356,7 @@ def render_report(result: Union[ResultLike, Sequence[ResultLike]],
             f'</head><body>{_fragment(data, "assay-report")}</body></html>\n')
 
 
-def render_notebook(result: Union[ResultLike, Sequence[ResultLike]]) -> str:
+def render_notebook(result: Results) -> str:
     """The report as an HTML fragment for a notebook output cell (`EvalResult._repr_html_`).
 
     The same content as `render_report`, with its CSS scoped to the fragment, a fresh element
@@ -737,52 +366,34 @@ def render_notebook(result: Union[ResultLike, Sequence[ResultLike]]) -> str:
         >>> from IPython.display import HTML                          # doctest: +SKIP
         >>> HTML(render_notebook(load_result("out/")))                 # doctest: +SKIP
     """
-    if isinstance(result, (list, tuple)):
-        data = report_data([_as_result(r) for r in result], None, NOTEBOOK_PLOT_BUDGET)
-    else:
-        data = report_data(_as_result(result), None, NOTEBOOK_PLOT_BUDGET)
-    return _fragment(data, f"assay-{uuid.uuid4().hex[:12]}")
+    return _fragment(_data(result, None, NOTEBOOK_PLOT_BUDGET), f"assay-{uuid.uuid4().hex[:12]}")
 
 
-def write_report(results_dir: Union[ResultLike, Sequence[ResultLike]],
-                 output: Optional[str] = None, labels: Optional[Sequence[str]] = None) -> str:
+def write_report(result: Results, output: Optional[str] = None,
+                 labels: Optional[Sequence[str]] = None) -> str:
     """Writes the report and returns its path.
 
     Args:
-      results_dir: a results directory (or EvalResult); or a list of them for a comparison.
-      output: the file to write; default `report.html` inside the results directory (a
-        comparison needs `output`).
+      result: an EvalResult; or a list of them for a comparison.
+      output: the file to write; default `report.html` inside the result's directory
+        (`result.path`; a comparison needs `output`).
       labels: names of the results in a comparison.
 
-    The file is written to a temporary name beside `output` and renamed into place.
+    The file is written with `assay.data.files.write_text`: never seen half-written.
 
     Example:
-        >>> write_report("out/")                                       # doctest: +SKIP
+        >>> write_report(load_result("out/"))                          # doctest: +SKIP
         'out/report.html'
     """
-    compare = isinstance(results_dir, (list, tuple))
+    compare = isinstance(result, (list, tuple))
     if output is None:
         if compare:
-            raise ValueError("a comparison report needs an output file (-o compare.html)")
-        base = results_dir.path if isinstance(results_dir, EvalResult) else results_dir
-        if base is None:
-            raise ValueError("this EvalResult was not read from a directory; give output")
-        output = os.path.join(os.fspath(base), REPORT_FILE)
-    page = render_report(list(results_dir) if compare else results_dir, labels)
-    output = os.fspath(output)
-    parent = os.path.dirname(os.path.abspath(output))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".report.", suffix=".html.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for reading
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return output
+            raise ConfigError("a comparison report needs an output file (-o compare.html)")
+        check_result(result)
+        if result.path is None:
+            raise ConfigError("this EvalResult was not read from a directory; give output")
+        output = os.path.join(os.fspath(result.path), REPORT_FILE)
+    return write_text(os.fspath(output), render_report(result, labels))
 
 
 __all__ = ["REPORT_FILE", "fmt", "render_notebook", "render_report", "report_data",

@@ -1,10 +1,10 @@
-"""The results directory: its format, how it is written, and `load_result`.
+"""The results directory: its format and `load_result`.
 
     OUTPUT/
       metrics.json     {"version": 1, "task": ..., "records": [...], ...}: one record per
                        (slice, model); model is "candidate", "baseline" or "diff"
-                       (candidate - baseline); a withheld slice has "withheld": "<reason>"
-                       instead of "metrics"
+                       (candidate - baseline); a withheld slice has "withheld": "<reason>" and
+                       "example_count": <examples in the slice> instead of "metrics"
       plots.json       {"records": [{"slice": ..., "model": ..., "plots": {...}}]}: ROC / PR
                        curves, calibration, confusion matrix, residual quantiles
       config.json      the config the evaluation ran with
@@ -12,8 +12,8 @@
       blessing/        an empty BLESSED or NOT_BLESSED file
       report.html      the self-contained HTML report (assay report DIR writes it again)
 
-Everything is written into a temporary directory beside OUTPUT and renamed into place at the end,
-so OUTPUT is either the previous complete result or the new complete result, never half of one.
+The directory is written by `assay.results.publish.StagedOutput` (staged, then renamed into
+place) from the records that `assay.engine.assemble` builds.
 
 Example:
     >>> result = load_result("out/")                                  # doctest: +SKIP
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import uuid
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional
+
+from assay.errors import DataError, InputNotFound
+from assay.results.slices import slice_key
 
 FORMAT_VERSION = 1
 METRICS_FILE = "metrics.json"
@@ -67,6 +67,9 @@ def dumps(obj: Any) -> str:
 class EvalResult:
     """The results of one evaluation, as written to its output directory.
 
+    Slices are looked up by value as `assay.results.slices` matches them: {"hour": 3},
+    {"hour": 3.0} and {"hour": "3"} name the same slice; {} (or None) is the overall slice.
+
     Attributes:
       records: the metrics records (see the module docstring).
       info: the other top-level fields of metrics.json (task, models, specs, ...).
@@ -97,7 +100,7 @@ class EvalResult:
         """Every slice, in the order of the records (overall first)."""
         seen, out = set(), []
         for r in self.records:
-            key = json.dumps(r["slice"], sort_keys=True)
+            key = slice_key(r["slice"])
             if key not in seen:
                 seen.add(key)
                 out.append(r["slice"])
@@ -106,11 +109,7 @@ class EvalResult:
     def record(self, slice: Optional[Mapping[str, Any]] = None,
                model: str = "candidate") -> Dict[str, Any]:
         """The record of one slice ({} or None = overall) and model; KeyError if absent."""
-        wanted = dict(slice or {})
-        for r in self.records:
-            if r["model"] == model and r["slice"] == wanted:
-                return r
-        raise KeyError(f"no record for slice {wanted} and model '{model}'")
+        return _find(self.records, slice, model, "record")
 
     def metrics(self, slice: Optional[Mapping[str, Any]] = None,
                 model: str = "candidate") -> Dict[str, Any]:
@@ -122,11 +121,8 @@ class EvalResult:
 
     def plots(self, slice: Optional[Mapping[str, Any]] = None,
               model: str = "candidate") -> Dict[str, Any]:
-        wanted = dict(slice or {})
-        for r in self.plot_records:
-            if r["model"] == model and r["slice"] == wanted:
-                return r["plots"]
-        raise KeyError(f"no plots for slice {wanted} and model '{model}'")
+        """The plots of one slice and model (see plots.json); KeyError if absent."""
+        return _find(self.plot_records, slice, model, "plots")["plots"]
 
     def __repr__(self) -> str:
         verdict = "" if self.blessed is None else (", BLESSED" if self.blessed else ", NOT_BLESSED")
@@ -134,16 +130,27 @@ class EvalResult:
                 f"path={self.path!r}{verdict})")
 
     def _repr_html_(self) -> str:
+        # Imported here: the report is only needed in a notebook. The report imports nothing
+        # from this module (it takes EvalResult objects as they are), so this is no circle.
         from assay.report import html as report
 
         return report.render_notebook(self)
+
+
+def _find(records: List[Dict[str, Any]], slice_: Optional[Mapping[str, Any]], model: str,
+          what: str) -> Dict[str, Any]:
+    wanted = slice_key(slice_ or {})
+    for r in records:
+        if r["model"] == model and slice_key(r["slice"]) == wanted:
+            return r
+    raise KeyError(f"no {what} for slice {dict(slice_ or {})} and model '{model}'")
 
 
 def load_result(directory: str) -> EvalResult:
     """Reads a results directory written by `assay evaluate`."""
     path = os.path.join(directory, METRICS_FILE)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{directory} holds no assay results ({METRICS_FILE} is missing)")
+        raise InputNotFound(f"{directory} holds no assay results ({METRICS_FILE} is missing)")
 
     def read(name):
         p = os.path.join(directory, name)
@@ -154,129 +161,7 @@ def load_result(directory: str) -> EvalResult:
 
     doc = read(METRICS_FILE)
     if doc.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has format version {doc.get('version')!r}; this assay reads "
+        raise DataError(f"{path} has format version {doc.get('version')!r}; this assay reads "
                          f"version {FORMAT_VERSION}")
     return EvalResult(doc, read(PLOTS_FILE), read(VALIDATION_FILE), read(CONFIG_FILE),
                       path=directory)
-
-
-class StagedOutput:
-    """A temporary directory beside `output` that becomes `output` on commit().
-
-    Example:
-        with StagedOutput("out") as staged:
-            write files under staged.path ...
-            staged.commit()
-    """
-
-    def __init__(self, output: str):
-        self.output = os.path.abspath(output)
-        parent, name = os.path.split(self.output)
-        os.makedirs(parent, exist_ok=True)
-        if os.path.exists(self.output) and not os.path.isdir(self.output):
-            raise FileExistsError(f"output {output} exists and is not a directory")
-        self.path = os.path.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
-        os.makedirs(self.path)
-        self._done = False
-
-    def write_json(self, name: str, obj: Any) -> None:
-        target = os.path.join(self.path, name)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "w", encoding="utf-8") as f:
-            f.write(dumps(obj))
-
-    def commit(self) -> None:
-        """Replaces `output` with the staged directory (the old one is kept until the swap)."""
-        old = None
-        if os.path.exists(self.output):
-            old = self.path + "-old"
-            os.rename(self.output, old)
-        os.rename(self.path, self.output)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-        self._done = True
-
-    def __enter__(self) -> "StagedOutput":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if not self._done:
-            shutil.rmtree(self.path, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Assembling the records from the pass's per-slice results
-
-_BUCKET = re.compile(r"^[\[(](-inf|-?[0-9.e+-]+), ")
-
-
-def _sort_value(value: Any) -> tuple:
-    if isinstance(value, str):
-        m = _BUCKET.match(value)
-        if m:
-            return (1, float(m.group(1)), value)
-        return (2, 0.0, value)
-    if isinstance(value, bool):
-        return (0, float(value), "")
-    return (0, float(value), "")
-
-
-def diff_metrics(candidate: Mapping[str, Any], baseline: Mapping[str, Any]) -> Dict[str, float]:
-    """candidate - baseline for every numeric metric the two share."""
-    out = {}
-    for name, value in candidate.items():
-        other = baseline.get(name)
-        if isinstance(value, (int, float)) and isinstance(other, (int, float)) and \
-                not isinstance(value, bool):
-            out[name] = value - other
-    return out
-
-
-def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[str]],
-             models: Sequence[str], min_slice_size: int,
-             metric_filter: Optional[Sequence[str]] = None):
-    """Builds the metrics and plot records from [(slice key, {model: {metrics, plots}})].
-
-    Records come ordered by slicing spec (in config order), then by slice value; for each slice
-    the candidate, the baseline, then the diff.
-    """
-    spec_index = {}
-    for i, feats in enumerate(spec_features):
-        spec_index.setdefault(tuple(feats), i)
-
-    def order(item):
-        key = item[0]
-        feats = tuple(k for k, _ in key)
-        return (spec_index.get(feats, len(spec_index)), feats,
-                tuple(_sort_value(v) for _, v in key))
-
-    keep = None
-    if metric_filter:
-        keep = set(metric_filter) | {"example_count", "weighted_example_count"}
-    records, plot_records = [], []
-    for key, per_model in sorted(slice_results, key=order):
-        slice_json = {k: v for k, v in key}
-        count = per_model["candidate"]["metrics"].get("example_count", 0)
-        withheld = None
-        if key and count < min_slice_size:
-            withheld = (f"withheld: {int(count)} examples, fewer than min_slice_size "
-                        f"{min_slice_size}")
-        names = list(models) + (["diff"] if "baseline" in models else [])
-        for model in names:
-            if withheld:
-                records.append({"slice": slice_json, "model": model, "withheld": withheld})
-                continue
-            if model == "diff":
-                metrics = diff_metrics(per_model["candidate"]["metrics"],
-                                       per_model["baseline"]["metrics"])
-            else:
-                metrics = per_model[model]["metrics"]
-                plots = per_model[model]["plots"]
-                if plots:
-                    plot_records.append({"slice": slice_json, "model": model, "plots": plots})
-            if keep is not None:
-                metrics = {k: v for k, v in metrics.items() if k in keep or
-                           any(k.startswith(m + "/") for m in keep)}
-            records.append({"slice": slice_json, "model": model, "metrics": metrics})
-    return records, plot_records
-

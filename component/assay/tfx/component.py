@@ -30,6 +30,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts, system_executions
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from assay.errors import ConfigError, ConfigTypeError
 from assay.tfx import executor
 
 # Keys of the component's inputs, outputs and parameters (those TFX's Evaluator also has keep
@@ -75,7 +76,7 @@ _BASELINE_PLACEHOLDER = "<the baseline_model artifact>"
 
 def _config_json(config: Any) -> str:
     """assay's config (EvalConfig, mapping, JSON string or YAML/JSON file) as a JSON string."""
-    from assay.config.schema import ConfigError, EvalConfig
+    from assay.config.schema import EvalConfig
 
     if isinstance(config, EvalConfig):
         return config.to_json()
@@ -90,34 +91,30 @@ def _config_json(config: Any) -> str:
                 raise ConfigError(f"'config' is not valid JSON ({e})") from None
             return text
         if not os.path.exists(text):
-            raise FileNotFoundError(f"'config' is neither a JSON object nor an existing YAML/JSON "
-                                    f"file (got {text!r})")
-        import yaml
+            raise ConfigError(f"'config' is neither a JSON object nor an existing YAML/JSON "
+                              f"file (got {text!r})")
+        from assay.config.parse import read_config_file
 
-        with open(text, encoding="utf-8") as f:
-            loaded = yaml.safe_load(f)
-        if not isinstance(loaded, Mapping):
-            raise ConfigError(f"config file {text} does not hold a mapping")
-        return json.dumps(loaded, sort_keys=True)
-    raise TypeError(f"'config' must be an assay EvalConfig, a dict, a JSON string or a file "
-                    f"path (got {config!r}, a {type(config).__name__})")
+        return json.dumps(read_config_file(text), sort_keys=True)
+    raise ConfigTypeError(f"'config' must be an assay EvalConfig, a dict, a JSON string or a "
+                          f"file path (got {config!r}, a {type(config).__name__})")
 
 
 def _splits_json(example_splits: Optional[Sequence[str]]) -> str:
     if example_splits is None:
         return json.dumps(["eval"])
     if isinstance(example_splits, str) or not isinstance(example_splits, (list, tuple)):
-        raise TypeError(f"'example_splits' must be a list of split names "
-                        f"(got {example_splits!r}, a {type(example_splits).__name__})")
+        raise ConfigTypeError(f"'example_splits' must be a list of split names "
+                              f"(got {example_splits!r}, a {type(example_splits).__name__})")
     if not example_splits:
-        raise ValueError("'example_splits' must name at least one split (got []); leave it out "
-                         "to evaluate the 'eval' split")
+        raise ConfigError("'example_splits' must name at least one split (got []); leave it out "
+                          "to evaluate the 'eval' split")
     for split in example_splits:
         if not isinstance(split, str) or not split:
-            raise ValueError(f"'example_splits' must hold non-empty split names "
-                             f"(got {list(example_splits)!r})")
+            raise ConfigError(f"'example_splits' must hold non-empty split names "
+                              f"(got {list(example_splits)!r})")
     if len(set(example_splits)) != len(example_splits):
-        raise ValueError(f"'example_splits' names a split twice (got {list(example_splits)!r})")
+        raise ConfigError(f"'example_splits' names a split twice (got {list(example_splits)!r})")
     return json.dumps(list(example_splits))
 
 
@@ -172,11 +169,12 @@ class Evaluator(base_beam_component.BaseBeamComponent):
           schema: accepted for drop-in compatibility; assay reads feature types from the data.
           force_bless: bless whatever the checks say, recording this reason.
           feature_slicing_spec, fairness_indicator_thresholds, module_file, module_path: TFX
-            Evaluator parameters that assay does not support; giving one raises ValueError.
+            Evaluator parameters that assay does not support; giving one raises ConfigError.
 
         Raises:
-          ValueError / TypeError / assay.ConfigError: a bad combination or value, with the
-            parameter named; a config error is the config's own message.
+          ConfigError (ConfigTypeError for a wrong type; both are also ValueError / TypeError):
+            a bad combination or value, with the parameter named; a config error is the
+            config's own message.
         """
         for name, value, hint in (
                 ("feature_slicing_spec", feature_slicing_spec, "use eval_config.slicing_specs or "
@@ -186,14 +184,14 @@ class Evaluator(base_beam_component.BaseBeamComponent):
                 ("module_file", module_file, "use the config's custom_metrics"),
                 ("module_path", module_path, "use the config's custom_metrics")):
             if value is not None:
-                raise ValueError(f"assay.tfx.Evaluator does not support '{name}'; {hint}")
+                raise ConfigError(f"assay.tfx.Evaluator does not support '{name}'; {hint}")
         if (config is None) == (eval_config is None):
-            raise ValueError("give exactly one of 'config' (assay's config) or 'eval_config' (a "
-                             "tfma.EvalConfig) (got " + ("both" if config is not None else
-                                                         "neither") + ")")
+            raise ConfigError("give exactly one of 'config' (assay's config) or 'eval_config' (a "
+                              "tfma.EvalConfig) (got " + ("both" if config is not None else
+                                                          "neither") + ")")
         if force_bless is not None and (not isinstance(force_bless, str)
                                         or not force_bless.strip()):
-            raise ValueError(f"'force_bless' must be a non-empty reason (got {force_bless!r})")
+            raise ConfigError(f"'force_bless' must be a non-empty reason (got {force_bless!r})")
         config_json = eval_json = None
         if config is not None:
             config_json = _config_json(config)

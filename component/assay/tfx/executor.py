@@ -22,6 +22,8 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
+from assay.errors import ConfigError, DataError
+
 EXAMPLES_KEY = "examples"
 MODEL_KEY = "model"
 BASELINE_MODEL_KEY = "baseline_model"
@@ -36,45 +38,14 @@ FORCE_BLESS_KEY = "force_bless"
 
 def _bind_models(raw: Mapping[str, Any], model: Optional[str], baseline: Optional[str]
                  ) -> Dict[str, Any]:
-    """assay's config with model paths taken from the Model artifacts.
-
-    A model spec that reads a prediction column is left as it is. Otherwise the artifact's URI
-    becomes its path (a path in the config is replaced). With a baseline artifact and no
-    baseline spec, the baseline is run like the candidate (its spec without path/prediction), as
-    TFMA copies the candidate's ModelSpec. Without a baseline artifact, a baseline spec that
-    has neither path nor prediction is dropped: the first run of a pipeline has no baseline.
-    """
+    """assay's config with the Model artifacts' URIs bound by assay.config.binding's rule."""
+    from assay.config.binding import bind_models
     from assay.config.schema import ConfigError
 
-    config = dict(raw)
-    if "split" in config:
+    if "split" in raw:
         raise ConfigError("the config's 'split' is set by the component's 'example_splits' in "
                           "TFX; leave 'split' out of the config")
-    models = dict(config.get("models") or {})
-    specs = {n: ({"path": s} if isinstance(s, str) else dict(s or {}))
-             for n, s in models.items() if s is not None}
-    candidate = specs.get("candidate", {})
-    for name, uri in (("candidate", model), ("baseline", baseline)):
-        spec = specs.get(name)
-        if spec is not None and spec.get("prediction") is not None:
-            continue
-        if uri is None:
-            if spec is not None and spec.get("path") is not None:
-                continue  # a fixed model path in the config
-            if name == "baseline":
-                specs.pop(name, None)
-                continue
-            raise ConfigError(
-                "the config's models.candidate reads no prediction column, so it needs the "
-                "'model' input channel (e.g. model=trainer.outputs['model'])")
-        if spec is not None and spec.get("path") is not None:
-            logging.info("models.%s.path %s is replaced by the %s artifact %s", name,
-                         spec["path"], name, uri)
-        if spec is None:  # the baseline, run like the candidate
-            spec = {k: v for k, v in candidate.items() if k not in ("path", "prediction")}
-        specs[name] = {**spec, "path": uri}
-    config["models"] = specs
-    return config
+    return bind_models(raw, model, baseline)
 
 
 def resolve_config(config_json: Optional[str], eval_config_json: Optional[str],
@@ -103,7 +74,7 @@ def _optional_single(input_dict: Mapping[str, List[types.Artifact]], key: str
                      ) -> Optional[types.Artifact]:
     artifacts = input_dict.get(key) or []
     if len(artifacts) > 1:
-        raise ValueError(f"'{key}' must hold at most one artifact (got {len(artifacts)})")
+        raise ConfigError(f"'{key}' must hold at most one artifact (got {len(artifacts)})")
     return artifacts[0] if artifacts else None
 
 
@@ -114,8 +85,8 @@ def example_uris(examples: List[types.Artifact], splits: List[str]) -> List[str]
         for artifact in examples:
             names = artifact_utils.decode_split_names(artifact.split_names)
             if split not in names:
-                raise ValueError(f"Examples artifact {artifact.uri} has no split '{split}' "
-                                 f"(its splits: {', '.join(names) or 'none'})")
+                raise DataError(f"Examples artifact {artifact.uri} has no split '{split}' "
+                                f"(its splits: {', '.join(names) or 'none'})")
         uris += artifact_utils.get_split_uris(examples, split)
     return uris
 
@@ -127,7 +98,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         import assay
-        from assay.validation import checks as validation
+        from assay import validation
 
         self._log_startup(input_dict, output_dict, exec_properties)
         model = _optional_single(input_dict, MODEL_KEY)

@@ -1,5 +1,5 @@
 /* assay report: the slice tables, the bar charts, the plots of a slice and the metrics over
-   time, drawn from the JSON document embedded beside this script (see assay/report.py).
+   time, drawn from the JSON document embedded beside this script (see assay/report/data.py).
    Hand-written, no dependencies, nothing fetched. Everything is looked up inside one root
    element (.assay-report), so several reports can share a page or a notebook. */
 var assayReport = window.assayReport || (function () {
@@ -19,7 +19,8 @@ var assayReport = window.assayReport || (function () {
     return typeof v === "string" ? parseFloat(v) : v;
   }
 
-  // 4 significant digits; integers with separators (as report.fmt in Python).
+  // 4 significant digits; integers with separators. report.fmt in Python (html.py) gives the
+  // same text; tests/test_report_browser.py compares the two.
   function fmt(v, signed) {
     v = num(v);
     if (isNaN(v)) return "NaN";
@@ -776,7 +777,7 @@ var assayReport = window.assayReport || (function () {
     this.runs = app.data.runs;
     this.slot = slot;
     this.slice = 0;
-    T.slices.forEach(function (s, i) { if (s.k === "Overall") self.slice = i; });
+    T.slices.forEach(function (s, i) { if (s.k === "overall") self.slice = i; });
     this.metrics = app.R.default_metrics.filter(function (m) { return T.metrics.indexOf(m) >= 0; });
     if (!this.metrics.length) this.metrics = T.metrics.slice(0, 4);
     var opts = T.slices.map(function (s, i) {
@@ -838,7 +839,7 @@ var assayReport = window.assayReport || (function () {
   // ---------------------------------------------------------------------------------------
   // Boot
 
-  // The change against the baseline, candidate - baseline, as results.py computes it.
+  // The change against the baseline, candidate - baseline, as assay.engine.assemble computes it.
   function addDiffs(R) {
     R.slices.forEach(function (s) {
       s.d = s.c && s.b ? s.c.map(function (c, i) {

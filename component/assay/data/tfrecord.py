@@ -1,0 +1,259 @@
+"""TFRecord files of tf.Examples: framing, checksums, decoding, and encoding rows as tf.Examples.
+
+    for batch in read_tfrecord("eval.tfrecord.gz", batch_size=4096, raw_record_column=None):
+        ...                                   # every feature a list column
+
+A record is: length (uint64 LE), masked crc32c of the length (uint32 LE), data, masked crc32c of
+the data (uint32 LE). Every checksum is checked; a bad one names the record and its byte offset.
+tf.Examples are decoded without a schema, as TFX does when it has none: every feature becomes a
+list column (large_list<int64 | float | large_binary>), and a batch in which no example has a
+feature has no column for it.
+
+TensorFlow is never imported: tfx-bsl's coders do the (de)serialization.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import google_crc32c
+import numpy as np
+import pyarrow as pa
+
+from assay.data.columns import list_lengths, with_column
+from assay.data.files import open_read, read_head
+from assay.errors import DataError
+
+GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK_BYTES = 1 << 20  # one buffered read
+_HEADER = struct.Struct("<QI")  # record length, masked crc32c of the length
+_CRC_MASK_DELTA = 0xA282EAD8
+_NOT_A_TFRECORD_HINT = "(the file may be truncated or not a TFRecord file)"
+
+
+def masked_crc(data: bytes) -> int:
+    """The masked CRC32C the TFRecord framing stores for `data` (its length, or its bytes)."""
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xFFFFFFFF
+
+
+def is_tfrecord_header(head: bytes) -> bool:
+    """True when `head` starts with a TFRecord length and its valid checksum."""
+    return len(head) >= 12 and masked_crc(head[:8]) == struct.unpack_from("<I", head, 8)[0]
+
+
+def is_gzipped(head: bytes) -> bool:
+    """True when a file starting with `head` is gzip-compressed.
+
+    A plain TFRecord whose first record is 35,615+ bytes long also starts with 1f 8b; its header
+    checksum tells it apart.
+    """
+    return head.startswith(GZIP_MAGIC) and not is_tfrecord_header(head)
+
+
+def read_tfrecord(path: str, batch_size: int,
+                  raw_record_column: Optional[str]) -> Iterator[pa.RecordBatch]:
+    """Streams a TFRecord file (plain or gzipped) of tf.Examples as RecordBatches.
+
+    Args:
+      path: the file.
+      batch_size: rows per batch (the last may have fewer).
+      raw_record_column: if given, a large_binary column of this name holds each record.
+
+    Raises:
+      DataError: a corrupt or truncated file, or a record that is not a tf.Example.
+    """
+    from tfx_bsl.coders import example_coder  # no TensorFlow behind it
+
+    decoder = example_coder.ExamplesToRecordBatchDecoder()
+    for records, first_index, first_offset in record_batches(path, batch_size):
+        try:
+            batch = decoder.DecodeBatch(records)
+        except RuntimeError:
+            raise _unparsable(decoder, path, records, first_index, first_offset) from None
+        if raw_record_column is not None:
+            batch = with_column(batch, raw_record_column, pa.array(records, pa.large_binary()),
+                                path)
+        yield batch
+
+
+def _unparsable(decoder, path: str, records: List[bytes], first_index: int,
+                first_offset: int) -> DataError:
+    offset = first_offset
+    for i, record in enumerate(records):
+        try:
+            decoder.DecodeBatch([record])
+        except RuntimeError as e:
+            return DataError(f"cannot parse record {first_index + i} (byte offset {offset}) of "
+                             f"{path} as a tf.Example: {e}")
+        offset += len(record) + 16
+    return DataError(f"cannot decode records {first_index}..{first_index + len(records) - 1} of "
+                     f"{path} as tf.Examples, though each parses alone")
+
+
+def _chunks(path: str) -> Iterator[bytes]:
+    """The file's bytes, gunzipped if its first bytes say gzip, in chunks of about 1 MiB."""
+    compressed = is_gzipped(read_head(path, 12))
+    with open_read(path) as raw:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        try:
+            while True:
+                chunk = stream.read(_CHUNK_BYTES)
+                if not chunk:
+                    return
+                yield chunk
+        except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+            if not compressed:
+                raise
+            raise DataError(f"corrupt TFRecord file {path}: the gzip stream is damaged ({e}) "
+                            f"{_NOT_A_TFRECORD_HINT}") from None
+
+
+def record_batches(path: str, batch_size: int) -> Iterator[Tuple[List[bytes], int, int]]:
+    """Frames the TFRecord file and checks every checksum.
+
+    Yields (records, index of the first record, byte offset of the first record); offsets count
+    uncompressed bytes.
+    """
+    chunks = _chunks(path)
+    unpack_header = _HEADER.unpack_from
+    crc = google_crc32c.value
+    lengths_seen: Dict[int, int] = {}  # length -> its verified masked crc; most files repeat them
+    buf, pos, buf_offset = b"", 0, 0  # buf_offset: file offset of buf[0]
+    index = 0  # of the first record not yet checked
+    while True:
+        records: List[bytes] = []
+        first_index, first_offset = index, buf_offset + pos
+        while len(records) < batch_size:
+            # The per-record loop: only unpack, slice, crc and appends. The data checksums are
+            # compared for the whole buffer at once, in numpy.
+            n = len(buf)
+            crcs: List[int] = []
+            ends: List[int] = []
+            append, append_crc, append_end = records.append, crcs.append, ends.append
+            room = batch_size - len(records)
+            need = 0
+            while room:
+                if pos + 12 > n:
+                    need = pos + 12 - n
+                    break
+                length, length_crc = unpack_header(buf, pos)
+                if lengths_seen.get(length) != length_crc:
+                    if masked_crc(buf[pos:pos + 8]) != length_crc:
+                        raise _corrupt(path, index + len(crcs), buf_offset + pos,
+                                       "length checksum mismatch")
+                    if len(lengths_seen) > 65536:
+                        lengths_seen.clear()
+                    lengths_seen[length] = length_crc
+                end = pos + 12 + length
+                if end + 4 > n:
+                    need = end + 4 - n
+                    break
+                data = buf[pos + 12:end]
+                append(data)
+                append_crc(crc(data))
+                append_end(end)
+                pos = end + 4
+                room -= 1
+            if crcs:
+                _check_data_crcs(path, buf, buf_offset, crcs, ends, records, index)
+            index += len(crcs)
+            if not room:
+                break
+            more = _read_at_least(chunks, need)
+            if not more:
+                if pos < n:
+                    raise _corrupt(path, index, buf_offset + pos,
+                                   f"the file ends inside the record ({n - pos} bytes left, "
+                                   f"{need} more needed)")
+                break
+            buf, buf_offset, pos = buf[pos:] + more, buf_offset + pos, 0
+        if records:
+            yield records, first_index, first_offset
+        if len(records) < batch_size:
+            return
+
+
+def _read_at_least(chunks: Iterator[bytes], size: int) -> bytes:
+    parts, got = [], 0
+    for chunk in chunks:
+        parts.append(chunk)
+        got += len(chunk)
+        if got >= size:
+            break
+    return b"".join(parts)
+
+
+def _check_data_crcs(path: str, buf: bytes, buf_offset: int, crcs: List[int], ends: List[int],
+                     records: List[bytes], first_index: int) -> None:
+    """Compares the data checksums of the last len(crcs) records, which end at `ends` in buf."""
+    computed = np.array(crcs, dtype=np.uint32)
+    masked = ((computed >> np.uint32(15)) | (computed << np.uint32(17))) + np.uint32(
+        _CRC_MASK_DELTA)
+    at = np.array(ends, dtype=np.int64)[:, None] + np.arange(4)
+    stored = np.frombuffer(buf, dtype=np.uint8)[at].view("<u4").ravel()
+    bad = np.flatnonzero(masked != stored)
+    if bad.size:
+        k = int(bad[0])
+        record = records[len(records) - len(crcs) + k]
+        raise _corrupt(path, first_index + k, buf_offset + ends[k] - len(record) - 12,
+                       "data checksum mismatch")
+
+
+def _corrupt(path: str, index: int, offset: int, what: str) -> DataError:
+    return DataError(f"corrupt TFRecord file {path}: record {index} at byte offset {offset}: "
+                     f"{what} {_NOT_A_TFRECORD_HINT}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Encoding rows as tf.Examples (for models that take serialized examples, on CSV or Parquet data).
+
+
+def encode_examples(batch: pa.RecordBatch) -> List[bytes]:
+    """Each row of a batch serialized as a tf.Example.
+
+    Integers and booleans become int64_list features, floats float_list (float32), strings and
+    bytes bytes_list; other types are written as their string form. A null value or an empty
+    list leaves the feature out of that example.
+
+    Example:
+      >>> encode_examples(pa.record_batch([pa.array([3])], names=["hour"]))  # doctest: +SKIP
+      [b'\\n\\r\\n\\x0b\\n\\x04hour\\x12\\x03\\x1a\\x01\\x03']
+    """
+    from tfx_bsl.coders import example_coder
+
+    arrays, names = [], []
+    for name, column in zip(batch.schema.names, batch.columns):
+        if pa.types.is_null(column.type):
+            continue
+        arrays.append(_as_feature_list(column, name))
+        names.append(name)
+    if not arrays:
+        return [b""] * batch.num_rows
+    features = pa.RecordBatch.from_arrays(arrays, names=names)
+    return example_coder.RecordBatchToExamplesEncoder().encode(features)
+
+
+def _as_feature_list(column: pa.Array, name: str) -> pa.Array:
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    lengths, values = list_lengths(column)
+    if values.null_count:
+        raise DataError(f"cannot encode column {name!r} as a tf.Example feature: a list in "
+                        f"it holds null items")
+    kind = values.type
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+        values = values.cast(pa.int64())
+    elif pa.types.is_floating(kind):
+        values = values.cast(pa.float32())
+    elif not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or
+              pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        values = values.cast(pa.string())
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        values = values.cast(pa.large_binary())
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    return pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), values,
+                                         mask=column.is_null())

@@ -1,0 +1,108 @@
+"""From the pass's per-slice results to the records of metrics.json and plots.json.
+
+    # Input: [(slice key, {model: {"metrics": {...}, "plots": {...}}})], in any order.
+    # Output: (metrics records, plot records), ordered by slicing spec, then slice value.
+
+The record layout is documented in `assay.results.result` and the README ("The results
+directory").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+# An interval label of a bucketed feature, "[1, 5)" or "(-inf, 1)": sorted by its lower bound.
+_BUCKET = re.compile(r"^[\[(](-inf|-?[0-9.e+-]+), ")
+
+
+def _sort_value(value: Any) -> tuple:
+    """The sort key of one slice value: numbers (bools as 0 / 1), then buckets, then strings."""
+    if isinstance(value, str):
+        m = _BUCKET.match(value)
+        if m:
+            return (1, float(m.group(1)), value)
+        return (2, 0.0, value)
+    return (0, float(value), "")
+
+
+def diff_metrics(candidate: Mapping[str, Any], baseline: Mapping[str, Any]) -> Dict[str, float]:
+    """candidate - baseline for every numeric metric the two share."""
+    out = {}
+    for name, value in candidate.items():
+        other = baseline.get(name)
+        if isinstance(value, (int, float)) and isinstance(other, (int, float)) and \
+                not isinstance(value, bool):
+            out[name] = value - other
+    return out
+
+
+def withheld_reason(count: int, min_slice_size: int) -> str:
+    """The reason text of a slice withheld for having too few examples."""
+    return f"withheld: {count} examples, fewer than min_slice_size {min_slice_size}"
+
+
+def _filtered(metrics: Mapping[str, Any], keep: Optional[set]) -> Mapping[str, Any]:
+    """The metrics named in `keep` (and their sub-metrics "name/..."); all when keep is None."""
+    if keep is None:
+        return metrics
+    return {k: v for k, v in metrics.items()
+            if k in keep or any(k.startswith(m + "/") for m in keep)}
+
+
+def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[str]],
+             models: Sequence[str], min_slice_size: int,
+             metric_filter: Optional[Sequence[str]] = None
+             ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Builds the metrics and plot records from [(slice key, {model: {metrics, plots}})].
+
+    Records come ordered by slicing spec (in config order), then by slice value; for each slice
+    the candidate, the baseline, then the diff. A slice (not the overall one) with fewer than
+    `min_slice_size` examples is withheld: its records hold "withheld" (the reason) and
+    "example_count" (the candidate's count of examples) instead of "metrics".
+
+    Args:
+      slice_results: the merged results of the pass, one entry per slice key.
+      spec_features: the features of each slicing spec, in config order.
+      models: the models evaluated ("candidate", and "baseline" when there is one).
+      min_slice_size: slices with fewer examples are withheld.
+      metric_filter: the metrics to keep (with the example counts); None keeps all.
+    """
+    spec_index: Dict[Tuple[str, ...], int] = {}
+    for i, feats in enumerate(spec_features):
+        spec_index.setdefault(tuple(feats), i)
+
+    def order(item):
+        key = item[0]
+        feats = tuple(k for k, _ in key)
+        return (spec_index.get(feats, len(spec_index)), feats,
+                tuple(_sort_value(v) for _, v in key))
+
+    keep = None
+    if metric_filter:
+        keep = set(metric_filter) | {"example_count", "weighted_example_count"}
+    names = list(models) + (["diff"] if "baseline" in models else [])
+    records, plot_records = [], []
+    for key, per_model in sorted(slice_results, key=order):
+        slice_json = {k: v for k, v in key}
+        count = int(per_model["candidate"]["metrics"].get("example_count", 0))
+        if key and count < min_slice_size:
+            why = withheld_reason(count, min_slice_size)
+            records += [{"slice": slice_json, "model": m, "withheld": why, "example_count": count}
+                        for m in names]
+            continue
+        for model in names:
+            if model == "diff":
+                metrics = diff_metrics(per_model["candidate"]["metrics"],
+                                       per_model["baseline"]["metrics"])
+            else:
+                metrics = per_model[model]["metrics"]
+                plots = per_model[model]["plots"]
+                if plots:
+                    plot_records.append({"slice": slice_json, "model": model, "plots": plots})
+            records.append({"slice": slice_json, "model": model,
+                            "metrics": _filtered(metrics, keep)})
+    return records, plot_records
+
+
+__all__ = ["assemble", "diff_metrics", "withheld_reason"]

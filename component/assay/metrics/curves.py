@@ -1,0 +1,286 @@
+"""Score counts: weighted positives and negatives per (curve, score key), and the ROC / PR
+areas and curves read from them. Shared by the binary and multi-class families.
+
+Two forms. The exact form keys by the distinct prediction values (float64 keys), so the areas
+equal scikit-learn's, ties included. The bucketed form keys by
+bucket_ids(prediction, num_buckets) (int64 keys), so it holds at most num_buckets entries per
+curve however many examples it has seen. A ScoreCounts starts exact and is bucketed once some
+curve holds more than `max_exact` distinct predictions (max_exact None: never). Both the
+conversion and the bucket of an example are functions of the prediction values alone, so the
+form of a slice's counts, and the sum in each key, do not depend on how the slice was batched:
+
+  * the distinct predictions of a part are a subset of the slice's, so a part over the limit
+    means the slice is over it too (converting a part early is never wrong), and merging parts
+    that are each under the limit converts when their union is over it;
+  * bucketing exact counts re-adds their sums per bucket, which gives the same sums (up to
+    float summation order) as bucketing every example directly.
+
+Example:
+    >>> import numpy as np
+    >>> counts = grouped_score_counts(np.zeros(4, np.int64), np.zeros(4, np.int32),
+    ...                               np.array([.1, .4, .35, .8]), np.array([0., 0., 1., 1.]),
+    ...                               np.array([1., 1., 0., 0.]), 1, 10000, None)[0]
+    >>> roc_auc(*cumulative_counts(counts, 0)[1:])
+    0.75
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from assay.metrics.base import sum_fields
+
+MAX_CURVE_POINTS = 200
+
+
+@dataclasses.dataclass
+class ScoreCounts:
+    """Weighted positives and negatives per distinct (curve, key), sorted by (curve, key).
+
+    Attributes:
+      curve: shape [m] int32; which curve an entry belongs to (always 0 for binary, the class for
+        one-vs-rest multi-class curves).
+      keys: shape [m]; float64 prediction values in the exact form, int64 bucket ids in the
+        bucketed form (the dtype tells the forms apart, see `exact`).
+      pos: shape [m] float64; weight of positive examples (weight * label) at the key.
+      neg: shape [m] float64; weight of negative examples (weight * (1 - label)) at the key.
+    """
+
+    curve: np.ndarray
+    keys: np.ndarray
+    pos: np.ndarray
+    neg: np.ndarray
+
+    @property
+    def exact(self) -> bool:
+        """True in the exact form (keys are predictions), False in the bucketed form."""
+        return self.keys.dtype.kind == "f"
+
+    @classmethod
+    def empty(cls, exact: bool = True) -> "ScoreCounts":
+        key_dtype = np.float64 if exact else np.int64
+        return cls(np.zeros(0, np.int32), np.zeros(0, key_dtype), np.zeros(0), np.zeros(0))
+
+    def max_keys_per_curve(self) -> int:
+        """The most entries (distinct keys) any one curve holds; 0 when empty."""
+        return int(np.bincount(self.curve).max()) if len(self.curve) else 0
+
+    def copy(self) -> "ScoreCounts":
+        return ScoreCounts(self.curve.copy(), self.keys.copy(), self.pos.copy(), self.neg.copy())
+
+
+def _run_starts(*columns: np.ndarray) -> np.ndarray:
+    """Indices where a run of equal rows starts, for columns sorted together (length >= 1)."""
+    change = np.zeros(len(columns[0]), bool)
+    change[0] = True
+    for col in columns:
+        change[1:] |= col[1:] != col[:-1]
+    return np.flatnonzero(change)
+
+
+def _order_key(values: np.ndarray) -> np.ndarray:
+    """int64 keys in the order of the float64 values (sorting ints is faster than floats).
+
+    The IEEE bits of a float, read as int64, are in order for values >= 0 and in reverse order
+    for values < 0; flipping all but the sign bit of the negative ones fixes that. (-0.0 comes
+    just before 0.0, so the two still form one run of equal values.)
+    """
+    bits = values.view(np.int64)
+    return bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
+
+
+def _bucket_runs(cell: np.ndarray, values: np.ndarray, pos: np.ndarray, neg: np.ndarray,
+                 num_buckets: int):
+    """Re-adds exact entries sorted by (cell, value) per (cell, bucket of value).
+
+    The bucket is monotone in the value, so the bucketed entries come out sorted by
+    (cell, bucket) with no sort, and their sums follow the value order.
+    """
+    buckets = bucket_ids(values, num_buckets)
+    starts = _run_starts(cell, buckets)
+    return (cell[starts], buckets[starts], np.add.reduceat(pos, starts),
+            np.add.reduceat(neg, starts))
+
+
+def bucketize(counts: ScoreCounts, num_buckets: int) -> ScoreCounts:
+    """The bucketed form of exact counts (bucketed counts are returned as they are)."""
+    if not counts.exact:
+        return counts
+    if len(counts.keys) == 0:
+        return ScoreCounts.empty(exact=False)
+    curve, keys, pos, neg = _bucket_runs(counts.curve, counts.keys, counts.pos, counts.neg,
+                                         num_buckets)
+    return ScoreCounts(curve, keys, pos, neg)
+
+
+def grouped_score_counts(group: np.ndarray, curve: np.ndarray, scores: np.ndarray,
+                         pos: np.ndarray, neg: np.ndarray, n_groups: int, num_buckets: int,
+                         max_exact: Optional[int]) -> List[ScoreCounts]:
+    """Sums pos and neg per (group, curve, key); one ScoreCounts per group.
+
+    A group's counts are exact while each of its curves has at most max_exact distinct scores
+    (always when max_exact is None) and bucketed otherwise, exactly as if the group's examples
+    had been added alone. Vectorised: one sort of all entries; the groups that are bucketed get
+    their buckets from one pass over the sorted exact entries.
+
+    Args:
+      group: shape [n] int, values in [0, n_groups).
+      curve: shape [n] int, values >= 0.
+      scores, pos, neg: shape [n] float64; one entry per (example, curve).
+    """
+    if len(scores) == 0:
+        return [ScoreCounts.empty() for _ in range(n_groups)]
+    scores = np.asarray(scores, np.float64)
+    n_curves = int(curve.max()) + 1
+    cell = group.astype(np.int64)
+    if n_curves > 1:
+        cell = cell * n_curves + curve
+    # lexsort is stable, so equal (group, curve, score) entries are summed in input order and a
+    # group's sums do not depend on which other groups share the batch.
+    order = np.lexsort((_order_key(scores), cell))
+    cell, scores = cell[order], scores[order]
+    starts = _run_starts(cell, scores)
+    pos_sum = np.add.reduceat(pos[order], starts)
+    neg_sum = np.add.reduceat(neg[order], starts)
+    cell, scores = cell[starts], scores[starts]
+    g = cell // n_curves if n_curves > 1 else cell
+    bounds = np.searchsorted(g, np.arange(n_groups + 1))
+
+    if max_exact is None:
+        bucketed = np.zeros(n_groups, bool)
+    else:
+        per_curve = np.bincount(cell, minlength=n_groups * n_curves).reshape(n_groups, n_curves)
+        bucketed = per_curve.max(axis=1) > max_exact
+    if bucketed.any():
+        sel = bucketed[g]
+        b_cell, b_keys, b_pos, b_neg = _bucket_runs(cell[sel], scores[sel], pos_sum[sel],
+                                                    neg_sum[sel], num_buckets)
+        b_bounds = np.searchsorted(b_cell // n_curves if n_curves > 1 else b_cell,
+                                   np.arange(n_groups + 1))
+        b_curve = (b_cell % n_curves).astype(np.int32)
+    curve_out = (cell % n_curves).astype(np.int32)
+
+    # Per group only slicing is left: views of the batch's arrays, which live until the
+    # partials are merged (merging makes new arrays). (Python-int bounds: indexing with numpy
+    # ints costs more.)
+    exact_parts = (curve_out, scores, pos_sum, neg_sum)
+    bounds = bounds.tolist()
+    if not bucketed.any():
+        return [_copied(exact_parts, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    b_bounds = b_bounds.tolist()
+    return [_copied((b_curve, b_keys, b_pos, b_neg), b_bounds[i], b_bounds[i + 1]) if bucketed[i]
+            else _copied(exact_parts, bounds[i], bounds[i + 1]) for i in range(n_groups)]
+
+
+def _copied(parts, a: int, b: int) -> ScoreCounts:
+    curve, keys, pos, neg = parts
+    return ScoreCounts(curve[a:b], keys[a:b], pos[a:b], neg[a:b])
+
+
+def _sum_by_key(curve: np.ndarray, keys: np.ndarray, pos: np.ndarray,
+                neg: np.ndarray) -> ScoreCounts:
+    """Entries summed per (curve, key), sorted; keys keep their dtype (form)."""
+    if len(keys) == 0:
+        return ScoreCounts(curve.astype(np.int32), keys, pos, neg)
+    order = np.lexsort((keys, curve))  # stable: equal keys are summed in input order
+    curve, keys = curve[order], keys[order]
+    starts = _run_starts(curve, keys)
+    return ScoreCounts(curve[starts].astype(np.int32), keys[starts],
+                       np.add.reduceat(pos[order], starts), np.add.reduceat(neg[order], starts))
+
+
+def merge_score_counts(counts: Sequence[ScoreCounts], num_buckets: int,
+                       max_exact: Optional[int]) -> ScoreCounts:
+    """Sums several ScoreCounts key by key; returns a new ScoreCounts.
+
+    Exact parts are bucketed first if any part is bucketed; an exact sum is bucketed when some
+    curve then holds more than max_exact distinct scores (never when max_exact is None).
+    """
+    counts = [c for c in counts if len(c.keys)]
+    if not counts:
+        return ScoreCounts.empty()
+    if not all(c.exact for c in counts):
+        counts = [bucketize(c, num_buckets) for c in counts]
+    if len(counts) == 1:
+        merged = counts[0].copy()
+    else:
+        merged = _sum_by_key(*(np.concatenate([getattr(c, f) for c in counts])
+                               for f in ("curve", "keys", "pos", "neg")))
+    if merged.exact and max_exact is not None and merged.max_keys_per_curve() > max_exact:
+        merged = bucketize(merged, num_buckets)
+    return merged
+
+
+def merge_with_scores(accs: Sequence[Any], summed: Sequence[str], num_buckets: int,
+                      max_exact: Optional[int]) -> Any:
+    """Merges accumulators that hold arrays to sum (`summed`) and a ScoreCounts `scores`, into
+    accs[0] (the binary and multi-class accumulators)."""
+    first = sum_fields(accs, summed)
+    first.scores = merge_score_counts([a.scores for a in accs], num_buckets, max_exact)
+    return first
+
+
+def cumulative_counts(counts: ScoreCounts, curve: Optional[int] = None
+                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted true and false positives when predicting positive iff key >= each key.
+
+    Args:
+      counts: the ScoreCounts.
+      curve: the curve to read; None merges all curves (micro-averaging).
+
+    Returns:
+      (keys, tp, fp), shape [m] each, keys descending; keys holding no weight are dropped.
+    """
+    if curve is None:
+        merged = _sum_by_key(np.zeros_like(counts.curve), counts.keys, counts.pos, counts.neg)
+    else:
+        a, b = np.searchsorted(counts.curve, [curve, curve + 1])
+        merged = ScoreCounts(counts.curve[a:b], counts.keys[a:b], counts.pos[a:b],
+                             counts.neg[a:b])
+    keep = (merged.pos != 0) | (merged.neg != 0)
+    return (merged.keys[keep][::-1], np.cumsum(merged.pos[keep][::-1]),
+            np.cumsum(merged.neg[keep][::-1]))
+
+
+def roc_auc(tp: np.ndarray, fp: np.ndarray) -> float:
+    """Trapezoidal area under the ROC curve through (0, 0) and the points (fp/N, tp/P).
+
+    Ties (one key) form one straight segment, as in sklearn.metrics.roc_auc_score. NaN when
+    either class has no weight.
+    """
+    if len(tp) == 0 or tp[-1] <= 0 or fp[-1] <= 0:
+        return float("nan")
+    return float(np.trapz(np.r_[0.0, tp] / tp[-1], np.r_[0.0, fp] / fp[-1]))
+
+
+def average_precision(tp: np.ndarray, fp: np.ndarray) -> float:
+    """sum over keys of (recall step) * (precision at the key), as average_precision_score.
+
+    Ties (one key) form one step. NaN when there are no positives (scikit-learn returns 0 with
+    a warning).
+    """
+    if len(tp) == 0 or tp[-1] <= 0:
+        return float("nan")
+    return float(np.sum(np.diff(np.r_[0.0, tp]) / tp[-1] * (tp / (tp + fp))))
+
+
+def downsample(n: int, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
+    """At most max_points indices into range(n), evenly spread, first and last included."""
+    return np.unique(np.round(np.linspace(0, n - 1, min(n, max_points))).astype(np.int64))
+
+
+def as_json_list(values: np.ndarray) -> List[Optional[float]]:
+    """Python floats, with None (JSON null) for NaN."""
+    values = np.asarray(values, np.float64)
+    out = values.tolist()
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        out[i] = None
+    return out
+
+
+def bucket_ids(p: np.ndarray, num_buckets: int) -> np.ndarray:
+    """Equal-width bucket of [0, 1]: min(floor(p * num_buckets), num_buckets - 1), int64."""
+    return np.clip(np.floor(p * num_buckets), 0, num_buckets - 1).astype(np.int64)

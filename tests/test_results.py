@@ -1,0 +1,94 @@
+"""The results format: EvalResult lookups, the records `assemble` builds, staged publishing."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from assay.engine.assemble import _sort_value, assemble, diff_metrics, withheld_reason
+from assay.results.publish import StagedOutput
+from assay.results.result import EvalResult, load_result
+
+
+def _per_model(n, auc):
+    return {"candidate": {"metrics": {"example_count": n, "auc": auc}, "plots": {"p": [n]}},
+            "baseline": {"metrics": {"example_count": n, "auc": auc - 0.1}, "plots": {}}}
+
+
+def test_lookups_match_slice_values_as_validation_does():
+    result = EvalResult({"records": [
+        {"slice": {}, "model": "candidate", "metrics": {"auc": 0.8}},
+        {"slice": {"hour": 3, "day": "mon"}, "model": "candidate", "metrics": {"auc": 0.7}},
+        {"slice": {"hour": 3, "day": "mon"}, "model": "diff", "metrics": {"auc": 0.01}}]},
+        {"records": [{"slice": {"hour": 3, "day": "mon"}, "model": "candidate",
+                      "plots": {"roc_curve": {}}}]})
+    for wanted in ({"hour": 3, "day": "mon"}, {"day": "mon", "hour": "3"},
+                   {"hour": 3.0, "day": "mon"}):
+        assert result.metrics(wanted) == {"auc": 0.7}
+        assert result.metrics(wanted, "diff") == {"auc": 0.01}
+        assert result.plots(wanted) == {"roc_curve": {}}
+    assert result.metrics() == result.metrics({}) == {"auc": 0.8}
+    assert result.slices() == [{}, {"hour": 3, "day": "mon"}]
+    with pytest.raises(KeyError, match=r"no record for slice \{'hour': 4\} and model"):
+        result.metrics({"hour": 4})
+    with pytest.raises(KeyError, match="no plots for slice"):
+        result.plots({})
+
+
+def test_withheld_records_carry_their_example_count():
+    records, plots = assemble([((("store", "a"),), _per_model(7, 0.9)), ((), _per_model(90, 0.8))],
+                              [[], ["store"]], ["candidate", "baseline"], min_slice_size=10)
+    assert [(r["slice"], r["model"]) for r in records] == [
+        ({}, "candidate"), ({}, "baseline"), ({}, "diff"),
+        ({"store": "a"}, "candidate"), ({"store": "a"}, "baseline"), ({"store": "a"}, "diff")]
+    why = "withheld: 7 examples, fewer than min_slice_size 10"
+    assert withheld_reason(7, 10) == why
+    assert records[3:] == [{"slice": {"store": "a"}, "model": m, "withheld": why,
+                            "example_count": 7} for m in ("candidate", "baseline", "diff")]
+    assert records[2]["metrics"] == {"example_count": 0, "auc": pytest.approx(0.1)}
+    assert plots == [{"slice": {}, "model": "candidate", "plots": {"p": [90]}}]
+    result = EvalResult({"records": records})
+    with pytest.raises(KeyError, match="was withheld: withheld: 7 examples"):
+        result.metrics({"store": "a"})
+
+
+def test_slices_are_ordered_by_spec_then_value():
+    values = ["b", "[5, 10)", 10, "(-inf, 1)", "a", 2, True, "[1, 5)", 2.5]
+    assert sorted(values, key=_sort_value) == [True, 2, 2.5, 10, "(-inf, 1)", "[1, 5)",
+                                               "[5, 10)", "a", "b"]
+    results = [(((("day", d),)), _per_model(50, 0.8)) for d in (10, 2, 1)]
+    results.append(((("pay", "cash"),), _per_model(50, 0.8)))
+    records, _ = assemble(results, [["pay"], ["day"]], ["candidate"], min_slice_size=1)
+    assert [r["slice"] for r in records] == [{"pay": "cash"}, {"day": 1}, {"day": 2},
+                                             {"day": 10}]
+
+
+def test_diff_metrics_subtracts_shared_numbers_only():
+    assert diff_metrics({"a": 3.0, "b": 1, "c": "x", "d": True, "e": 1.0},
+                        {"a": 1.0, "b": 0.5, "c": "y", "d": False}) == {"a": 2.0, "b": 0.5}
+
+
+def test_staged_output_replaces_the_directory_only_on_commit(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with StagedOutput(str(out)) as staged:
+        staged.write_json("metrics.json", {"version": 1, "records": [{"x": float("nan")}]})
+    assert sorted(os.listdir(tmp_path)) == ["out"] and (out / "old.txt").exists()
+    with StagedOutput(str(out)) as staged:
+        staged.write_json("metrics.json", {"version": 1, "task": "binary", "records": []})
+        staged.commit()
+    assert sorted(os.listdir(tmp_path)) == ["out"] and sorted(os.listdir(out)) == ["metrics.json"]
+    assert json.loads((out / "metrics.json").read_text()) == {"version": 1, "task": "binary",
+                                                              "records": []}
+    assert load_result(str(out)).task == "binary"
+
+
+def test_load_result_refuses_other_versions(tmp_path):
+    (tmp_path / "metrics.json").write_text('{"version": 2, "records": []}')
+    with pytest.raises(ValueError, match="has format version 2; this assay reads version 1"):
+        load_result(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="holds no assay results"):
+        load_result(str(tmp_path / "none"))
