@@ -7,6 +7,7 @@ import pytest
 from assay.config.schema import EvalConfig
 from assay.config.slices import SliceColumn, SliceSpec, parse_slice_spec
 from assay.errors import ConfigError, ConfigTypeError
+from fresh import loaded_modules
 
 ISSUE_EXAMPLE = """
 label: label
@@ -226,12 +227,7 @@ def test_every_config_loader_reads_yaml_the_same_way(tmp_path):
 
 
 def test_config_package_exports_cheaply():
-    import subprocess
-    import sys
-
-    code = ("import sys, assay.config as c; c.EvalConfig, c.ModelSpec, c.SliceSpec, "
-            "c.bind_models, c.ConfigError; heavy = [m for m in ('tensorflow', 'apache_beam', "
-            "'ml_metadata', 'tfx', 'kfp', 'yaml', 'assay.models') if m in sys.modules]; "
-            "print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert loaded_modules(
+        "import assay.config as c; c.EvalConfig, c.ModelSpec, c.SliceSpec, c.bind_models, "
+        "c.ConfigError",
+        ("tensorflow", "apache_beam", "ml_metadata", "tfx", "kfp", "yaml", "assay.models")) == []

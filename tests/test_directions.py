@@ -17,6 +17,7 @@ from assay.metrics.batch import ModelBatch
 from assay.metrics.registry import (HEADLINE_METRICS, declared_directions, headline_metrics,
                                     task_directions)
 from assay.validation import ValidationOptions, validate
+from fresh import loaded_modules
 
 FAMILIES = [
     BinaryMetrics(),
@@ -204,10 +205,6 @@ def test_evaluate_uses_the_direction_a_custom_metric_declares(tmp_path):
 
 
 def test_the_registry_and_the_config_import_no_numpy():
-    import subprocess
-    import sys
-
-    code = ("import sys, assay.metrics.registry, assay.config.schema, assay.config.validation; "
-            "print(sorted(m for m in ('numpy', 'pyarrow') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert loaded_modules(
+        "import assay.metrics.registry, assay.config.schema, assay.config.validation",
+        ("numpy", "pyarrow")) == []

@@ -201,6 +201,7 @@ def test_engine_workers_and_batch_size_invariance(data_dir, tmp_path, monkeypatc
     _same_records(small, one)
     _same_records(multi, one)
     _same_records(beam, one)
+    _same_records(threads, one)
     assert (one.info["engine"], multi.info["engine"], beam.info["engine"]) == \
         ("local", "beam", "beam")
     # The local engine merges per-file partials in file order: same bytes whatever the workers.

@@ -13,7 +13,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import uuid
@@ -28,6 +27,7 @@ from assay.mlmd import types as mlmd_types
 from assay.results.result import EvalResult
 from assay.validation import Outcome, ValidationResult
 from model_fixtures import make_sklearn_model, make_tabular_data, write_csv
+from fresh import loaded_modules
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MARIADB_SH = os.path.join(HERE, "mariadb.sh")
@@ -133,11 +133,7 @@ def build_history(store, tmp_path):
 # Connecting
 
 def test_importing_assay_mlmd_does_not_import_ml_metadata():
-    code = ("import sys, assay.mlmd, assay.cli; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ml_metadata'))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip() == "[]"
+    assert loaded_modules("import assay.mlmd, assay.cli", ("ml_metadata",)) == []
 
 
 def test_store_failures_are_metadata_errors(tmp_path):

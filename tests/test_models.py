@@ -8,8 +8,6 @@ written by TensorFlow and decoded by tfx-bsl (list columns), CSV and Parquet (sc
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +20,7 @@ from assay.errors import ConfigError, DataError, ModelError
 from assay.models.base import PredictionColumn, fixed_width_values
 from assay.models.load import clear_shared_models, load_model, resolve_model, shared_model
 from assay.models.sklearn import JoblibAdapter
+from fresh import loaded_modules
 
 tf = pytest.importorskip("tensorflow")
 
@@ -349,9 +348,7 @@ def test_shared_model_loads_once_per_process(models):
 
 
 def test_importing_models_does_not_import_tensorflow():
-    code = "import sys, assay.models.load; print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert loaded_modules("import assay.models.load", ("tensorflow",)) == []
 
 
 # ------------------------------------------------------------------------------------------------

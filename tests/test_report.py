@@ -8,8 +8,6 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
 import time
 from html.parser import HTMLParser
 from typing import Dict, List, Optional
@@ -25,6 +23,7 @@ from assay.report import data as page_data
 from assay.report import html as report
 from assay.results.result import EvalResult
 from report_fixtures import big_result
+from fresh import loaded_modules
 
 
 # ------------------------------------------------------------------------------------------
@@ -284,7 +283,6 @@ def test_one_table_per_spec_with_a_row_per_slice(binary):
 def test_static_table_rows_show_values_failures_and_withheld_slices(binary):
     page = report.render_report(binary)
     dom, data = parse(page), embedded(page)["result"]
-    names = metric_names(binary)
     shown = data["default_metrics"]
     assert shown[0] == "auc"   # the metric the thresholds check comes first
     sections = {s.find("h2").children[0].strip(): s for s in dom.find_all("section", "ar-spec")}
@@ -515,11 +513,8 @@ def test_withheld_slice_shows_its_count_from_the_record_not_the_reason_text():
 def test_the_report_does_not_import_the_results_format():
     # The report takes EvalResult objects; EvalResult renders itself in a notebook through the
     # report. One direction only, so no import circle.
-    code = ("import sys, assay.report.html; "
-            "print(sorted(m for m in sys.modules if m.startswith('assay.results')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip() == "['assay.results', 'assay.results.slices']"
+    assert loaded_modules("import assay.report.html", ("assay.results",)) == \
+        ["assay.results", "assay.results.slices"]
 
 
 def test_fmt():

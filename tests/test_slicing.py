@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from assay.config.schema import parse_slice_spec
+from assay.config.slices import parse_slice_spec
 from assay.engine.slicing import bucket_labels, slice_groups
 
 

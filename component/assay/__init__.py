@@ -4,6 +4,10 @@
     result = assay.evaluate("config.yaml", examples="eval/*.tfrecord.gz", output="out/")
     result.metrics()["auc"]; result.metrics({"hour": 3}, model="diff")
     assay.load_result("out/")
+    assay.validate("out/", "stricter.yaml").reasons     # re-judge a stored evaluation
+
+Errors are assay.errors' tree (AssayError > ConfigError, DataError, ModelError, ...), each with
+the CLI's exit code.
 
 Heavy modules (Beam, TensorFlow) are imported on first use.
 """
@@ -13,11 +17,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "evaluate": ("assay.api", "evaluate"),
     "load_config": ("assay.api", "load_config"),
+    "validate": ("assay.api", "validate"),
+    "ValidationResult": ("assay.validation.verdict", "ValidationResult"),
     "load_result": ("assay.results.result", "load_result"),
     "EvalResult": ("assay.results.result", "EvalResult"),
     "EvalConfig": ("assay.config.schema", "EvalConfig"),
-    "ConfigError": ("assay.config.schema", "ConfigError"),
+    "AssayError": ("assay.errors", "AssayError"),
+    "ConfigError": ("assay.errors", "ConfigError"),
     "DataError": ("assay.errors", "DataError"),
+    "ModelError": ("assay.errors", "ModelError"),
     "Metric": ("assay.metrics.base", "Metric"),
     "ModelBatch": ("assay.metrics.batch", "ModelBatch"),
 }

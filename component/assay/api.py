@@ -143,6 +143,45 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
     return result
 
 
+def validate(result: Any, config: Optional[ConfigLike] = None, *,
+             force_bless: Optional[str] = None) -> "validation.ValidationResult":
+    """Judges an evaluation already written against a config's thresholds, without a new pass.
+
+    Use it to see what a stricter (or looser) set of thresholds would have said of a stored
+    evaluation. Nothing is written.
+
+    Args:
+      result: an EvalResult, or the directory `evaluate` wrote.
+      config: the config whose `thresholds` and options apply (an EvalConfig, its dict form or a
+        YAML/JSON file); by default the evaluation's own config.json.
+      force_bless: bless whatever the checks say, recording this reason.
+
+    Returns:
+      The ValidationResult, as validation.json would hold it.
+
+    Example:
+        >>> verdict = assay.validate("out/", {"label": "label",              # doctest: +SKIP
+        ...     "models": {"candidate": {"prediction": "p"}},
+        ...     "thresholds": [{"metric": "auc", "min": 0.9}]})
+        >>> verdict.blessed, verdict.reasons                                # doctest: +SKIP
+    """
+    if not isinstance(result, results.EvalResult):
+        result = results.load_result(os.fspath(result))
+    if config is None:
+        if not result.config:
+            raise ConfigError(f"the evaluation in {result.path} has no config.json; give the "
+                              f"config to validate against")
+        config = dict(result.config)
+    cfg = bound_config(config)
+    options = cfg.validation.options
+    if force_bless is not None:
+        options = dataclasses.replace(options, force_bless=force_bless)
+    baseline_error = result.info.get("baseline_error")
+    has_baseline = any(r.get("model") == "baseline" for r in result.records)
+    return validation.validate(result.records, cfg.validation.thresholds, options,
+                               has_baseline=has_baseline, baseline_error=baseline_error)
+
+
 def choose_engine(engine: str, files: Sequence[str],
                   beam_pipeline_args: Optional[Sequence[str]] = None,
                   workers: Optional[int] = None) -> str:

@@ -31,7 +31,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from assay.config import parse, values
 from assay.config.models import MODEL_NAMES, ModelSpec, model_to_config
 from assay.config.parse import CustomMetricSpec
-from assay.config.slices import SliceColumn, SliceSpec, parse_slice_spec  # noqa: F401 (re-export)
+from assay.config.slices import SliceSpec
 from assay.config.validation import VALIDATION_KEYS, ValidationConfig
 from assay.errors import ConfigError
 

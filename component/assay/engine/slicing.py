@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from assay import data as assay_io
-from assay.config.schema import SliceColumn, SliceSpec
+from assay.config.slices import SliceColumn, SliceSpec
 from assay.results.slices import values_match
 
 # The key of a slice as the pass computes it: the values as the data has them. Results name

@@ -191,7 +191,7 @@ def _default_metrics(task: str, metrics: Sequence[str], checks: Sequence[Mapping
 
 def _spec_slices(result: "EvalResult", slices: Sequence[Mapping]) -> List[Dict[str, Any]]:
     """The slices of each slicing spec of the result, as indices into `slices`."""
-    from assay.config.schema import parse_slice_spec
+    from assay.config.slices import parse_slice_spec
 
     specs = []
     for i, entry in enumerate(result.info.get("slicing_specs") or [{"name": OVERALL,
