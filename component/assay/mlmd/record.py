@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
+from assay.data.files import is_remote
 from assay.errors import ConfigError
 from assay.mlmd import types as t
 from assay.mlmd.connection import with_retries
@@ -39,7 +40,7 @@ def artifact_uri(path: str) -> str:
         'gs://bucket/model/7'
     """
     path = os.fspath(path)
-    if "://" in path:
+    if is_remote(path):
         return path.rstrip("/")
     return os.path.abspath(path)
 
