@@ -1,41 +1,74 @@
-# syntax=docker/dockerfile:1
 # The assay image: the locked runtime dependencies (uv.lock, no dev group) plus the models
 # extra (scikit-learn, XGBoost, LightGBM), the assay package, and container/entrypoint.py.
 #
-#   docker build -t assay:0.1.0 .
-#   docker run --rm -v "$PWD:/data" assay:0.1.0 evaluate --config /data/config.yaml \
-#       --examples /data/eval --output /data/out           # the `assay` CLI
+#   DOCKER_BUILDKIT=1 docker build -t assay:0.1.0 .
+#   docker run --rm --read-only --tmpfs /tmp -v "$PWD:/data:ro" -v "$PWD/out:/out" \
+#       assay:0.1.0 evaluate --config /data/config.yaml --examples /data/eval --output /out
 #   (as a KFP component: entrypoint.py kfp --executor-input '{{$}}'; see assay/kfp/)
+#
+# Needs BuildKit (RUN --mount) and nothing else: no `# syntax=` line (that would fetch a frontend
+# image) and no image but PYTHON_IMAGE. The build stage reaches PyPI and Debian's mirror; where
+# they are reached through a TLS-intercepting proxy, the base image's CA bundle must hold its CA
+# (README "The container"; tests/docker.sh builds such a stand-in base for the tests).
 #
 # Python 3.10.13, as .python-version pins it; TFX 1.16 needs Python < 3.11.
 ARG PYTHON_IMAGE=python:3.10.13-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
+# A C/C++ compiler for the locked packages that build from source (pyfarmhash, dill 0.3.1.1,
+# kfp 2.13.0, kfp-server-api, google-apitools, rouge-score). This stage only.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends g++ \
+    && rm -rf /var/lib/apt/lists/*
+# TLS through the system's CA bundle (uv: the system's certificates; pip: PIP_CERT).
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    UV_SYSTEM_CERTS=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+ARG UV_VERSION=0.13.9
+RUN python -m pip install --quiet "uv==${UV_VERSION}"
 ENV UV_PYTHON_DOWNLOADS=never \
     UV_PYTHON=/usr/local/bin/python3.10 \
     UV_LINK_MODE=copy \
     UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/opt/assay/.venv
 WORKDIR /src
-# Dependencies first, in their own layer: it changes only when uv.lock does.
-COPY pyproject.toml uv.lock README.md ./
+# The dependencies, in their own stage and layer: they change only when pyproject.toml or uv.lock
+# does (the runtime copies this venv as one large layer that a code change leaves cached).
+COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --extra models --no-install-project
-COPY component/ component/
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --extra models --no-editable
+    uv sync --frozen --no-dev --extra models --no-install-project \
+    && rm -f /opt/assay/.venv/.lock
 
+FROM build AS project
+COPY README.md ./
+COPY component/ component/
+# The assay package itself, and its files gathered under /project as they lie in the venv.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --extra models --no-editable \
+    && cd / && mkdir /project \
+    && cp -a --parents opt/assay/.venv/bin/assay \
+        opt/assay/.venv/lib/python3.10/site-packages/assay \
+        opt/assay/.venv/lib/python3.10/site-packages/assay-*.dist-info /project/
+
+# The runtime: no compiler, no uv, no pip cache; the venv and the entrypoint, owned by root and
+# run as uid 10001. It writes only to its output and to TMPDIR, so it runs with a read-only root
+# filesystem (`docker run --read-only --tmpfs /tmp`).
 FROM ${PYTHON_IMAGE}
 # A fixed uid, so volumes can be prepared for it; no shell login, no password.
-RUN useradd --system --uid 10001 --create-home --home-dir /home/assay assay
+RUN groupadd --system --gid 10001 assay \
+    && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/assay \
+        --shell /usr/sbin/nologin assay
 COPY --from=build /opt/assay/.venv /opt/assay/.venv
+COPY --from=project /project/ /
 COPY container/ /opt/assay/container/
 ENV PATH=/opt/assay/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
     TF_CPP_MIN_LOG_LEVEL=2 \
     HOME=/home/assay
-USER 10001
+USER 10001:10001
 WORKDIR /home/assay
 ENTRYPOINT ["python", "/opt/assay/container/entrypoint.py"]
 CMD ["--help"]

@@ -197,7 +197,7 @@ class Browser:
 def browser():
     binary = find_chromium()
     if binary is None:
-        pytest.skip("no Chromium found (install it with tests/install_chromium.sh, or set "
+        pytest.fail("no Chromium found (install it with tests/install_chromium.sh, or set "
                     "ASSAY_CHROMIUM): the report's browser tests need a real browser")
     with Browser(binary) as b:
         yield b
