@@ -88,6 +88,9 @@ def parse_args(argv: Optional[Sequence[str]]):
         else:
             p.add_argument(flag, type=int, help=f"default {field.default:,} ({QUICK.__dict__[field.name]:,} with --quick)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--slices", type=int, metavar="N",
+                   help="run only the many-slices workload: the Beam engine with N slices "
+                        "(e.g. 1000000; bench/slices.py, which takes more options)")
     p.add_argument("--uncompressed", action="store_true",
                    help="TFRecord files without gzip (default: gzipped, as TFX writes them)")
     p.add_argument("--pycache-prefix", metavar="DIR",
@@ -452,6 +455,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     if args.rerender:
         return rerender(args)
+    if args.slices:
+        from bench import slices
+
+        return slices.main(["--slices", str(args.slices)])
 
     global _PYCACHE_PREFIX
     _PYCACHE_PREFIX = os.path.abspath(args.pycache_prefix) if args.pycache_prefix else None

@@ -72,8 +72,24 @@ class ObjectStore(FileSystem):
     def mkdirs(self, path):
         pass
 
-    def create(self, *args, **kwargs):
-        raise NotImplementedError
+    def create(self, path, mime_type="application/octet-stream",
+               compression_type=CompressionTypes.AUTO):
+        # As GCS and S3: the object appears whole when the upload is closed, never before.
+        bucket = path[len("memobj://"):].split("/", 1)[0]
+        if bucket in self.missing_buckets:
+            raise BeamIOError("create failed", {path: FileNotFoundError(
+                f"404 The specified bucket does not exist: {bucket}")})
+        objects = self.objects
+
+        class Upload(BytesIO):
+            def close(self):
+                if not self.closed:
+                    objects[path] = self.getvalue()
+                super().close()
+
+        return Upload()
+
+    missing_buckets: set = set()  # buckets whose writes fail as a missing bucket's do
 
     def copy(self, *args):
         raise NotImplementedError
@@ -88,4 +104,8 @@ class ObjectStore(FileSystem):
         raise NotImplementedError
 
     def delete(self, paths):
-        raise NotImplementedError
+        # As GCS: a path ending in '/' deletes everything under it; a missing object is no error.
+        for path in paths:
+            for name in [n for n in self.objects
+                         if n == path or (path.endswith("/") and n.startswith(path))]:
+                del self.objects[name]

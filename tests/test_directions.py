@@ -196,7 +196,7 @@ def test_evaluate_uses_the_direction_a_custom_metric_declares(tmp_path):
               "custom_metrics": ["test_directions:MaxAbsError"],
               "thresholds": [{"metric": "max_abs_error", "max_regression": 0.05}]}
     result = assay.evaluate(config, str(data), str(tmp_path / "out"), write_report=False,
-                            engine="local", workers=1)
+                            engine="local", workers=1, allow_custom_code=["test_directions"])
     # candidate 0.5 vs baseline 0.4: a rise, and lower is better, so it fails.
     assert result.validation["reasons"] == [
         "max_abs_error rose by 0.1 against the baseline (0.4 -> 0.5), more than the 0.05 allowed"]

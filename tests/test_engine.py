@@ -360,7 +360,8 @@ class MaxError(assay.Metric):
 
 def test_custom_metric_per_slice(evaluate, data_dir, trips_df, tmp_path):
     cfg = _config(custom_metrics=[{"class": "test_engine:MaxError"}], slices=[["payment"]])
-    result = evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"))
+    result = evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"),
+                      allow_custom_code=["test_engine"])
     for s in result.slices():
         sub = _subset(trips_df, s)
         for model, col in (("candidate", "prediction"), ("baseline", "old_prediction")):

@@ -297,7 +297,8 @@ def test_csv_column_whose_type_changes_after_the_first_block_is_widened(tmp_path
 def test_a_ragged_csv_names_the_file(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("a,b\n1,2\n3\n")
-    with pytest.raises(DataError, match=r"cannot read CSV file .*bad.csv .*Expected 2 columns"):
+    with pytest.raises(DataError, match=r"cannot read CSV file .*bad.csv: line 3 has 1 field but "
+                                        r"the header \(line 1\) names 2 columns: '3'"):
         read_all(path, 10)
 
 

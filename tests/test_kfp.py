@@ -60,7 +60,7 @@ def test_component_interface():
                                "config_file": ("system.Artifact", True)}
     assert {n: d["parameterType"] for n, d in inputs["parameters"].items()} == {
         "config": "STRING", "beam_pipeline_args": "LIST", "allow_pickle": "BOOLEAN",
-        "force_bless": "STRING"}
+        "force_bless": "STRING", "allow_custom_code": "LIST"}
     assert {n: d["artifactType"]["schemaTitle"] for n, d in outputs["artifacts"].items()} == {
         "evaluation": "system.Artifact", "metrics": "system.Metrics",
         "classification_metrics": "system.ClassificationMetrics", "report": "system.HTML",

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from typing import Any, Mapping, Optional, Sequence
 
+from assay.data import files
 from assay.results import result as results
 from assay.results.publish import StagedOutput
 from assay.engine.assemble import assemble
@@ -25,6 +25,7 @@ from assay.config.schema import ConfigError, EvalConfig
 from assay.errors import DataError
 from assay.config.binding import ConfigLike, bound_config
 from assay.engine.plan import BaselineError, EvalPlan, make_plan
+from assay.engine.prepare import check_custom_code
 
 ENGINES = ("auto", "local", "beam")
 
@@ -63,14 +64,16 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
              baseline: Optional[str] = None, beam_pipeline_args: Optional[Sequence[str]] = None,
              allow_pickle: bool = False, force_bless: Optional[str] = None,
              write_report: bool = True, engine: str = "auto",
-             workers: Optional[int] = None) -> results.EvalResult:
+             workers: Optional[int] = None,
+             allow_custom_code: Optional[Sequence[str]] = None) -> results.EvalResult:
     """Evaluates the config's models on `examples` in one full pass; writes `output`.
 
     Args:
       config: an EvalConfig, its dict form, or a YAML/JSON file.
       examples: a file, directory or glob (or a list of them) of TFRecord, CSV or Parquet data.
-      output: the results directory; replaced as a whole when the evaluation succeeds, left
-        untouched when it fails.
+      output: the results directory, a local path or a URI (gs://, s3://, any Beam scheme);
+        replaced as a whole when the evaluation succeeds, left untouched (and readable) when it
+        fails or is killed (`assay.results.publish`).
       model: the candidate's model path (the --model flag): it replaces the config's path and
         keeps the spec's other keys; a spec reading a prediction column keeps reading it; see
         `assay.config.binding` for the whole rule.
@@ -88,6 +91,9 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         "local" otherwise. Both run the same stages (`assay.engine.passes`) and give the same
         results (up to the order in which float sums are merged).
       workers: workers of the local engine (default: the cores available).
+      allow_custom_code: the modules (and their submodules) whose classes the config's
+        custom_metrics may load, e.g. ["mypkg.metrics"] (the --allow-custom-code flag): they run
+        code when imported, so a config naming one that is not allowed is a ConfigError.
 
     Returns:
       The EvalResult read back from `output`.
@@ -95,8 +101,13 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
     Raises:
       ConfigError, TypeError: the config is invalid or does not fit the data.
       DataError: the data holds invalid values (with counts) or cannot be read.
+      StorageError: `output` cannot be written (an existing file, a missing bucket, no
+        permission); raised before the pass, with nothing written.
     """
+    from assay.data.options import set_options
+    set_options(beam_pipeline_args)  # the driver's reads and writes use them too (S3 endpoint...)
     cfg = apply_overrides(config, model, baseline, allow_pickle)
+    check_custom_code(cfg, allow_custom_code)  # before any custom module is imported
     thresholds, options = cfg.validation.thresholds, cfg.validation.options
     if force_bless is not None:
         options = dataclasses.replace(options, force_bless=force_bless)
@@ -118,9 +129,10 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         else:
             from assay.engine import beam as engine
 
-            scratch = os.path.join(staged.path, "_pass")
+            # The workers' shards go to the staging's scratch (or under --temp_location, which
+            # remote workers share); run_pipeline removes them, whatever happens.
+            scratch = getattr(staged, "scratch", None) or os.path.join(staged.path, "_pass")
             raw = engine.run_pipeline(plan, scratch, beam_pipeline_args)
-            shutil.rmtree(scratch, ignore_errors=True)
         metrics_doc, plots_doc = build_documents(plan, raw)
         metrics_doc["baseline_error"] = baseline_error
         metrics_doc["engine"] = chosen
@@ -131,14 +143,14 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         staged.write_json(results.PLOTS_FILE, plots_doc)
         staged.write_json(results.CONFIG_FILE, cfg.to_dict())
         staged.write_json(results.VALIDATION_FILE, verdict.to_dict())
-        validation.write_blessing(os.path.join(staged.path, results.BLESSING_DIR), verdict)
+        validation.write_blessing(files.join(staged.path, results.BLESSING_DIR), verdict)
         # Read back what was written (the result is what a later load_result gives), once.
         result = results.load_result(staged.path)
-        result.path = output
+        result.path, result.location = output, staged.location
         if write_report:
             from assay.report import html as report
 
-            report.write_report(result, os.path.join(staged.path, report.REPORT_FILE))
+            staged.write_text(report.REPORT_FILE, report.render_report(result))
         staged.commit()
     return result
 

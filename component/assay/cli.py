@@ -2,6 +2,7 @@
 
     assay evaluate --config C --examples E [--model M] [--baseline B] --output DIR
                    [--beam-pipeline-args "--direct_num_workers=2 ..."] [--allow-pickle]
+                   [--allow-custom-code MODULE[,MODULE]]
                    [--mlmd sqlite:PATH | mysql://user:pass@host:port/db [--mlmd-pipeline NAME]
                     [--baseline latest-blessed] [--model-artifact-id N]
                     [--baseline-artifact-id N] [--examples-artifact-id N [N ...]]]
@@ -66,8 +67,10 @@ def _summary(result) -> str:
     n_slices = len(result.slices())
     withheld = sum(1 for r in result.records if r["model"] == "candidate" and "withheld" in r)
     lines.append(f"  {n_slices} slices ({withheld} withheld below min_slice_size)")
-    lines.append(f"  metrics: {os.path.join(result.path, 'metrics.json')}")
-    lines.append(f"  plots:   {os.path.join(result.path, 'plots.json')}")
+    from assay.data.files import join
+
+    lines.append(f"  metrics: {join(result.location, 'metrics.json')}")
+    lines.append(f"  plots:   {join(result.location, 'plots.json')}")
     return "\n".join(lines)
 
 
@@ -136,6 +139,7 @@ def _cmd_evaluate(args) -> int:
                             model=inputs["model"], baseline=inputs["baseline"],
                             beam_pipeline_args=_beam_args(args.beam_pipeline_args),
                             allow_pickle=args.allow_pickle, force_bless=args.force_bless,
+                            allow_custom_code=args.allow_custom_code,
                             engine=args.engine, workers=args.workers)
     print(_summary(result))
     if result.blessed is not None:
@@ -173,11 +177,12 @@ def _record(store, args, inputs, result) -> None:
 def _mlmd_evaluations(args):
     """Results directories and labels of a pipeline's evaluations in ML Metadata, oldest first."""
     from assay import mlmd
+    from assay.results.result import has_result
 
     pipeline = args.mlmd_pipeline or mlmd.DEFAULT_PIPELINE
     dirs, labels = [], []
     for artifact in mlmd.evaluations(mlmd.connect(args.mlmd), pipeline):
-        if os.path.exists(os.path.join(artifact.uri, "metrics.json")):
+        if has_result(artifact.uri):
             dirs.append(artifact.uri)
             labels.append(f"evaluation {artifact.id}")
         else:
@@ -227,7 +232,9 @@ def _add_evaluate(sub) -> None:
     # Required unless --examples-artifact-id names them (checked in _mlmd_usage).
     ev.add_argument("--examples", nargs="+",
                     help="TFRecord/CSV/Parquet file(s), directory or glob")
-    ev.add_argument("--output", required=True, help="results directory")
+    ev.add_argument("--output", required=True,
+                    help="results directory: a local path or a URI (gs://, s3://, ...); "
+                         "replaced whole when the evaluation succeeds, untouched otherwise")
     ev.add_argument("--model", help="candidate model path (overrides the config's)")
     ev.add_argument("--baseline", help="baseline model path (overrides the config's), or "
                     "latest-blessed: the latest blessed model in ML Metadata (needs --mlmd)")
@@ -244,6 +251,9 @@ def _add_evaluate(sub) -> None:
                     help="workers of the local engine (default: the cores available)")
     ev.add_argument("--allow-pickle", action="store_true",
                     help="allow loading joblib/pickle models (they run code when loaded)")
+    ev.add_argument("--allow-custom-code", action="append", metavar="MODULE[,MODULE]",
+                    help="allow the config's custom_metrics to load classes from these modules "
+                         "(and their submodules); importing them runs their code")
     ev.add_argument("--force-bless", metavar="REASON",
                     help="bless the candidate whatever the checks say; the reason is recorded")
     ev.add_argument("--fail-on-not-blessed", action="store_true",

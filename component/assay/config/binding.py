@@ -97,6 +97,11 @@ def bind_models(raw: Mapping[str, Any], model: Optional[str] = None,
     models = config.get("models")
     if models is not None and not isinstance(models, Mapping):
         return config
+    for n, s in (models or {}).items():
+        if s is not None and not isinstance(s, (str, os.PathLike, Mapping)):
+            raise ConfigTypeError(f"'models.{n}' must be a model spec ({{path: ...}} or "
+                                  f"{{prediction: COLUMN}}) or a path (got {s!r}, a "
+                                  f"{type(s).__name__})")
     specs = {n: ({"path": s} if isinstance(s, (str, os.PathLike)) else dict(s))
              for n, s in (models or {}).items() if s is not None}
     if models is None and model is None and baseline is None:
@@ -130,7 +135,8 @@ def bound_config(config: ConfigLike, model: Optional[str] = None,
         raw, source = config, None
     elif isinstance(config, (str, os.PathLike)):
         source = os.fspath(config)
-        if not os.path.exists(source):
+        from assay.data.files import exists  # local paths and remote stores alike
+        if not exists(source):
             raise InputNotFound(f"config file {source} does not exist")
         raw = read_config_file(source)
     else:

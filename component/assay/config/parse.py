@@ -115,7 +115,10 @@ def parse_label(raw: Mapping[str, Any]) -> str:
     """`label`, the one key every config needs."""
     if "label" not in raw:
         raise ConfigError("the config needs 'label': the column that holds the true label")
-    return values.expect(raw["label"], (str,), "a column name", "label")
+    label = values.expect(raw["label"], (str,), "a column name", "label")
+    if not label.strip():
+        raise ConfigError(f"'label' must name a column (got {label!r})")
+    return label
 
 
 def parse_settings(raw: Mapping[str, Any]) -> Dict[str, Any]:
@@ -123,6 +126,9 @@ def parse_settings(raw: Mapping[str, Any]) -> Dict[str, Any]:
     kw: Dict[str, Any] = {}
     if raw.get("weight") is not None:
         kw["weight"] = values.expect(raw["weight"], (str,), "a column name", "weight")
+        if not kw["weight"].strip():
+            raise ConfigError(f"'weight' must name a column (got {kw['weight']!r}); leave it "
+                              f"out for unweighted metrics")
     if raw.get("task") is not None:
         kw["task"] = values.expect(raw["task"], (str,), "a string", "task")
     if raw.get("label_vocabulary") is not None:
@@ -184,8 +190,10 @@ def config_fields(raw: Mapping[str, Any]) -> Dict[str, Any]:
 
 def read_config_file(path: str) -> Dict[str, Any]:
     """The mapping a YAML or JSON config file holds; ConfigError names the file."""
-    with open(os.fspath(path), encoding="utf-8") as f:
-        text = f.read()
+    from assay.data.files import open_read  # local paths and remote stores (gs://, s3://) alike
+
+    with open_read(os.fspath(path)) as f:
+        text = f.read().decode("utf-8")
     return values.load_mapping(text, f"config file {path}")
 
 

@@ -24,7 +24,7 @@ from assay.data.columns import select, with_column
 from assay.data.formats import FORMATS, detect_format, format_or_none
 from assay.data.tabular import read_csv, read_parquet
 from assay.data.tfrecord import encode_examples, read_tfrecord
-from assay.errors import ConfigError, ConfigTypeError, InputNotFound
+from assay.errors import AssayError, ConfigError, ConfigTypeError, DataError, InputNotFound
 
 
 def resolve_files(examples: Union[str, Sequence[str]], split: str = "eval") -> List[str]:
@@ -41,8 +41,12 @@ def resolve_files(examples: Union[str, Sequence[str]], split: str = "eval") -> L
       The paths, sorted and without duplicates.
 
     Raises:
-      FileNotFoundError: a pattern matched nothing, or a directory holds no data files (the
+      InputNotFound: (a FileNotFoundError) a pattern matched nothing, a path where nothing is
+        (a dangling symlink names its target), or a directory that holds no data files (the
         message lists what it does hold).
+      StorageError: a path that cannot be resolved or read: a symlink loop, a directory that
+        may not be listed, a FIFO or device where a file is needed.
+      DataError: files of several formats (the message lists them); one evaluation reads one.
 
     Example:
       >>> resolve_files(["gs://bucket/a.tfrecord.gz", "/data/Examples/12"])  # doctest: +SKIP
@@ -55,7 +59,30 @@ def resolve_files(examples: Union[str, Sequence[str]], split: str = "eval") -> L
     found = set()
     for pattern in examples:
         found.update(_resolve_one(os.fspath(pattern), split))
-    return sorted(found)
+    paths = sorted(found)
+    _check_one_format(paths)
+    return paths
+
+
+def _check_one_format(paths: Sequence[str]) -> None:
+    """Refuses files of several formats: one evaluation reads one format.
+
+    A pass reads every file the same way (tf.Examples give list columns and may feed a model
+    their serialized records; CSV and Parquet give typed scalar columns), so a mix would give
+    columns of different shapes per file; and a mix in one directory is most often a mistake
+    (an export beside its source). The name tells the format when it can, without reading.
+    """
+    by_format: dict = {}
+    for path in paths:
+        fmt = format_or_none(path)
+        if fmt is not None:
+            by_format.setdefault(fmt, []).append(path)
+    if len(by_format) > 1:
+        found = "; ".join(f"{fmt}: {len(p)} file(s), e.g. {p[0]}"
+                          for fmt, p in sorted(by_format.items()))
+        raise DataError(f"the examples are files of {len(by_format)} formats ({found}); one "
+                        f"evaluation reads files of one format: give the files of one format "
+                        f"(a glob such as DIR/*.parquet, or a list of files)")
 
 
 def _resolve_one(pattern: str, split: str) -> List[str]:
@@ -66,13 +93,20 @@ def _resolve_one(pattern: str, split: str) -> List[str]:
         return found
     if files.is_dir(pattern):
         return _files_in_dir(pattern, split)
-    if files.exists(pattern):
+    if files.exists(pattern):  # a symlink loop or a denied directory: StorageError, named
         return [pattern]
+    if not files.is_remote(pattern) and os.path.islink(pattern):
+        raise files.input_error(pattern, FileNotFoundError(2, "No such file", pattern))
     raise InputNotFound(f"no such file or directory: {pattern!r}")
 
 
 def _files_in_dir(directory: str, split: str) -> List[str]:
-    paths, subdirs = files.list_dir(directory)
+    try:
+        paths, subdirs = files.list_dir(directory)
+    except OSError as e:
+        if isinstance(e, AssayError):
+            raise
+        raise files.input_error(directory, e) from None
     for name in (f"Split-{split}", split):  # TFX artifacts; very old TFX wrote plain split names
         if name in subdirs:
             return _files_in_dir(files.join(directory, name), split)
@@ -121,7 +155,9 @@ def read_batches(path: str, batch_size: int, fmt: Optional[str] = None,
       DataError: a corrupt or truncated file, an unparsable tf.Example, an unreadable CSV or
         Parquet file; the message names the file and, for TFRecord, the record index and byte
         offset.
-      FileNotFoundError: the file does not exist.
+      InputNotFound: (a FileNotFoundError) the file does not exist.
+      StorageError: the operating system cannot read it (permissions, a symlink loop, an I/O
+        error); the message names the path and the cause.
 
     Example:
       >>> for batch in read_batches("eval.tfrecord.gz", batch_size=1024):  # doctest: +SKIP
@@ -148,10 +184,22 @@ def read_batches(path: str, batch_size: int, fmt: Optional[str] = None,
             batches = (with_column(b, raw_record_column, pa.array(encode_examples(b),
                                                                   pa.large_binary()), path)
                        for b in batches)
+    batches = _os_errors_named(batches, path)
     if columns is None:
         return batches
     keep = set(columns) | ({raw_record_column} if raw_record_column else set())
     return (select(b, keep) for b in batches)
+
+
+def _os_errors_named(batches: Iterator[pa.RecordBatch], path: str) -> Iterator[pa.RecordBatch]:
+    """The batches; an operating-system error while reading them (a disk error, a file made
+    unreadable meanwhile) becomes the StorageError or InputNotFound that names `path`."""
+    try:
+        yield from batches
+    except AssayError:
+        raise
+    except OSError as e:
+        raise files.input_error(path, e) from None
 
 
 def iter_batches(examples: Union[str, Sequence[str]], batch_size: int, split: str = "eval",

@@ -57,6 +57,7 @@ def read_csv(path: str, batch_size: int) -> Iterator[pa.RecordBatch]:
                 _arrow_input(path, compressed),
                 read_options=pa_csv.ReadOptions(block_size=block_size),
                 convert_options=pa_csv.ConvertOptions(column_types=column_types))
+            _check_names(reader.schema, path)
             for batch in rebatch(_skip_rows(reader, rows_done), batch_size):
                 yield batch
                 rows_done += batch.num_rows
@@ -66,9 +67,56 @@ def read_csv(path: str, batch_size: int) -> Iterator[pa.RecordBatch]:
                 raise
             widened = _widen_csv_column(str(e), reader)
             if widened is None:
-                raise DataError(f"cannot read CSV file {path} (at or after data row "
-                                f"{rows_done + 1}): {e}") from None
+                located = _ragged_row(path, compressed) if "columns, got" in str(e) else None
+                raise DataError(located or f"cannot read CSV file {path} (at or after data row "
+                                           f"{rows_done + 1}): {e}") from None
             column_types.update(widened)  # and read again from the start, skipping what was read
+
+
+def _check_names(schema: pa.Schema, path: str) -> None:
+    """DataError for a header that is not UTF-8 text (Arrow keeps such names as raw bytes,
+    which no column lookup can match)."""
+    for i in range(len(schema)):
+        try:
+            schema.field(i).name
+        except UnicodeDecodeError as e:
+            raise DataError(f"cannot read CSV file {path}: the name of column {i + 1} in the "
+                            f"header (line 1) is not UTF-8 text ({e.reason} at byte {e.start}"
+                            f" of the name)") from None
+
+
+def _ragged_row(path: str, compressed: bool) -> Optional[str]:
+    """Where the first row with more or fewer fields than the header is: its line in the file.
+
+    Arrow's streaming reader does not know the line of a row it rejects (and a quoted field
+    may hold newlines), so on this error only the file is scanned again with Python's csv
+    module, which counts physical lines.
+    """
+    import csv
+    import gzip
+    import io
+
+    with open_read(path) as raw:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text)
+        header, start = None, 1
+        try:
+            for row in reader:
+                if not row:  # a blank line; Arrow skips them too
+                    start = reader.line_num + 1
+                    continue
+                if header is None:
+                    header = row
+                elif len(row) != len(header):
+                    shown = ",".join(row)
+                    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+                    return (f"cannot read CSV file {path}: line {start} has {len(row)} field{'s' * (len(row) != 1)} "
+                            f"but the header (line 1) names {len(header)} columns: {shown!r}")
+                start = reader.line_num + 1
+        except (csv.Error, OSError, EOFError):
+            return None
+    return None
 
 
 def _widen_csv_column(message: str, reader) -> Optional[Dict[str, pa.DataType]]:
@@ -170,7 +218,18 @@ def read_parquet(path: str, batch_size: int, columns: Optional[Sequence[str]],
         groups = None if row_groups is None else list(range(*row_groups))
         if groups == []:
             return
-        yield from parquet.iter_batches(batch_size=batch_size, columns=wanted,
-                                        row_groups=groups)
+        read = 0
+        for batch in parquet.iter_batches(batch_size=batch_size, columns=wanted,
+                                          row_groups=groups):
+            read += batch.num_rows
+            yield batch
     except (pa.ArrowException, OSError) as e:
         raise _parquet_error(path, e) from None
+    # A damaged page header can end a column chunk early without any error from pyarrow.
+    meta = parquet.metadata
+    expected = sum(meta.row_group(g).num_rows
+                   for g in (groups if groups is not None else range(meta.num_row_groups)))
+    if read != expected:
+        raise DataError(f"corrupt Parquet file {path}: its footer says "
+                        f"{expected} rows{' in the row groups read' if groups else ''}, but "
+                        f"{read} could be read (a damaged page?)")

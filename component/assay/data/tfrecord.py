@@ -64,20 +64,60 @@ def read_tfrecord(path: str, batch_size: int,
       raw_record_column: if given, a large_binary column of this name holds each record.
 
     Raises:
-      DataError: a corrupt or truncated file, or a record that is not a tf.Example.
+      DataError: a corrupt or truncated file, a record that is not a tf.Example, or a feature
+        whose type (int64_list, float_list, bytes_list) changes between records in the file
+        (named, with the first record of each type).
     """
     from tfx_bsl.coders import example_coder  # no TensorFlow behind it
 
     decoder = example_coder.ExamplesToRecordBatchDecoder()
+    kinds: Dict[str, Tuple[str, int]] = {}  # feature -> (its kind, the first record with it)
     for records, first_index, first_offset in record_batches(path, batch_size):
         try:
             batch = decoder.DecodeBatch(records)
         except RuntimeError:
+            for i, record in enumerate(records):  # a feature whose type changes inside the batch?
+                try:
+                    _check_kinds(decoder.DecodeBatch([record]), first_index + i, kinds, path)
+                except RuntimeError:
+                    break
             raise _unparsable(decoder, path, records, first_index, first_offset) from None
+        _check_kinds(batch, first_index, kinds, path)
         if raw_record_column is not None:
             batch = with_column(batch, raw_record_column, pa.array(records, pa.large_binary()),
                                 path)
         yield batch
+
+
+_KIND_NAMES = {"int64": "int64_list", "float": "float_list", "large_binary": "bytes_list",
+               "binary": "bytes_list"}
+
+
+def _check_kinds(batch: pa.RecordBatch, first_index: int, kinds: Dict[str, Tuple[str, int]],
+                 path: str) -> None:
+    """Records each feature's kind (int64_list, float_list, bytes_list) and the first record
+    that has it; DataError when a feature's kind differs from an earlier record's.
+
+    Without this, a feature that changes type between batches would slice its values as
+    different keys (1 and b"1"), and one that changes inside a batch would fail to decode with
+    a message that names neither the feature nor the records.
+    """
+    for field, column in zip(batch.schema, batch.columns):
+        value_type = getattr(field.type, "value_type", None)
+        kind = _KIND_NAMES.get(str(value_type))
+        if kind is None:  # no example in the batch has a value: a null column
+            continue
+        seen = kinds.get(field.name)
+        if seen is None or seen[0] != kind:
+            valid = np.flatnonzero(np.asarray(column.is_valid()))
+            row = first_index + (int(valid[0]) if valid.size else 0)
+            if seen is None:
+                kinds[field.name] = (kind, row)
+                continue
+            raise DataError(
+                f"feature {field.name!r} changes type in {path}: it is {seen[0]} in record "
+                f"{seen[1]} (the first with it) and {kind} in record {row}; every tf.Example "
+                f"must give a feature the same type (records count from 0)")
 
 
 def _unparsable(decoder, path: str, records: List[bytes], first_index: int,

@@ -2,29 +2,33 @@
 
     files -> read batches -> extract labels/weights, predict (candidate, baseline)
           -> slice (numpy, per batch) -> partial accumulators per (slice, bundle)
-          -> merge per slice -> metrics and plot data -> staged results
+          -> merge per slice -> metrics and plot data -> shards under the scratch location
 
 A Beam element is a batch of thousands of rows; slice keys and accumulators are computed with
 numpy on the whole batch, and each bundle emits one small partial accumulator per slice, so the
-shuffle carries (slices x bundles) accumulators, never examples.
+shuffle carries (slices x bundles) accumulators, never examples. Each slice's results are one
+element written by Beam's file sink (`assay.engine.beam_io`), so they reach the driver from
+workers on other machines, and no element holds every slice.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.transforms import window
 
-from assay.engine import passes
+from assay.data.files import join as files_join
+from assay.engine import beam_failures, beam_io, passes
+from assay.engine.beam_failures import reported
 from assay.engine.prepare import load_adapter
 from assay.engine.plan import EvalPlan
+from assay.errors import StorageError
 
 _DIAGNOSTICS = "diagnostics"
+SLICES = "slices"
+BOUNDARIES = "boundaries"
 
 
 class ReadBatches(beam.DoFn):
@@ -33,9 +37,14 @@ class ReadBatches(beam.DoFn):
     Input: a work unit (plan.work_units()). Output: (path, first row index, pa.RecordBatch).
     """
 
-    def __init__(self, plan: EvalPlan):
+    def __init__(self, plan: EvalPlan, worker_args: Sequence[str] = ()):
         self._plan = plan
+        self._worker_args = tuple(worker_args)
 
+    def setup(self):
+        beam_io.set_worker_options(self._worker_args)
+
+    @reported
     def process(self, unit) -> Iterable[passes.Element]:
         return passes.read_file(self._plan, tuple(unit))
 
@@ -69,10 +78,13 @@ class AccumulateSlices(beam.DoFn):
     'diagnostics' tag one dict per bundle (invalid values, features seen, rows read).
     """
 
-    def __init__(self, plan: EvalPlan):
+    def __init__(self, plan: EvalPlan, worker_args: Sequence[str] = ()):
         self._plan = plan
+        self._worker_args = tuple(worker_args)
 
+    @reported
     def setup(self):
+        beam_io.set_worker_options(self._worker_args)  # models may be on s3:// or gs://
         self._adapters = {name: load_adapter(spec, self._plan.raw_record_column)
                           for name, spec in self._plan.config.models}
         self._families = self._plan.metric_families()
@@ -80,6 +92,7 @@ class AccumulateSlices(beam.DoFn):
     def start_bundle(self):
         self._acc = None
 
+    @reported
     def process(self, element, boundaries):
         if self._acc is None:
             self._acc = passes.SliceAccumulator(self._plan, self._adapters, self._families,
@@ -87,6 +100,7 @@ class AccumulateSlices(beam.DoFn):
         self._acc.add(element)
         return ()
 
+    @reported
     def finish_bundle(self):
         if self._acc is None:
             return
@@ -115,9 +129,11 @@ class MergeAccumulators(beam.CombineFn):
     def create_accumulator(self):
         return {}
 
+    @reported
     def add_input(self, acc, element):
         return passes.merge_partials(self._fams(), [acc, element])
 
+    @reported
     def merge_accumulators(self, accs):
         return passes.merge_partials(self._fams(), accs)
 
@@ -136,67 +152,88 @@ class ComputeMetrics(beam.DoFn):
     def setup(self):
         self._families = self._plan.metric_families()
 
+    @reported
     def process(self, element):
         key, accs = element
         yield key, passes.compute_slice(self._families, accs)
 
 
-class _WriteStaged(beam.DoFn):
-    def __init__(self, path: str):
-        self._path = path
+def build_pipeline(p: beam.Pipeline, plan: EvalPlan, scratch: str,
+                   worker_args: Sequence[str] = ()) -> None:
+    """Adds the evaluation to pipeline `p`; its results are written as shards under `scratch`.
 
-    def process(self, value):
-        with FileSystems.create(self._path) as f:
-            f.write(pickle.dumps(value, protocol=4))
-
-
-def build_pipeline(p: beam.Pipeline, plan: EvalPlan, staging: str) -> None:
-    """Adds the evaluation to pipeline `p`; results are pickled under directory `staging`."""
+    `worker_args`: the pipeline's arguments, handed to the workers' FileSystems (see
+    `assay.engine.beam_io.set_worker_options`).
+    """
+    worker_args = tuple(worker_args)
     files = (p | "Files" >> beam.Create(list(plan.work_units()))
              | "Distribute" >> beam.Reshuffle())
-    batches = files | "ReadBatches" >> beam.ParDo(ReadBatches(plan))
+    batches = files | "ReadBatches" >> beam.ParDo(ReadBatches(plan, worker_args))
     if plan.quantile_features:
-        boundaries = beam.pvalue.AsSingleton(
-            batches | "SketchQuantiles" >> beam.CombineGlobally(
-                SketchQuantileFeatures(plan.quantile_features)))
+        boundary_values = batches | "SketchQuantiles" >> beam.CombineGlobally(
+            SketchQuantileFeatures(plan.quantile_features))
+        boundaries = beam.pvalue.AsSingleton(boundary_values)
+        # The quantile boundaries go into the results, so readers know what each bucket holds.
+        _ = boundary_values | "WriteBoundaries" >> beam_io.WriteRecords(
+            files_join(scratch, BOUNDARIES), worker_args)
     else:
         boundaries = {}  # no side input: the pass stays one fused stage
     partials = batches | "AccumulateSlices" >> beam.ParDo(
-        AccumulateSlices(plan), boundaries).with_outputs(_DIAGNOSTICS, main="partials")
+        AccumulateSlices(plan, worker_args), boundaries).with_outputs(_DIAGNOSTICS,
+                                                                     main="partials")
+    # Input: (slice key, partial accumulators). Output: shards of (slice key, results); each
+    # slice is one element, so the number of slices is bounded by storage, not by an element.
     _ = (partials.partials
          | "MergePerSlice" >> beam.CombinePerKey(MergeAccumulators(plan))
          | "ComputeMetrics" >> beam.ParDo(ComputeMetrics(plan))
-         # without_defaults: the default-value path would pass the whole list through a side
-         # input, whose size Beam's state cache measures object by object (about a second).
-         | "CollectMetrics" >> beam.CombineGlobally(
-             beam.combiners.ToListCombineFn()).without_defaults()
-         | "WriteMetrics" >> beam.ParDo(_WriteStaged(os.path.join(staging, "slices.pickle"))))
+         | "WriteSlices" >> beam_io.WriteRecords(files_join(scratch, SLICES), worker_args))
+    # With its default (empty data: 0 rows), so that a pass always writes its diagnostics, and
+    # a missing shard means that the driver cannot see where the workers wrote.
     _ = (partials[_DIAGNOSTICS]
-         | "MergeDiagnostics" >> beam.CombineGlobally(passes.merge_diagnostics).without_defaults()
-         | "WriteDiagnostics" >> beam.ParDo(
-             _WriteStaged(os.path.join(staging, "diagnostics.pickle"))))
-    if plan.quantile_features:
-        # The quantile boundaries go into the results, so readers know what each bucket holds.
-        _ = (p | "BoundariesSeed" >> beam.Create([None])
-             | "AttachBoundaries" >> beam.Map(lambda _, b: b, boundaries)
-             | "StageBoundaries" >> beam.ParDo(
-                 _WriteStaged(os.path.join(staging, "boundaries.pickle"))))
+         | "MergeDiagnostics" >> beam.CombineGlobally(passes.merge_diagnostics)
+         | "WriteDiagnostics" >> beam_io.WriteRecords(files_join(scratch, _DIAGNOSTICS),
+                                                      worker_args))
 
 
-def run_pipeline(plan: EvalPlan, staging: str,
+def runner_name(options: PipelineOptions) -> str:
+    """The runner the options name, as a person would write it (DirectRunner by default)."""
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    return runner if isinstance(runner, str) else type(runner).__name__
+
+
+def run_pipeline(plan: EvalPlan, scratch: str,
                  beam_pipeline_args: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Runs the pass; returns {"slices": [(key, per-model results)], "diagnostics": {...}}."""
-    options = PipelineOptions(list(beam_pipeline_args or []))
-    with beam.Pipeline(options=options) as p:
-        build_pipeline(p, plan, staging)
+    """Runs the pass; returns {"slices": [(key, per-model results)], "diagnostics": {...},
+    "boundaries": {...}}.
 
-    def load(name, default=None):
-        path = os.path.join(staging, name)
-        if not FileSystems.exists(path):
-            return default
-        with FileSystems.open(path) as f:
-            return pickle.loads(f.read())
+    The workers write their results under a fresh directory: `scratch`, or one under
+    `--temp_location` when `scratch` is local and a temp location is given (see
+    `assay.engine.beam_io.scratch_location`); the driver reads them back from there and
+    removes it, whatever happens.
 
-    return {"slices": load("slices.pickle", []),
-            "diagnostics": load("diagnostics.pickle", dict(passes.EMPTY_DIAGNOSTICS)),
-            "boundaries": load("boundaries.pickle", {})}
+    Raises:
+      The assay error (DataError, ModelError, ConfigError...) a worker raised, with its message.
+      RunnerError: the pipeline failed otherwise (a worker died, the runner failed).
+    """
+    args = list(beam_pipeline_args or [])
+    options = PipelineOptions(args)
+    scratch = beam_io.scratch_location(scratch, args)
+    try:
+        with beam_failures.translated_failures(runner_name(options)):
+            with beam.Pipeline(options=options) as p:
+                build_pipeline(p, plan, scratch, args)
+        beam_io.set_worker_options(args)  # the driver reads the shards with the same options
+        diagnostics = list(beam_io.read_records(files_join(scratch, _DIAGNOSTICS)))
+        if not diagnostics:
+            raise StorageError(
+                f"the Beam pipeline finished on {runner_name(options)}, but the results of the "
+                f"pass are not in {scratch}: its workers wrote them where this machine cannot "
+                f"see (a local path, on a runner whose workers have disks of their own). Give "
+                f"--temp_location=<a location both reach: gs://..., s3://..., or a shared "
+                f"filesystem>; the pass's intermediate files then go there")
+        boundaries = list(beam_io.read_records(files_join(scratch, BOUNDARIES)))
+        return {"slices": list(beam_io.read_records(files_join(scratch, SLICES))),
+                "diagnostics": passes.merge_diagnostics(diagnostics),
+                "boundaries": boundaries[0] if boundaries else {}}
+    finally:
+        beam_io.remove_scratch(scratch)

@@ -104,7 +104,7 @@ def _sample_predictions(config: EvalConfig, first: pa.RecordBatch, fmt: str
                 for col in ([spec.prediction] if isinstance(spec.prediction, str)
                             else spec.prediction):
                     require_column(first, col, f"prediction (models.{name})")
-            adapter = load_adapter(spec, RAW_RECORD_COLUMN if fmt == "tfrecord" else None)
+            adapter = load_adapter(spec, RAW_RECORD_COLUMN if fmt == "tfrecord" else None, name)
             raw_needed |= bool(getattr(adapter, "needs_raw_records", False))
             sample_preds[name] = np.asarray(adapter.predict(first), dtype=np.float64)
         except Exception as e:  # noqa: BLE001 - any failure of the baseline is reported as such

@@ -9,43 +9,115 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import TYPE_CHECKING, Any, Dict, Optional
+import re
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from assay.config.schema import ConfigError, EvalConfig
 from assay.metrics import DEFAULT_METRIC_NAMES, Metric
-from assay.metrics.base import check_metric_contract
+from assay.metrics.base import PASS_METHODS, check_metric_contract
 from assay.metrics.registry import declared_directions
 from assay.models import load as assay_models
+
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 if TYPE_CHECKING:  # annotations only: the plan imports this module
     from assay.engine.plan import EvalPlan
 
 
-def load_adapter(spec: assay_models.ModelSpec, raw_record_column: Optional[str]):
+def load_adapter(spec: assay_models.ModelSpec, raw_record_column: Optional[str],
+                 role: str = "model"):
     """The model adapter of a spec: its prediction column, or the model (loaded once per
-    process)."""
+    process). `role` ("candidate", "baseline") names the model in a ModelError."""
     if spec.prediction is not None:
         return assay_models.PredictionColumn(spec)
-    return assay_models.shared_model(spec, raw_record_column)
+    return assay_models.shared_model(spec, raw_record_column, role)
+
+
+def parse_allowed_modules(allowed: Union[None, str, Sequence[str]]) -> Tuple[str, ...]:
+    """The modules an `allow_custom_code` opt-in names: "a,b.c" or ["a", "b.c"] -> ("a", "b.c").
+
+    Raises:
+      ConfigError: a name that is not a dotted Python module name.
+    """
+    if allowed is None:
+        return ()
+    items = allowed.split(",") if isinstance(allowed, str) else list(allowed)
+    names = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigError(f"'allow_custom_code' lists module names (got {item!r}, a "
+                              f"{type(item).__name__})")
+        for name in item.split(","):
+            name = name.strip()
+            if name and not _MODULE_NAME.match(name):
+                raise ConfigError(f"'allow_custom_code' lists Python module names such as "
+                                  f"mypkg.metrics (got {name!r})")
+            if name:
+                names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
+def check_custom_code(cfg: EvalConfig, allowed: Union[None, str, Sequence[str]]) -> None:
+    """Refuses custom metrics whose modules the caller did not allow (DESIGN principle 6).
+
+    A config is data, often from a pipeline parameter or a form; a custom metric's module is
+    code that importing runs. So the opt-in comes from whoever runs assay (the CLI's
+    --allow-custom-code, evaluate's allow_custom_code, the components' parameter), never from
+    the config, and names the modules: `mypkg` allows `mypkg` and `mypkg.metrics`.
+
+    Raises:
+      ConfigError: a custom metric's module is not allowed; the message says how to opt in.
+    """
+    modules = parse_allowed_modules(allowed)
+    for i, custom in enumerate(cfg.custom_metrics):
+        module_name = custom.cls.partition(":")[0]
+        if any(module_name == m or module_name.startswith(m + ".") for m in modules):
+            continue
+        given = f"(allowed now: {', '.join(modules)})" if modules else "(none is allowed now)"
+        raise ConfigError(
+            f"custom_metrics[{i}] names '{custom.cls}': loading it imports and runs code from "
+            f"module '{module_name}', which needs an explicit opt-in {given}; if you trust it, "
+            f"pass --allow-custom-code {module_name} (CLI), allow_custom_code=['{module_name}'] "
+            f"(assay.evaluate) or the allow_custom_code parameter of the TFX or KFP component")
 
 
 def load_custom_metric(path: str, args: Dict[str, Any]) -> Metric:
-    """Imports `module.path:ClassName` and builds it with `args`."""
+    """Imports `module.path:ClassName` and, if it is an assay.Metric subclass, builds it with
+    `args` (nothing else is called: a config must not be able to run, say, subprocess:Popen)."""
     module_name, _, class_name = path.partition(":")
+    where = f"custom metric '{path}'"
+    if not _MODULE_NAME.match(module_name) or not class_name.isidentifier():
+        raise ConfigError(f"{where} must be 'module.path:ClassName'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ConfigError(f"custom metric '{path}': cannot import module '{module_name}' ({e}); "
+        raise ConfigError(f"{where}: cannot import module '{module_name}' ({e}); "
                           f"it must be importable on every worker") from None
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise ConfigError(f"custom metric '{path}': module '{module_name}' has no '{class_name}'")
-    metric = cls(**args)
-    check_metric_contract(metric, f"custom metric '{path}'")  # the whole contract, up front
+        raise ConfigError(f"{where}: module '{module_name}' has no '{class_name}'")
+    if not (isinstance(cls, type) and issubclass(cls, Metric)):
+        missing = [m for m in PASS_METHODS if not callable(getattr(cls, m, None))]
+        lacks = f" and lacks {', '.join(missing)}" if missing else ""
+        raise ConfigError(f"{where} is not an assay.Metric{lacks}; subclass assay.Metric "
+                          f"(which gives add_grouped and plots their defaults) and implement "
+                          f"create / add / merge / result (got {_describe(cls)})")
+    try:
+        metric = cls(**args)
+    except TypeError as e:
+        raise ConfigError(f"{where} cannot be built with the arguments {sorted(args)}: {e}") \
+            from None
+    check_metric_contract(metric, where)  # the whole contract, up front
     declared_directions([metric])  # its `directions`, if any, must be well formed
     return metric
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, type):
+        return f"the class {obj.__module__}.{obj.__qualname__}"
+    return f"a {type(obj).__name__}"
 
 
 def check_metric_names(plan: "EvalPlan") -> None:

@@ -43,6 +43,8 @@ Args:
     beam_pipeline_args: Arguments for Beam's PipelineOptions, e.g.
         ["--direct_num_workers=2", "--direct_running_mode=multi_processing"].
     allow_pickle: Allow loading joblib/pickle models (they run code when loaded).
+    allow_custom_code: The modules whose classes the config's custom_metrics may load (they
+        run code when imported), e.g. ["mypkg.metrics"]; none by default.
     force_bless: Bless whatever the checks say, recording this reason; empty: off.
 
 Returns:
@@ -91,6 +93,7 @@ def evaluator_component(image: str = DEFAULT_IMAGE) -> Any:
         beam_pipeline_args: List[str] = [],  # noqa: B006 (KFP records it as the default)
         allow_pickle: bool = False,
         force_bless: str = "",
+        allow_custom_code: List[str] = [],  # noqa: B006 (KFP records it as the default)
     ):
         return dsl.ContainerSpec(image=image, command=list(COMMAND),
                                  args=["--executor-input", EXECUTOR_INPUT])

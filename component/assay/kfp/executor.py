@@ -20,7 +20,11 @@ argument, a JSON document of this shape (kfp 2.13, pipeline_spec ExecutorInput):
 
 Optional input artifacts that were not wired in are absent. A remote URI is read and written at
 the local path where the launcher mounts or stages it (gs://b/x at /gcs/b/x, minio://b/x at
-/minio/b/x, s3://b/x at /s3/b/x), as the KFP SDK does; a local URI is its own path.
+/minio/b/x, s3://b/x at /s3/b/x), as the KFP SDK does, when this machine has that mount;
+otherwise at the URI itself, through assay's filesystem layer (Beam's FileSystems; minio:// is
+read as s3://, with Beam's S3 options in `beam_pipeline_args` pointing at the MinIO server). A
+local URI is its own path. On a URI, the evaluation is published as on any object store (see
+assay.results.publish: OUTPUT/_ASSAY_COMMIT.json names the generation OUTPUT/.runs/RUN/).
 
 What this writes (the launcher reads the executor output file, records each artifact's metadata
 as its ML Metadata custom properties, and uploads each artifact's local path):
@@ -67,7 +71,8 @@ from assay.kfp.outputs import (OUTPUT_ARTIFACTS, classification_metrics, scalar_
                                to_json, write_executor_output)
 
 PARAMETER_DEFAULTS: Mapping[str, Any] = {"config": "", "beam_pipeline_args": [],
-                                         "allow_pickle": False, "force_bless": ""}
+                                         "allow_pickle": False, "force_bless": "",
+                                         "allow_custom_code": []}
 # Where KFP's launcher makes remote artifacts available (kfp.dsl.types.artifact_types).
 _MOUNTS = (("gs://", "/gcs/"), ("minio://", "/minio/"), ("s3://", "/s3/"))
 _MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".keras", ".h5")
@@ -91,6 +96,20 @@ def local_path(uri: str) -> str:
     return uri
 
 
+def artifact_path(uri: str) -> str:
+    """Where this process reads or writes an artifact: the launcher's mount of the URI when this
+    machine has the mount (`local_path`), otherwise the URI itself (minio:// as s3://).
+
+    Example:
+        >>> artifact_path("/tmp/local/uri")
+        '/tmp/local/uri'
+    """
+    mounted = local_path(uri)
+    if mounted == uri or os.path.isdir("/" + mounted.split("/")[1]):
+        return mounted
+    return "s3://" + uri[len("minio://"):] if uri.startswith("minio://") else uri
+
+
 @dataclasses.dataclass(frozen=True)
 class RuntimeArtifact:
     """One artifact of the executor input."""
@@ -102,7 +121,7 @@ class RuntimeArtifact:
 
     @property
     def path(self) -> str:
-        return local_path(self.uri)
+        return artifact_path(self.uri)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,11 +189,13 @@ def model_path(path: str) -> str:
     no SavedModel is taken to mean that file, since a KFP component cannot give its artifact's
     path a suffix.
     """
-    if not os.path.isdir(path) or os.path.exists(os.path.join(path, "saved_model.pb")) or \
-            os.path.isdir(os.path.join(path, "Format-Serving")):
+    from assay.data import files
+
+    if not files.is_dir(path) or files.exists(files.join(path, "saved_model.pb")) or \
+            files.is_dir(files.join(path, "Format-Serving")):
         return path
-    files = [f for f in sorted(os.listdir(path)) if f.lower().endswith(_MODEL_SUFFIXES)]
-    return os.path.join(path, files[0]) if len(files) == 1 else path
+    found = [f for f in files.list_dir(path)[0] if f.lower().endswith(_MODEL_SUFFIXES)]
+    return found[0] if len(found) == 1 else path
 
 
 def _config(task: ExecutorInput, model: Optional[str], baseline: Optional[str]
@@ -187,6 +208,7 @@ def _config(task: ExecutorInput, model: Optional[str], baseline: Optional[str]
     """
     from assay.config.binding import bind_models
     from assay.config.values import load_mapping
+    from assay.data import files
 
     text = task.parameters.get("config") or ""
     artifact = task.inputs.get("config_file")
@@ -196,15 +218,16 @@ def _config(task: ExecutorInput, model: Optional[str], baseline: Optional[str]
     where = "the `config` parameter"
     if artifact:
         path = artifact.path
-        if os.path.isdir(path):
-            found = [f for f in sorted(os.listdir(path)) if f.lower().endswith(_CONFIG_SUFFIXES)]
+        if files.is_dir(path):
+            held = files.list_dir(path)[0]
+            found = [f for f in held if f.lower().endswith(_CONFIG_SUFFIXES)]
             if len(found) != 1:
+                names = ", ".join(files.basename(f) for f in held) or "nothing"
                 raise ExecutorInputError(f"config_file {artifact.uri} is a directory; it must "
-                                         f"hold one .yaml/.yml/.json file (holds: "
-                                         f"{', '.join(sorted(os.listdir(path))) or 'nothing'})")
-            path = os.path.join(path, found[0])
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+                                         f"hold one .yaml/.yml/.json file (holds: {names})")
+            path = found[0]
+        with files.open_read(path) as f:
+            text = f.read().decode("utf-8")
         where = f"config_file {artifact.uri}"
     if not text:
         raise ExecutorInputError("no config: set the `config` parameter (YAML or JSON text) or "
@@ -246,6 +269,7 @@ def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
       AssayError: as assay.evaluate.
     """
     import assay
+    from assay.data import files
 
     task = ExecutorInput.from_dict(executor_input)
     if "examples" not in task.inputs:
@@ -254,21 +278,30 @@ def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
     baseline = task.inputs.get("baseline_model")
     model_file = model_path(model.path) if model else None
     baseline_file = model_path(baseline.path) if baseline else None
+    evaluation = task.outputs["evaluation"].path
     with tempfile.TemporaryDirectory(prefix="assay-kfp-") as scratch:
-        # Evaluate on local disk, then copy: assay replaces its output directory by renaming,
-        # which a bucket mount (gcsfuse on /gcs/) may not support for directories.
+        # On a local path, evaluate on local disk, then copy: assay replaces its output
+        # directory by renaming, which a bucket mount (gcsfuse on /gcs/) may not support for
+        # directories. On a URI, publish there directly (assay.results.publish).
+        remote = files.is_remote(evaluation)
         result = assay.evaluate(
             _config(task, model_file, baseline_file), task.inputs["examples"].path,
-            os.path.join(scratch, "evaluation"),  # _config has bound model_file, baseline_file
+            evaluation if remote else os.path.join(scratch, "evaluation"),
             beam_pipeline_args=_beam_args(task.parameters.get("beam_pipeline_args")),
             allow_pickle=_flag(task.parameters.get("allow_pickle"), "allow_pickle"),
+            allow_custom_code=task.parameters.get("allow_custom_code") or None,
             force_bless=task.parameters.get("force_bless") or None)
-        metadata = _write_outputs(task, result)
+        metadata = _write_outputs(task, result, copy_evaluation=not remote)
     return write_executor_output(task, metadata, bool(result.blessed))
 
 
-def _write_outputs(task: ExecutorInput, result: Any) -> Dict[str, Dict[str, Any]]:
-    """Writes every output artifact from the finished evaluation; returns their metadata."""
+def _write_outputs(task: ExecutorInput, result: Any, copy_evaluation: bool = True
+                   ) -> Dict[str, Dict[str, Any]]:
+    """Writes every output artifact from the finished evaluation; returns their metadata.
+
+    `copy_evaluation`: the evaluation was written to a scratch directory and is copied to the
+    evaluation artifact's path (False: it was published there already).
+    """
     from assay.data.files import write_text
     from assay import validation
 
@@ -284,8 +317,9 @@ def _write_outputs(task: ExecutorInput, result: Any) -> Dict[str, Dict[str, Any]
     write_text(out["metrics"].path, to_json(metrics))
     classification = classification_metrics(result)
     write_text(out["classification_metrics"].path, to_json(classification))
-    shutil.copytree(result.path, out["evaluation"].path, dirs_exist_ok=True)
-    result.path = out["evaluation"].path     # what the report names as its source
+    if copy_evaluation:
+        shutil.copytree(result.path, out["evaluation"].path, dirs_exist_ok=True)
+        result.path = result.location = out["evaluation"].path  # the report's named source
     write_report(result, out["report"].path)
     return {"evaluation": {"task": result.task,
                            "examples_read": result.info.get("examples_read"),
@@ -332,5 +366,6 @@ def _run_and_say(executor_input: str) -> int:
     return 0
 
 
-__all__ = ["ExecutorInput", "ExecutorInputError", "RuntimeArtifact", "local_path", "main",
+__all__ = ["ExecutorInput", "ExecutorInputError", "RuntimeArtifact", "artifact_path",
+           "local_path", "main",
            "model_path", "run", "write_report"]

@@ -70,10 +70,70 @@ def _sqlite_config(uri: str) -> pb.ConnectionConfig:
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise ConfigError(f"'--mlmd' {uri!r}: the directory {parent} does not exist")
+    check_sqlite_store(path)
     config = pb.ConnectionConfig()
     config.sqlite.filename_uri = path
     config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
     return config
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_sqlite_store(path: str) -> None:
+    """Refuses an SQLite store path that ml-metadata would fail on with a raw SQL error, or
+    that it would silently fill: a path that cannot be opened or written, a file that is not
+    SQLite, or an SQLite database of someone else's (tables, but no ML Metadata MLMDEnv).
+
+    Raises:
+      MetadataError: names the store file and what is wrong with it.
+    """
+    import errno
+    import sqlite3
+    import stat
+
+    store = f"the ML Metadata store {path!r} (SQLite)"
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as e:
+        cause = ("its symbolic links form a loop" if e.errno == errno.ELOOP else
+                 e.strerror or str(e))
+        raise MetadataError(f"cannot open {store}: {cause}") from None
+    if info is None:  # a new store: its directory must take the file
+        if not os.access(os.path.dirname(os.path.abspath(path)) or ".", os.W_OK | os.X_OK):
+            raise MetadataError(f"cannot create {store}: its directory is not writable "
+                                f"(assay runs as user id {os.getuid()})")
+        return
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise MetadataError(f"cannot open {store}: it is {kind}; --mlmd sqlite:PATH names "
+                            f"a database file")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise MetadataError(f"cannot open {store} for reading and writing: permission denied "
+                            f"(assay runs as user id {os.getuid()})")
+    if info.st_size == 0:
+        return  # an empty file: ml-metadata creates its tables in it
+    with open(path, "rb") as f:
+        head = f.read(len(_SQLITE_MAGIC))
+    if head != _SQLITE_MAGIC:
+        raise MetadataError(f"{store} is not an SQLite database (it starts with {head[:16]!r}); "
+                            f"give a new path or an ML Metadata store")
+    try:
+        with contextlib.closing(sqlite3.connect(
+                f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True)) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE "
+                                               "type = 'table'")}
+            env = list(db.execute("SELECT schema_version FROM MLMDEnv")) \
+                if "MLMDEnv" in tables else []
+    except sqlite3.Error as e:
+        raise MetadataError(f"cannot read {store}: {e}") from None
+    if tables and not env:
+        shown = ", ".join(sorted(tables)[:8]) + (" ..." if len(tables) > 8 else "")
+        raise MetadataError(f"{store} is an SQLite database but not an ML Metadata store: it "
+                            f"has no MLMDEnv table holding a schema version (its tables: "
+                            f"{shown}); give a new path or an ML Metadata store")
 
 
 def _mysql_config(uri: str, parsed: urllib.parse.SplitResult) -> pb.ConnectionConfig:
@@ -137,7 +197,12 @@ def connect(uri: str) -> metadata_store.MetadataStore:
         except RuntimeError as e:
             # ml-metadata reports a server it cannot reach (MySQL's mysql_real_connect) as a
             # plain RuntimeError, not as one of its StatusErrors.
-            raise MetadataError(f"ML Metadata: {what} failed: {e}") from e
+            hint = ""
+            if config.HasField("mysql"):
+                where = config.mysql.socket or f"{config.mysql.host}:{config.mysql.port}"
+                hint = (f" (is a MySQL/MariaDB server running at {where}, and do its user, "
+                        f"password and database '{config.mysql.database}' exist?)")
+            raise MetadataError(f"ML Metadata: {what} failed: {e}{hint}") from None
 
     return with_retries(open_store, what)
 

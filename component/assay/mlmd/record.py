@@ -181,7 +181,7 @@ def _outputs(types: t.TypeIds, result: Any, current: Optional[_Input], base: Opt
 
     verdict = validation.ValidationResult.from_dict(result.validation)
     blessing = pb.Artifact(type_id=types.artifacts[t.MODEL_BLESSING], state=pb.Artifact.LIVE,
-                           uri=artifact_uri(os.path.join(result.path, "blessing")))
+                           uri=artifact_uri(os.path.join(result.location, "blessing")))
     t.set_properties(blessing, validation.blessing_properties(
         verdict, current_model=current and current.uri,
         current_model_id=current and current.artifact_id,

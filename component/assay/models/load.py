@@ -24,12 +24,13 @@ not import TensorFlow: that happens when a TF model is loaded.
 from __future__ import annotations
 
 import atexit
+import stat
 import threading
 from typing import Dict, Optional, Tuple
 
 from assay.config.models import KINDS, ModelSpec
 from assay.data import files
-from assay.errors import ConfigError, ModelError
+from assay.errors import BaselineError, ConfigError, ModelError, StorageError
 from assay.models.base import ModelAdapter, PredictionColumn
 from assay.models.sklearn import JoblibAdapter
 from assay.models.tensorflow import KerasAdapter, SavedModelAdapter
@@ -57,8 +58,14 @@ def resolve_model(path: str, kind: str = "auto") -> Tuple[str, str]:
     if kind not in KINDS:
         raise ConfigError(f"'kind' must be one of {', '.join(KINDS)} (got {kind!r})")
     path = str(path)
-    if not files.exists(path):
+    if not files.exists(path):  # a symlink loop or a denied directory: StorageError, named
         raise ModelError(f"model path '{path}' does not exist")
+    if not files.is_remote(path):
+        found = files.local_stat(path)
+        if found is not None and not (stat.S_ISREG(found.st_mode) or stat.S_ISDIR(found.st_mode)):
+            # Loading from a FIFO would wait for a writer forever.
+            raise ModelError(f"model path '{path}' is not a regular file or a directory (a "
+                             f"FIFO, a socket or a device)")
     is_dir = files.is_dir(path)
     if kind in ("auto", "saved_model") and is_dir:
         for candidate in (path, files.join(path, TFX_SERVING_DIR)):
@@ -85,21 +92,25 @@ def resolve_model(path: str, kind: str = "auto") -> Tuple[str, str]:
                      f"saved_model | keras | joblib")
 
 
-def load_model(spec: ModelSpec, raw_record_column: Optional[str] = None) -> ModelAdapter:
+def load_model(spec: ModelSpec, raw_record_column: Optional[str] = None,
+               role: str = "model") -> ModelAdapter:
     """Loads the model `spec.path` points to and wraps it in an adapter.
 
     Args:
       spec: the model's spec; `path` must be set (use PredictionColumn for `prediction`).
       raw_record_column: the column in which the engine puts each example serialized as a
         tf.Example (TFRecord input), for signatures that take serialized examples.
+      role: "candidate" or "baseline": names the model in errors. A baseline's ModelError is a
+        BaselineError (`baseline_failure` decides what it does to the evaluation).
 
     Returns:
       A ModelAdapter: predict(batch) -> float64 array [n] or [n, k].
 
     Raises:
       ConfigError: no path, an unknown kind, options that do not apply to the kind of model.
-      ModelError: (a ValueError) nothing at the path, a model that cannot be loaded, a signature
-        or output the model lacks, a pickle without allow_pickle.
+      ModelError: (a ValueError) nothing at the path, a model that cannot be loaded (a corrupt
+        or truncated file: the message names the model, its path and the loader's reason), a
+        signature or output the model lacks, a pickle without allow_pickle.
 
     Example:
       >>> adapter = load_model(ModelSpec(path="model.joblib", allow_pickle=True))
@@ -110,6 +121,27 @@ def load_model(spec: ModelSpec, raw_record_column: Optional[str] = None) -> Mode
     if spec.path is None:
         raise ConfigError("load_model needs a spec with 'path' set; for precomputed predictions "
                           "use PredictionColumn(spec)")
+    error = BaselineError if role == "baseline" else ModelError
+    try:
+        return _load(spec, raw_record_column)
+    except (ConfigError, StorageError):
+        raise
+    except ModelError as e:
+        if role == "model":
+            raise
+        raise error(f"{role} model: {e}") from e
+    except Exception as e:  # noqa: BLE001 - every loader fails in its own way on a bad file
+        raise error(f"cannot load the {role} model at '{spec.path}': {_reason(e)}") from e
+
+
+def _reason(error: BaseException) -> str:
+    """A loader's exception as one line: its type and its message's first line."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else 'no message'}" + \
+        (" ..." if len(text) > 1 else "")
+
+
+def _load(spec: ModelSpec, raw_record_column: Optional[str]) -> ModelAdapter:
     kind, path = resolve_model(spec.path, spec.kind)
     if kind != "saved_model" and spec.signature is not None:
         raise ConfigError(f"'signature' applies to TF SavedModels, but '{spec.path}' is a {kind} "
@@ -129,7 +161,8 @@ _SHARED: Dict[Tuple[ModelSpec, Optional[str]], ModelAdapter] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_model(spec: ModelSpec, raw_record_column: Optional[str] = None) -> ModelAdapter:
+def shared_model(spec: ModelSpec, raw_record_column: Optional[str] = None,
+                 role: str = "model") -> ModelAdapter:
     """`load_model`, loading each model once per process (for Beam's DoFn.setup).
 
     Adapters are safe to call from several threads, so every DoFn instance in a worker process
@@ -144,7 +177,7 @@ def shared_model(spec: ModelSpec, raw_record_column: Optional[str] = None) -> Mo
     with _SHARED_LOCK:  # held while loading, so two threads never load the same model twice
         adapter = _SHARED.get(key)
         if adapter is None:
-            adapter = load_model(spec, raw_record_column)
+            adapter = load_model(spec, raw_record_column, role)
             _SHARED[key] = adapter
         return adapter
 

@@ -32,7 +32,7 @@ import uuid
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
-from assay.data.files import write_text
+from assay.data.files import join, write_text
 from assay.report.data import (NOTEBOOK_PLOT_BUDGET, PAGE_PLOT_BUDGET, as_number,
                                check_result, report_data, run_labels)
 from assay.results.slices import OVERALL, slice_label
@@ -375,11 +375,13 @@ def write_report(result: Results, output: Optional[str] = None,
 
     Args:
       result: an EvalResult; or a list of them for a comparison.
-      output: the file to write; default `report.html` inside the result's directory
-        (`result.path`; a comparison needs `output`).
+      output: the file to write, local or remote (gs://, s3://, ...); default `report.html`
+        beside the result's files (`result.location`: the directory, or on an object store the
+        published generation; a comparison needs `output`).
       labels: names of the results in a comparison.
 
-    The file is written with `assay.data.files.write_text`: never seen half-written.
+    The file is written with `assay.data.files.write_text`: never seen half-written (a rename
+    locally, one object upload remotely).
 
     Example:
         >>> write_report(load_result("out/"))                          # doctest: +SKIP
@@ -392,7 +394,8 @@ def write_report(result: Results, output: Optional[str] = None,
         check_result(result)
         if result.path is None:
             raise ConfigError("this EvalResult was not read from a directory; give output")
-        output = os.path.join(os.fspath(result.path), REPORT_FILE)
+        where = os.fspath(getattr(result, "location", None) or result.path)
+        output = join(where, REPORT_FILE)
     return write_text(os.fspath(output), render_report(result, labels))
 
 

@@ -12,8 +12,11 @@
       blessing/        an empty BLESSED or NOT_BLESSED file
       report.html      the self-contained HTML report (assay report DIR writes it again)
 
-The directory is written by `assay.results.publish.StagedOutput` (staged, then renamed into
-place) from the records that `assay.engine.assemble` builds.
+The directory is written by `assay.results.publish.StagedOutput` from the records that
+`assay.engine.assemble` builds: locally staged, then swapped into place; on an object store
+(gs://, s3://, ...) as a generation OUTPUT/.runs/RUN/ holding the files above, published by
+the commit object OUTPUT/_ASSAY_COMMIT.json ({"format": 1, "run": RUN, "files": {name: size}}),
+written last. `load_result` follows the commit object where there is one.
 
 Example:
     >>> result = load_result("out/")                                  # doctest: +SKIP
@@ -26,7 +29,8 @@ import json
 import os
 from typing import Any, Dict, List, Mapping, Optional
 
-from assay.errors import DataError, InputNotFound
+from assay.data import files
+from assay.errors import DataError, InputNotFound, StorageError
 from assay.results.slices import slice_key
 
 FORMAT_VERSION = 1
@@ -35,6 +39,13 @@ PLOTS_FILE = "plots.json"
 CONFIG_FILE = "config.json"
 VALIDATION_FILE = "validation.json"
 BLESSING_DIR = "blessing"
+REPORT_FILE = "report.html"
+RESULT_FILES = (METRICS_FILE, PLOTS_FILE, CONFIG_FILE, VALIDATION_FILE, REPORT_FILE)
+COMMIT_FILE = "_ASSAY_COMMIT.json"  # names the published generation (see the module docstring)
+COMMIT_FORMAT = 1
+RUNS_DIR = ".runs"                  # the generations: RUNS_DIR/RUN/
+_READ_ATTEMPTS = 3                  # a commit may replace the generation while it is read
+_STAGING_INFIX = ".assay-"          # local staging: .OUTPUT.assay-RUN beside OUTPUT
 MODELS = ("candidate", "baseline", "diff")
 
 
@@ -76,17 +87,20 @@ class EvalResult:
       plot_records: the plot records of plots.json.
       validation: the parsed validation.json, or None.
       path: the directory it was read from (None when not yet written).
+      location: where its files are: `path`, or on an object store the published generation
+        (path/.runs/RUN).
     """
 
     def __init__(self, metrics_doc: Mapping[str, Any], plots_doc: Optional[Mapping[str, Any]] = None,
                  validation: Optional[Mapping[str, Any]] = None, config: Optional[Mapping] = None,
-                 path: Optional[str] = None):
+                 path: Optional[str] = None, location: Optional[str] = None):
         self.info = {k: v for k, v in metrics_doc.items() if k != "records"}
         self.records: List[Dict[str, Any]] = list(metrics_doc.get("records", []))
         self.plot_records: List[Dict[str, Any]] = list((plots_doc or {}).get("records", []))
         self.validation = validation
         self.config = config
         self.path = path
+        self.location = location or path
 
     @property
     def task(self) -> str:
@@ -146,22 +160,132 @@ def _find(records: List[Dict[str, Any]], slice_: Optional[Mapping[str, Any]], mo
     raise KeyError(f"no {what} for slice {dict(slice_ or {})} and model '{model}'")
 
 
+def read_commit(directory: str) -> Optional[Dict[str, Any]]:
+    """The commit object of a results directory (see the module docstring), or None.
+
+    Raises:
+      StorageError: the commit object is there but is not one assay wrote.
+    """
+    path = files.join(directory, COMMIT_FILE)
+    try:
+        with files.open_read(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    try:
+        doc = json.loads(text)
+        ok = (doc.get("format") == COMMIT_FORMAT and isinstance(doc.get("run"), str)
+              and isinstance(doc.get("files"), dict))
+    except (ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise StorageError(f"{path} is not an assay commit object (expected {{\"format\": "
+                           f"{COMMIT_FORMAT}, \"run\": ..., \"files\": {{...}}}})")
+    return doc
+
+
+def has_result(directory: str) -> bool:
+    """True when `directory` holds a published assay result (a commit object or metrics.json)."""
+    return (files.exists(files.join(directory, COMMIT_FILE))
+            or files.exists(files.join(directory, METRICS_FILE)))
+
+
 def load_result(directory: str) -> EvalResult:
-    """Reads a results directory written by `assay evaluate`."""
-    path = os.path.join(directory, METRICS_FILE)
-    if not os.path.exists(path):
-        raise InputNotFound(f"{directory} holds no assay results ({METRICS_FILE} is missing)")
+    """Reads a results directory written by `assay evaluate`, local or remote (gs://, s3://...).
+
+    Raises:
+      InputNotFound: nothing published there; a run that was staged but never committed is
+        named ("... holds an incomplete assay result: ...").
+      StorageError: the commit object names files that are missing or of another size.
+      DataError: another format version.
+    """
+    directory = os.fspath(directory)
+    if files.is_remote(directory):
+        directory = directory.rstrip("/")
+    for _ in range(_READ_ATTEMPTS):
+        commit = read_commit(directory)
+        if commit is None:
+            return _read_documents(directory, directory)
+        location = files.join(directory, RUNS_DIR, commit["run"])
+        present = files.file_sizes(location)
+        problem = _missing_files(location, commit, present)
+        if problem is None:
+            return _read_documents(directory, location, present)
+        if (read_commit(directory) or {}).get("run") == commit["run"]:
+            raise StorageError(f"{directory} holds an incomplete assay result: {COMMIT_FILE} "
+                               f"names run {commit['run']}, but {problem}")
+        # A newer run was published (and ours deleted) while we read: read that one.
+    raise StorageError(f"cannot read {directory}: it was republished {_READ_ATTEMPTS} times "
+                       f"while being read; try again")
+
+
+def _missing_files(location: str, commit: Mapping[str, Any], present: Mapping[str, int]
+                   ) -> Optional[str]:
+    """What of the commit's documents is not `present` in `location`, or None when all are."""
+    for name, size in sorted(commit["files"].items()):
+        if name == REPORT_FILE:  # `assay report` may write it again
+            continue
+        if name not in present:
+            return f"{files.join(location, name)} is missing (expected {size} bytes)"
+        if present[name] != size:
+            return (f"{files.join(location, name)} has {present[name]} bytes (the commit "
+                    f"says {size})")
+    return None
+
+
+def _read_documents(directory: str, location: str,
+                    present: Optional[Mapping[str, int]] = None) -> EvalResult:
+    """The result in `location`; `present`: its files, when already listed (one call less
+    per file on an object store)."""
+    path = files.join(location, METRICS_FILE)
+    if (METRICS_FILE not in present) if present is not None else not files.exists(path):
+        raise InputNotFound(_not_found(directory))
 
     def read(name):
-        p = os.path.join(directory, name)
-        if not os.path.exists(p):
+        if present is not None and name not in present:
             return None
-        with open(p, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with files.open_read(files.join(location, name)) as f:
+                return json.loads(f.read().decode("utf-8"))
+        except FileNotFoundError:
+            return None
 
     doc = read(METRICS_FILE)
     if doc.get("version") != FORMAT_VERSION:
         raise DataError(f"{path} has format version {doc.get('version')!r}; this assay reads "
                          f"version {FORMAT_VERSION}")
     return EvalResult(doc, read(PLOTS_FILE), read(VALIDATION_FILE), read(CONFIG_FILE),
-                      path=directory)
+                      path=directory, location=location)
+
+
+def staging_name(output: str, run: str) -> str:
+    """The local staging directory of `run` for the local results directory `output`."""
+    parent, name = os.path.split(os.path.abspath(output))
+    return os.path.join(parent, f".{name}{_STAGING_INFIX}{run}")
+
+
+def staged_runs(output: str) -> List[str]:
+    """The run ids that have staging for `output` (published or not), sorted (oldest first)."""
+    if files.is_remote(output):
+        runs = files.join(output.rstrip("/"), RUNS_DIR)
+        return files.list_dir(runs, hidden=True)[1] if files.is_dir(runs) else []
+    prefix = os.path.basename(staging_name(output, ""))
+    try:
+        names = os.listdir(os.path.dirname(os.path.abspath(output)))
+    except OSError:
+        return []
+    return sorted(n[len(prefix):] for n in names if n.startswith(prefix))
+
+
+def _not_found(directory: str) -> str:
+    """Why there is no result: nothing at all, or a run that never published (by name)."""
+    runs = staged_runs(directory)
+    if not runs:
+        return f"{directory} holds no assay results ({METRICS_FILE} is missing)"
+    if files.is_remote(directory):
+        where, missing = files.join(directory, RUNS_DIR, runs[-1]), COMMIT_FILE
+    else:
+        where, missing = staging_name(directory, runs[-1]), "the directory itself"
+    return (f"{directory} holds an incomplete assay result: run {runs[-1]} was staged in "
+            f"{where} but never published ({missing} is missing): it failed, was killed, or "
+            f"is still running; run the evaluation again")

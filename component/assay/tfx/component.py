@@ -45,6 +45,7 @@ CONFIG_KEY = executor.CONFIG_KEY                        # "config": assay config
 EVAL_CONFIG_KEY = executor.EVAL_CONFIG_KEY              # "eval_config": tfma.EvalConfig, JSON
 EXAMPLE_SPLITS_KEY = executor.EXAMPLE_SPLITS_KEY        # "example_splits": JSON list
 FORCE_BLESS_KEY = executor.FORCE_BLESS_KEY              # "force_bless": reason
+ALLOW_CUSTOM_CODE_KEY = executor.ALLOW_CUSTOM_CODE_KEY  # "allow_custom_code": JSON list
 
 
 class EvaluatorSpec(ComponentSpec):
@@ -55,6 +56,7 @@ class EvaluatorSpec(ComponentSpec):
         EVAL_CONFIG_KEY: ExecutionParameter(type=str, optional=True),
         EXAMPLE_SPLITS_KEY: ExecutionParameter(type=str, optional=True),
         FORCE_BLESS_KEY: ExecutionParameter(type=str, optional=True),
+        ALLOW_CUSTOM_CODE_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -146,6 +148,7 @@ class Evaluator(base_beam_component.BaseBeamComponent):
                  example_splits: Optional[List[str]] = None,
                  schema: Optional[types.BaseChannel] = None,
                  force_bless: Optional[str] = None,
+                 allow_custom_code: Optional[Sequence[str]] = None,
                  feature_slicing_spec: Optional[Any] = None,
                  fairness_indicator_thresholds: Optional[Any] = None,
                  module_file: Optional[str] = None,
@@ -168,6 +171,8 @@ class Evaluator(base_beam_component.BaseBeamComponent):
             together as one input, as TFX's Evaluator does.
           schema: accepted for drop-in compatibility; assay reads feature types from the data.
           force_bless: bless whatever the checks say, recording this reason.
+          allow_custom_code: the modules whose classes the config's custom_metrics may load
+            (they run code when imported), e.g. ["mypkg.metrics"]; none by default.
           feature_slicing_spec, fairness_indicator_thresholds, module_file, module_path: TFX
             Evaluator parameters that assay does not support; giving one raises ConfigError.
 
@@ -201,9 +206,14 @@ class Evaluator(base_beam_component.BaseBeamComponent):
             eval_json = eval_config_json(eval_config)
         splits_json = _splits_json(example_splits)
         # Bind and validate now, with placeholders for the artifacts' URIs.
-        executor.resolve_config(config_json, eval_json,
-                                _MODEL_PLACEHOLDER if model is not None else None,
-                                _BASELINE_PLACEHOLDER if baseline_model is not None else None)
+        resolved = executor.resolve_config(
+            config_json, eval_json, _MODEL_PLACEHOLDER if model is not None else None,
+            _BASELINE_PLACEHOLDER if baseline_model is not None else None)
+        from assay.config.schema import EvalConfig
+        from assay.engine.prepare import check_custom_code, parse_allowed_modules
+
+        allowed = parse_allowed_modules(allow_custom_code)
+        check_custom_code(EvalConfig.from_dict(resolved), allowed)  # refused when defined
         spec = EvaluatorSpec(
             examples=examples,
             model=model,
@@ -213,6 +223,7 @@ class Evaluator(base_beam_component.BaseBeamComponent):
             eval_config=eval_json,
             example_splits=splits_json,
             force_bless=force_bless,
+            allow_custom_code=json.dumps(list(allowed)) if allowed else None,
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing))
         super().__init__(spec=spec)

@@ -3,7 +3,10 @@ write the blessing where TFX's Pusher and LatestBlessedModelStrategy look for it
 
 What it writes, matching TFX 1.16's Evaluator (tfx/components/evaluator/executor.py):
   - `evaluation` URI: assay's results directory (metrics.json, plots.json, config.json,
-    validation.json, blessing/).
+    validation.json, blessing/). On a cloud pipeline root (gs://, s3://, any Beam scheme) it
+    is published as assay publishes on any object store: the commit object
+    `_ASSAY_COMMIT.json` names the generation `.runs/RUN/` holding those files
+    (assay.results.publish); `assay.load_result(evaluation.uri)` reads either.
   - `blessing` URI: an empty `BLESSED` or `NOT_BLESSED` file at its root, and the custom
     properties int `blessed` (1/0), `current_model`, `current_model_id`, and when a baseline
     was given `baseline_model`, `baseline_model_id`; plus `assay_outcome`, `assay_reasons`
@@ -34,6 +37,7 @@ CONFIG_KEY = "config"
 EVAL_CONFIG_KEY = "eval_config"
 EXAMPLE_SPLITS_KEY = "example_splits"
 FORCE_BLESS_KEY = "force_bless"
+ALLOW_CUSTOM_CODE_KEY = "allow_custom_code"  # JSON list of the modules custom metrics may load
 
 
 def _bind_models(raw: Mapping[str, Any], model: Optional[str], baseline: Optional[str]
@@ -113,7 +117,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         result = assay.evaluate(config, examples, evaluation.uri,
                                 beam_pipeline_args=list(self._beam_pipeline_args),
-                                force_bless=exec_properties.get(FORCE_BLESS_KEY) or None)
+                                force_bless=exec_properties.get(FORCE_BLESS_KEY) or None,
+                                allow_custom_code=json.loads(
+                                    exec_properties.get(ALLOW_CUSTOM_CODE_KEY) or "[]"))
 
         verdict = validation.ValidationResult.from_dict(result.validation)
         validation.write_blessing(blessing.uri, verdict)

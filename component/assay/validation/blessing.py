@@ -21,10 +21,13 @@ NOT_BLESSED_FILE = "NOT_BLESSED"
 def write_blessing(directory: str, result: ValidationResult) -> str:
     """Writes an empty BLESSED or NOT_BLESSED file into `directory` (TFX's ModelBlessing layout).
 
-    The other marker is removed first, so the directory never holds both; the new marker is
-    written to a temporary file and renamed into place (assay.data.files.write_text). Returns
-    the marker's path. Remote paths (assay.data.files.is_remote: gs://...) go through
-    tf.io.gfile.
+    The other marker is removed first, so the directory never holds both. Locally the marker is
+    written to a temporary file and renamed into place; on an object store (gs://, s3://, any
+    Beam scheme) it is one empty object, written through Beam's FileSystems
+    (assay.data.files.write_text). Returns the marker's path.
+
+    Raises:
+      StorageError: the directory cannot be written; names it and the cause.
 
     Example:
         >>> import tempfile
@@ -36,29 +39,8 @@ def write_blessing(directory: str, result: ValidationResult) -> str:
     """
     name, other = ((BLESSED_FILE, NOT_BLESSED_FILE) if result.blessed
                    else (NOT_BLESSED_FILE, BLESSED_FILE))
-    if files.is_remote(directory):
-        return _write_remote_marker(directory, name, other)
-    path = os.path.join(directory, name)
-    try:
-        os.remove(os.path.join(directory, other))
-    except FileNotFoundError:
-        pass
-    return files.write_text(path, "")
-
-
-def _write_remote_marker(directory: str, name: str, other: str) -> str:
-    """write_blessing for a path with a scheme, through tf.io.gfile (as TFX writes it)."""
-    import tensorflow as tf  # only remote paths need it; it is slow to import
-
-    path = os.path.join(directory, name)
-    tf.io.gfile.makedirs(directory)
-    if tf.io.gfile.exists(os.path.join(directory, other)):
-        tf.io.gfile.remove(os.path.join(directory, other))
-    tmp = os.path.join(directory, f".{name}.tmp")
-    with tf.io.gfile.GFile(tmp, "w"):
-        pass
-    tf.io.gfile.rename(tmp, path, overwrite=True)
-    return path
+    files.remove(files.join(directory, other))
+    return files.write_text(files.join(directory, name), "")
 
 
 def blessing_properties(result: ValidationResult, current_model: Optional[str] = None,
