@@ -1,7 +1,8 @@
 """The `assay` command line: arguments, exit status, messages, and the console script.
 
 Exit statuses come from assay.errors' exception tree only: 2 config/usage, 3 data/model,
-4 NOT_BLESSED with --fail-on-not-blessed, 5 ML Metadata, 6 storage, 70 a bug (with traceback).
+4 NOT_BLESSED with --fail-on-not-blessed, 5 ML Metadata, 6 storage, 70 a bug (the traceback in a
+crash report file).
 """
 
 import json
@@ -102,17 +103,35 @@ def test_a_typo_in_a_threshold_key_is_a_config_error(data, tmp_path, capsys):
 
 def test_an_internal_error_is_a_bug_with_its_traceback(data, tmp_path, capsys, monkeypatch):
     """An exception outside assay's tree is not the user's fault: it used to be reported as
-    bad usage (TypeError) or bad data (ValueError), in one line, without a traceback."""
+    bad usage (TypeError) or bad data (ValueError), in one line, without a traceback. Then the
+    whole traceback went to stderr; now stderr gets one short paragraph, and the traceback, the
+    command line (password redacted) and the version go to the crash report file it names."""
     def broken(*args, **kwargs):
         raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
 
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr("assay.api.evaluate", broken)
-    assert _evaluate(data, tmp_path) == cli.EXIT_BUG == 70
+    monkeypatch.setattr("assay.mlmd.connect", lambda uri: object())
+    monkeypatch.setattr(cli, "_mlmd_inputs", lambda store, args: {
+        "config": args.config, "model": None, "baseline": None, "examples": args.examples})
+    code = _evaluate(data, tmp_path, None, "--mlmd", "mysql://ml:s3cr3t@127.0.0.1:1/md")
+    assert code == cli.EXIT_BUG == 70
     err = capsys.readouterr().err
-    assert "Traceback (most recent call last)" in err and "in broken" in err
-    assert "TypeError: unsupported operand type(s) for +: 'int' and 'str'" in err
-    assert err.rstrip().splitlines()[-1].startswith(
-        "assay: internal error: TypeError is a bug in assay")
+    assert "Traceback" not in err and "s3cr3t" not in err
+    lines = err.rstrip().splitlines()
+    assert lines[0] == ("assay: internal error: TypeError: unsupported operand type(s) for +: "
+                        "'int' and 'str'") and len(lines) == 2, err
+    crash = sorted(tmp_path.glob("assay-crash-*.txt"))
+    assert len(crash) == 1 and crash[0].name.split("-")[2].isdigit()
+    assert f"the traceback is in {crash[0]}. Please report it" in lines[1]
+    assert f"(exit status {cli.EXIT_BUG})" in lines[1]
+    report = crash[0].read_text()
+    assert "Traceback (most recent call last)" in report and "in broken" in report
+    assert "TypeError: unsupported operand type(s) for +: 'int' and 'str'" in report
+    assert "command: assay evaluate --config " in report and "assay 0.1.0" in report
+    assert "mysql://ml:***@127.0.0.1:1/md" in report and "s3cr3t" not in report
 
 
 def test_an_unreachable_ml_metadata_store_exits_5(data, tmp_path, capsys):

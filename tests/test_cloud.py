@@ -326,3 +326,65 @@ def test_tfx_fileio_reaches_s3_through_the_plugin(s3_server):
         assert s3_server.keys(bucket) == []
     finally:
         options.set_options([])
+
+
+def test_the_kfp_executor_reads_and_publishes_on_the_store(s3_server, case, local_result,
+                                                           tmp_path, capsys):
+    """The KFP entrypoint (`kfp --executor-input JSON`) with its examples, model and baseline
+    artifacts and every output artifact on the S3 server, as on Kubeflow with no bucket mounts
+    (Beam's S3 options in `beam_pipeline_args`): the evaluation lands complete in the bucket
+    (read back with load_result), the metrics are the local run's, the blessing marker and the
+    KFP outputs are in the bucket, and the executor output file says BLESSED."""
+    import yaml
+
+    from assay import kfp as assay_kfp
+    from assay.data import options
+    from assay.kfp import executor
+
+    d, _ = case
+    bucket = s3_server.make_bucket()
+    root = f"s3://{bucket}"
+    s3_server.upload(d / "data", f"{root}/data")
+    s3_server.upload(d / "candidate.joblib", f"{root}/models/1/model.joblib")
+    s3_server.upload(d / "baseline.joblib", f"{root}/models/0/model.joblib")
+    comp = yaml.safe_load(open(assay_kfp.COMPONENT_YAML))["components"]["comp-assay-evaluate"]
+    outputs = comp["outputDefinitions"]
+
+    def artifact(name, schema, uri):
+        return {"artifacts": [{"name": name, "uri": uri, "metadata": {},
+                               "type": {"schemaTitle": schema, "schemaVersion": "0.0.1"}}]}
+
+    task = {"inputs": {
+        "parameterValues": {"config": json.dumps(CONFIG), "allow_pickle": True,
+                            "beam_pipeline_args": s3_server.beam_args},
+        "artifacts": {"examples": artifact("examples", "system.Dataset", f"{root}/data"),
+                      "model": artifact("model", "system.Model", f"{root}/models/1"),
+                      "baseline_model": artifact("baseline_model", "system.Model",
+                                                 f"{root}/models/0")}},
+        "outputs": {
+            "artifacts": {name: artifact(name, spec["artifactType"]["schemaTitle"],
+                                         f"{root}/task/{name}")
+                          for name, spec in outputs["artifacts"].items()},
+            "parameters": {name: {"outputFile": str(tmp_path / "parameters" / name)}
+                           for name in outputs["parameters"]},
+            "outputFile": str(tmp_path / "executor_output.json")}}
+    try:
+        code = executor.main(["--executor-input", json.dumps(task)])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        result = assay.load_result(f"{root}/task/evaluation")
+        assert_same_records(result, local_result)
+        assert result.blessed is local_result.blessed is True
+        assert_complete_in_bucket(s3_server, bucket, local_result, prefix="task/evaluation/")
+    finally:
+        options.set_options([])
+    keys = s3_server.keys(bucket, "task/")
+    assert "task/blessing/BLESSED" in keys and "task/blessing/NOT_BLESSED" not in keys
+    metrics = json.loads(s3_server.get(bucket, "task/metrics"))
+    assert metrics["auc"] == pytest.approx(local_result.metrics()["auc"], rel=1e-9)
+    assert b"BLESSED" in s3_server.get(bucket, "task/report")
+    assert json.loads(s3_server.get(bucket, "task/classification_metrics"))
+    written = json.loads((tmp_path / "executor_output.json").read_text())
+    assert written["parameterValues"] == {"blessed": True}
+    assert written["artifacts"]["blessing"]["artifacts"][0]["metadata"]["blessed"] == 1
+    assert not [k for k in s3_server.keys(bucket) if ".tmp" in k or "/_pass/" in k]

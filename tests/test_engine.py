@@ -338,30 +338,10 @@ def test_multiclass_and_regression_from_prediction_columns(evaluate, tmp_path):
             skm.mean_absolute_percentage_error(t[m], e[m]), rel=1e-9)
 
 
-class MaxError(assay.Metric):
-    """A custom metric used by the test below (importable as tests.test_engine:MaxError)."""
-
-    name = "max_error"
-
-    def create(self):
-        return -np.inf
-
-    def add(self, acc, batch):
-        if len(batch) == 0:
-            return acc
-        return max(acc, float(np.max(np.abs(batch.predictions - batch.labels))))
-
-    def merge(self, accs):
-        return max(accs)
-
-    def result(self, acc):
-        return {"max_error": acc if np.isfinite(acc) else float("nan")}
-
-
 def test_custom_metric_per_slice(evaluate, data_dir, trips_df, tmp_path):
-    cfg = _config(custom_metrics=[{"class": "test_engine:MaxError"}], slices=[["payment"]])
+    cfg = _config(custom_metrics=[{"class": "custom_metrics:MaxError"}], slices=[["payment"]])
     result = evaluate(cfg, str(data_dir / "trips.parquet"), str(tmp_path / "out"),
-                      allow_custom_code=["test_engine"])
+                      allow_custom_code=["custom_metrics"])
     for s in result.slices():
         sub = _subset(trips_df, s)
         for model, col in (("candidate", "prediction"), ("baseline", "old_prediction")):

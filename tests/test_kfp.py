@@ -322,15 +322,21 @@ def test_entrypoint_reports_an_internal_error_as_a_bug(inputs, tmp_path, capsys,
     def broken(*args, **kwargs):
         raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
 
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr("assay.api.evaluate", broken)
     task = hand_built_executor_input(
         tmp_path / "task", {"examples": ("system.Dataset", str(inputs / "eval_data"))},
         {"config": CONFIG})
     assert executor.main(["--executor-input", json.dumps(task)]) == EXIT_BUG
     err = capsys.readouterr().err
-    assert "Traceback (most recent call last)" in err and "in broken" in err
-    assert err.rstrip().splitlines()[-1].startswith(
-        "assay: internal error: ValueError is a bug in assay")
+    assert "Traceback" not in err
+    assert err.startswith("assay: internal error: ValueError: operands could not be broadcast")
+    (crash,) = tmp_path.glob("assay-crash-*.txt")
+    assert f"the traceback is in {crash}" in err
+    report = crash.read_text()
+    assert "Traceback (most recent call last)" in report and "in broken" in report
     assert not (tmp_path / "task" / "executor_output.json").exists()
 
 

@@ -37,27 +37,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MARIADB_SH = os.path.join(HERE, "mariadb.sh")
 
 
-class MaxError(assay.Metric):
-    """A custom metric (importable as test_security:MaxError)."""
-
-    name = "max_error"
-    directions = {"max_error": "lower"}
-
-    def create(self):
-        return -np.inf
-
-    def add(self, acc, batch):
-        if len(batch) == 0:
-            return acc
-        return max(acc, float(np.max(np.abs(batch.predictions - batch.labels))))
-
-    def merge(self, accs):
-        return max(accs)
-
-    def result(self, acc):
-        return {"max_error": acc if np.isfinite(acc) else float("nan")}
-
-
 @pytest.fixture()
 def data(tmp_path):
     df = make_tabular_data(300, seed=8)
@@ -94,19 +73,19 @@ def test_the_popen_exploit_runs_nothing_without_an_opt_in(data, capsys):
     assert not marker.exists() and not (tmp / "out").exists()
 
 
-@pytest.mark.parametrize("allowed, ok", [(None, False), ([], False), (["test_securityx"], False),
-                                         (["test"], False), (["test_security"], True),
-                                         ("os,test_security", True)])
+@pytest.mark.parametrize("allowed, ok", [(None, False), ([], False), (["custom_metricsx"], False),
+                                         (["custom"], False), (["custom_metrics"], True),
+                                         ("os,custom_metrics", True)])
 def test_only_the_named_modules_and_their_submodules_are_allowed(data, allowed, ok):
     tmp, df = data
     config = {"label": "label", "models": {"candidate": {"prediction": "p"}},
-              "custom_metrics": ["test_security:MaxError"]}
+              "custom_metrics": ["custom_metrics:MaxError"]}
     run = lambda: assay.evaluate(config, str(tmp / "eval.csv"), str(tmp / "out"),  # noqa: E731
                                  allow_custom_code=allowed, engine="local", workers=1,
                                  write_report=False)
     if not ok:
         with pytest.raises(ConfigError, match=r"custom_metrics\[0\] names "
-                                              r"'test_security:MaxError'.*explicit opt-in"):
+                                              r"'custom_metrics:MaxError'.*explicit opt-in"):
             run()
         return
     result = run()
@@ -139,8 +118,8 @@ def test_the_tfx_component_takes_the_opt_in_and_refuses_at_definition(tmp_path):
         load_custom_metric("subprocess:Popen", {"args": ["touch", str(tmp_path / "pwned")]})
     ok = Evaluator(examples=examples, config={
         "label": "label", "models": {"candidate": {"prediction": "p"}},
-        "custom_metrics": ["test_security:MaxError"]}, allow_custom_code=["test_security"])
-    assert json.loads(ok.exec_properties["allow_custom_code"]) == ["test_security"]
+        "custom_metrics": ["custom_metrics:MaxError"]}, allow_custom_code=["custom_metrics"])
+    assert json.loads(ok.exec_properties["allow_custom_code"]) == ["custom_metrics"]
     assert not (tmp_path / "pwned").exists()
 
 

@@ -12,7 +12,7 @@
 Exit status (from assay.errors' exception tree, nothing else): 0 done; 2 bad usage or config;
 3 bad data or model; 4 NOT_BLESSED with --fail-on-not-blessed; 5 ML Metadata could not be read
 or written; 6 a location could not be read or written; 70 an internal error of assay (a bug:
-the traceback is printed).
+one short paragraph on stderr, the traceback in the crash report file it names).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shlex
 import sys
 import traceback
@@ -308,14 +309,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # Google's client libraries (imported with Beam) warn on import about Python 3.10's support
     # window, once per library: noise in every run's output that users cannot act on.
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\.")
-    return run_command(args.func, args)
+    command = ["assay", *(sys.argv[1:] if argv is None else argv)]
+    return run_command(args.func, args, argv=command)
 
 
-def run_command(func, *args) -> int:
+def run_command(func, *args, argv: Optional[Sequence[str]] = None) -> int:
     """Runs `func(*args)`; an error of assay's tree is one line on stderr and its exit code.
 
-    Anything else is a bug in assay, not the user's input: its traceback is printed, with a
-    line saying so, and the exit status is EXIT_BUG (70). Shared by the container's KFP mode.
+    Anything else is a bug in assay, not the user's input: stderr gets one short paragraph (the
+    exception's type and message, and the crash report's path), the traceback goes to a crash
+    report file (`write_crash_report`), and the exit status is EXIT_BUG (70). `argv` is the
+    command line for the report (default: sys.argv). Shared by the container's KFP mode.
     """
     try:
         return func(*args)
@@ -323,11 +327,60 @@ def run_command(func, *args) -> int:
         print(f"assay: error: {e}", file=sys.stderr)
         return exit_code(e)
     except Exception as e:  # noqa: BLE001 - the one place that reports bugs as bugs
-        traceback.print_exc()
-        print(f"assay: internal error: {type(e).__name__} is a bug in assay, not a problem with "
-              f"the input; please report it with the traceback above (exit status {EXIT_BUG})",
-              file=sys.stderr)
+        message = " ".join(str(e).split()) or "(no message)"
+        if len(message) > 300:
+            message = message[:297] + "..."
+        try:
+            where = f"the traceback is in {write_crash_report(e, argv)}"
+        except Exception as failed:  # noqa: BLE001 - the report must not hide the bug
+            traceback.print_exc()
+            where = (f"the traceback is above (the crash report could not be written: "
+                     f"{failed})")
+        print(f"assay: internal error: {type(e).__name__}: {_redact_text(message)}\n"
+              f"  This is a bug in assay, not a problem with the input; {where}. Please report "
+              f"it with that file (exit status {EXIT_BUG}).", file=sys.stderr)
         return EXIT_BUG
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"',;]+")
+_SECRET_FLAG = re.compile(r"(?i)(--?[\w.-]*(?:secret|password|passwd|token|credential)"
+                          r"[\w.-]*(?:=|\s+|\"\s*,\s*\"))([^\s\"',]+)")
+
+
+def _redact_text(text: str) -> str:
+    """`text` with passwords of URLs (ML Metadata, object stores) and values of secret-looking
+    flags (--aws_secret_access_key=...) replaced by ***."""
+    from assay.mlmd.connection import redact
+
+    def url(m):
+        try:
+            return redact(m.group(0))
+        except ValueError:  # not a URL urlsplit can parse: hide any user:password@ part
+            return re.sub(r"://([^/@:]*):[^/@]*@", r"://\1:***@", m.group(0))
+
+    return _SECRET_FLAG.sub(r"\1***", _URL.sub(url, text))
+
+
+def write_crash_report(error: BaseException, argv: Optional[Sequence[str]] = None) -> str:
+    """Writes the report of an internal error to a new file in the system's temporary directory
+    (assay-crash-YYYYmmdd-HHMMSS-PID-XXXX.txt): the command line (secrets redacted), assay's
+    and Python's versions, and the traceback. Returns the file's path."""
+    import datetime
+    import platform
+    import tempfile
+
+    import assay
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    command = list(sys.argv if argv is None else argv)
+    fd, path = tempfile.mkstemp(prefix=f"assay-crash-{stamp}-{os.getpid()}-", suffix=".txt")
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"assay internal error (a bug in assay), {datetime.datetime.now().isoformat()}\n"
+                f"command: {_redact_text(shlex.join(str(a) for a in command))}\n"
+                f"assay {assay.__version__}, Python {platform.python_version()} "
+                f"({platform.platform()})\n\n{_redact_text(text)}")
+    return path
 
 
 if __name__ == "__main__":

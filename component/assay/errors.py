@@ -13,7 +13,8 @@
     └── RunnerError      exit 7     the pass could not finish: a worker died, the runner failed
 
 Exit code 4 is NOT_BLESSED with `--fail-on-not-blessed`, and 0 is done. Anything else that
-escapes is a bug in assay: the CLI prints its traceback and exits with EXIT_BUG (70).
+escapes is a bug in assay: the CLI prints a short message, writes the traceback to a crash
+report file it names, and exits with EXIT_BUG (70).
 
 ConfigError and DataError are also ValueErrors, so code written against earlier versions that
 caught ValueError keeps working; assay itself never chooses an exit code by catching ValueError
@@ -33,7 +34,7 @@ EXIT_NOT_BLESSED = 4
 EXIT_METADATA = 5
 EXIT_STORAGE = 6
 EXIT_RUNNER = 7
-EXIT_BUG = 70  # sysexits' EX_SOFTWARE: an internal error, reported with its traceback
+EXIT_BUG = 70  # sysexits' EX_SOFTWARE: an internal error (a bug), traceback in a crash file
 
 
 class AssayError(Exception):

@@ -80,17 +80,24 @@ def is_dir(path: str) -> bool:
         return os.path.isdir(path)
     if path.endswith("/"):
         return True
-    fs = filesystems()
-    if fs.exists(path):
+    if _exists_remote(path):
         return False
     return bool(_matched(path + "/**", limit=1))
+
+
+def _exists_remote(path: str) -> bool:
+    """Beam's exists(), its clients' errors (credentials, network) as a StorageError."""
+    try:
+        return filesystems().exists(path)
+    except Exception as e:  # each Beam filesystem raises its client's own errors
+        raise options.storage_error(path, e, "read") from e
 
 
 def exists(path: str) -> bool:
     """True when a file or a directory (on an object store: a prefix) is at `path`."""
     if not is_remote(path):
         return local_stat(path) is not None  # a symlink loop or a denied parent raises
-    found = filesystems().exists(path) or is_dir(path)
+    found = _exists_remote(path) or is_dir(path)
     if not found:
         options.check_bucket(path)  # a missing bucket is a StorageError that names it
     return found

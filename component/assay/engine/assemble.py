@@ -1,6 +1,7 @@
 """From the pass's per-slice results to the records of metrics.json and plots.json.
 
-    # Input: [(slice key, {model: {"metrics": {...}, "plots": {...}}})], in any order.
+    # Input: [(slice key, {model: {"metrics": {...}, "plots": {...}}} or, for a slice the pass
+    #         withheld by min_slice_size, its example count alone)], in any order.
     # Output: (metrics records, plot records), ordered by slicing spec, then slice value.
 
 The record layout is documented in `assay.results.result` and the README ("The results
@@ -62,7 +63,9 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
     "example_count" (the candidate's count of examples) instead of "metrics".
 
     Args:
-      slice_results: the merged results of the pass, one entry per slice key.
+      slice_results: the merged results of the pass, one entry per slice key: per-model
+        results, or an int, the example count of a slice the pass found below min_slice_size
+        (`assay.engine.passes.slice_result`), whose metrics it did not compute.
       spec_features: the features of each slicing spec, in config order.
       models: the models evaluated ("candidate", and "baseline" when there is one).
       min_slice_size: slices with fewer examples are withheld.
@@ -85,7 +88,13 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
     records, plot_records = [], []
     for key, per_model in sorted(slice_results, key=order):
         slice_json = {k: v for k, v in key}
-        count = int(per_model["candidate"]["metrics"].get("example_count", 0))
+        if isinstance(per_model, int):
+            count = per_model
+            if not (key and count < min_slice_size):
+                raise ValueError(f"slice {slice_json} came without metrics, but its {count} "
+                                 f"examples are not fewer than min_slice_size {min_slice_size}")
+        else:
+            count = int(per_model["candidate"]["metrics"].get("example_count", 0))
         if key and count < min_slice_size:
             why = withheld_reason(count, min_slice_size)
             records += [{"slice": slice_json, "model": m, "withheld": why, "example_count": count}

@@ -143,7 +143,8 @@ class MergeAccumulators(beam.CombineFn):
 
 class ComputeMetrics(beam.DoFn):
     """Input: (slice key, {model: [acc per family]}).
-    Output: (slice key, {model: {"metrics": {...}, "plots": {...}}}).
+    Output: (slice key, {model: {"metrics": {...}, "plots": {...}}}), or (slice key, example
+    count) for a slice withheld by min_slice_size: nothing is computed for it.
     """
 
     def __init__(self, plan: EvalPlan):
@@ -155,7 +156,8 @@ class ComputeMetrics(beam.DoFn):
     @reported
     def process(self, element):
         key, accs = element
-        yield key, passes.compute_slice(self._families, accs)
+        yield key, passes.slice_result(self._families, key, accs,
+                                       self._plan.config.min_slice_size)
 
 
 def build_pipeline(p: beam.Pipeline, plan: EvalPlan, scratch: str,
@@ -232,7 +234,10 @@ def run_pipeline(plan: EvalPlan, scratch: str,
                 f"--temp_location=<a location both reach: gs://..., s3://..., or a shared "
                 f"filesystem>; the pass's intermediate files then go there")
         boundaries = list(beam_io.read_records(files_join(scratch, BOUNDARIES)))
-        return {"slices": list(beam_io.read_records(files_join(scratch, SLICES))),
+        shared = passes.SharedResults()
+        slices = [(key, shared(results))
+                  for key, results in beam_io.read_records(files_join(scratch, SLICES))]
+        return {"slices": slices,
                 "diagnostics": passes.merge_diagnostics(diagnostics),
                 "boundaries": boundaries[0] if boundaries else {}}
     finally:

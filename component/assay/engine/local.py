@@ -190,11 +190,24 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
                 else:
                     merged[key] = accs
             diagnostics.append(diag)
-        # Metrics and plots of each slice (areas, curves), spread over the workers too.
-        items = list(merged.items())
+        # A slice withheld by min_slice_size needs its example count only: its accumulators are
+        # dropped here, and no metric or plot is computed for it.
+        slices: List[Tuple[Any, Any]] = []
+        items = []
+        min_size = plan.config.min_slice_size
+        for key in list(merged):
+            accs = merged.pop(key)
+            count = passes.example_count(families, accs)
+            if passes.withheld(key, count, min_size):
+                slices.append((key, count))
+            else:
+                items.append((key, accs))
         del merged
+        # Metrics and plots of each slice (areas, curves), spread over the workers too.
         chunks = [items[i::workers] for i in range(workers)]
-        slices = [item for chunk in pool.map(compute, chunks) for item in chunk]
+        shared = passes.SharedResults()  # one copy of the names and plot data in common
+        slices += [(key, shared(results)) for chunk in pool.map(compute, chunks)
+                   for key, results in chunk]
     except BrokenProcessPool as e:
         raise RunnerError(
             f"a worker process of the local engine died while evaluating {len(files)} file(s) "

@@ -3,7 +3,9 @@
     read_file(plan, path)              -> (path, first row, pa.RecordBatch) ...
     SliceAccumulator(plan).add(...)    -> one partial accumulator per (slice, model)
     merge_partials(families, partials) -> the merged accumulators of one slice
-    compute_slice(families, accs)      -> {model: {"metrics": {...}, "plots": {...}}}
+    slice_result(families, key, accs, min_slice_size)
+                                       -> {model: {"metrics": {...}, "plots": {...}}}, or the
+                                          example count alone (an int) of a withheld slice
 
 Both executors run exactly this code: `assay.engine.beam` wraps it in Beam transforms (any runner,
 any number of workers), `assay.engine.local` calls it from a pool of threads in this process. So a
@@ -12,6 +14,8 @@ result does not depend on the executor, up to the order in which partial sums ar
 
 from __future__ import annotations
 
+import sys
+from array import array
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -182,6 +186,33 @@ def compute_slice(families: Sequence[Any], accs: ModelAccs) -> Dict[str, Dict[st
     return out
 
 
+def example_count(families: Sequence[Any], accs: ModelAccs) -> int:
+    """The candidate's unweighted example count of one slice, read from its merged accumulators
+    without computing any metric: the count by which a slice is withheld (the "example_count"
+    of the built-in family, whose accumulators hold it as sums[0])."""
+    acc = accs["candidate"][0]
+    sums = getattr(acc, "sums", None)
+    if sums is not None:
+        return int(float(sums[0]))
+    return int(_plain(families[0].result(acc)).get("example_count", 0))
+
+
+def withheld(key: slicing.SliceKey, count: int, min_slice_size: int) -> bool:
+    """Whether a slice is withheld: fewer examples than min_slice_size (never the overall one)."""
+    return bool(key) and count < min_slice_size
+
+
+def slice_result(families: Sequence[Any], key: slicing.SliceKey, accs: ModelAccs,
+                 min_slice_size: int) -> Union[int, Dict[str, Dict[str, Any]]]:
+    """What the pass returns for one slice: compute_slice's metrics and plots, or, for a slice
+    withheld by min_slice_size, its example count alone (an int), with no metric computed:
+    its records hold nothing else (`assay.engine.assemble`)."""
+    count = example_count(families, accs)
+    if withheld(key, count, min_slice_size):
+        return count
+    return compute_slice(families, accs)
+
+
 def _plain(values: Dict[str, Any]) -> Dict[str, Any]:
     out = {}
     for k, v in values.items():
@@ -189,6 +220,39 @@ def _plain(values: Dict[str, Any]) -> Dict[str, Any]:
             v = v.item()
         out[k] = v
     return out
+
+
+class SharedResults:
+    """Makes the per-slice results that reach the driver share what they hold in common.
+
+    Every slice's results arrive pickled on their own, so each holds its own copies of the
+    metric names and of plot data that are the same on every slice (the quantiles at which
+    residuals are plotted...). `shared(results)` returns them with the names interned and each
+    list of floats replaced by an equal one already seen (bit for bit: -0.0 and 0.0 differ), so
+    a million slices hold one copy of each. The values written do not change. The lists
+    remembered are the first MAX_LISTS distinct ones: those common to every slice come first.
+    """
+
+    MAX_LISTS = 10_000
+
+    def __init__(self):
+        self._lists: Dict[int, list] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if type(value) is dict:
+            return {sys.intern(k) if type(k) is str else k: self(v) for k, v in value.items()}
+        if type(value) is list and value:
+            if not all(type(x) is float for x in value):
+                return [self(x) for x in value]
+            data = array("d", value).tobytes()
+            key = hash(data)
+            seen = self._lists.get(key)
+            if seen is None:
+                if len(self._lists) < self.MAX_LISTS:
+                    self._lists[key] = value
+            elif array("d", seen).tobytes() == data:
+                return seen
+        return value
 
 
 def merge_diagnostics(items: Iterable[Dict[str, Any]]) -> Dict[str, Any]:

@@ -47,7 +47,7 @@ prefers to the parameter file.
 
 The image needs no KFP SDK: this module imports nothing from kfp. The outputs' layouts are in
 `assay.kfp.outputs`. Exit status as the CLI's (assay.errors): 2 a bad executor input or config,
-3 bad data or model, 6 storage, 70 a bug in assay (with its traceback).
+3 bad data or model, 6 storage, 70 a bug in assay (its traceback in a crash report file).
 
 Example:
     >>> import json                                                           # doctest: +SKIP
@@ -270,10 +270,15 @@ def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
     """
     import assay
     from assay.data import files
+    from assay.data.options import set_options
 
     task = ExecutorInput.from_dict(executor_input)
     if "examples" not in task.inputs:
         raise ExecutorInputError("the executor input has no `examples` artifact")
+    beam_args = _beam_args(task.parameters.get("beam_pipeline_args"))
+    # Before the first read: finding the model file in a Model artifact and reading a
+    # config_file artifact on s3:// need the S3 endpoint and keys these arguments carry.
+    set_options(beam_args)
     model = task.inputs.get("model")
     baseline = task.inputs.get("baseline_model")
     model_file = model_path(model.path) if model else None
@@ -287,7 +292,7 @@ def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
         result = assay.evaluate(
             _config(task, model_file, baseline_file), task.inputs["examples"].path,
             evaluation if remote else os.path.join(scratch, "evaluation"),
-            beam_pipeline_args=_beam_args(task.parameters.get("beam_pipeline_args")),
+            beam_pipeline_args=beam_args,
             allow_pickle=_flag(task.parameters.get("allow_pickle"), "allow_pickle"),
             allow_custom_code=task.parameters.get("allow_custom_code") or None,
             force_bless=task.parameters.get("force_bless") or None)
