@@ -21,7 +21,6 @@ import tempfile
 import textwrap
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -29,7 +28,7 @@ import assay
 from assay import cli, demo
 from assay.data.read import read_batches, resolve_files
 from assay.data.tfrecord import encode_examples
-from assay.errors import DataError, InputNotFound, StorageError
+from assay.errors import DataError, InputNotFound
 from model_fixtures import make_sklearn_model, make_tabular_data, write_csv, write_parquet
 
 HERE = os.path.dirname(os.path.abspath(__file__))

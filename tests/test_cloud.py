@@ -18,7 +18,6 @@ import math
 import shlex
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 

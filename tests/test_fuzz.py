@@ -31,14 +31,12 @@ import math
 import signal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from assay import demo
 from assay.config.binding import bound_config
 from assay.config.values import load_mapping
 from assay.data.read import read_batches
