@@ -92,7 +92,7 @@ def main(argv=None) -> int:
               "c": {"candidate": {"prediction": "prediction"},
                     "baseline": {"prediction": "old_prediction"}},
               "b": {"candidate": {"path": None}},
-              "sklearn": {"candidate": {"path": None, "allow_pickle": True}}}[args.workload]
+              "sklearn": {"candidate": {"path": None}}}[args.workload]
     if args.workload == "b":
         models["candidate"]["path"] = datasets.keras_saved_model(args.seed)
     if args.workload == "sklearn":
@@ -117,7 +117,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     profiler.enable()
     assay.evaluate(config, examples=examples, output=os.path.join(out_dir, "out"),
-                   engine=args.engine, workers=1 if args.engine == "local" else None)
+                   allow_pickle=args.workload == "sklearn", engine=args.engine,
+                   workers=1 if args.engine == "local" else None)
     profiler.disable()
     wall = time.perf_counter() - start
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -212,6 +212,11 @@ class Bench:
     def sklearn(self) -> str:
         return self.build("sklearn", seed=self.args.seed)
 
+    @staticmethod
+    def opt_ins(name: str) -> List[str]:
+        """The flags a workload needs from the caller: a config cannot allow pickles."""
+        return ["--allow-pickle"] if name == "sklearn" else []
+
     def config(self, name: str) -> str:
         """The assay config file of a workload (written once per run)."""
         path = os.path.join(self.dir, "configs", f"{name}.yaml")
@@ -221,8 +226,7 @@ class Bench:
                   "c": "candidate: {prediction: prediction}\n"
                        "  baseline: {prediction: old_prediction}",
                   "b": f"candidate: {{path: {json.dumps(self.keras())}}}",
-                  "sklearn": f"candidate: {{path: {json.dumps(self.sklearn())}, "
-                             f"allow_pickle: true}}"}[name]
+                  "sklearn": f"candidate: {{path: {json.dumps(self.sklearn())}}}"}[name]
         text = (f"# bench workload {name}\nlabel: label\nmodels:\n  {models}\n"
                 f"slices: {json.dumps(SLICES)}\nmetrics: {json.dumps(METRICS)}\n")
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -268,7 +272,7 @@ class Bench:
             return self.runs[run_id]
         out = os.path.join(self.dir, "out", run_id)
         command = [ASSAY, "evaluate", "--config", self.config(workload), "--examples", examples,
-                   "--output", out]
+                   "--output", out] + self.opt_ins(workload)
         if engine == "beam":
             command += ["--engine", "beam"]
             if workers > 1:
@@ -324,7 +328,7 @@ class Bench:
         commands = [[PYTHON, "-c", f"import {modules}"]]
         commands += [[ASSAY, "evaluate", "--config", self.config(c), "--examples", tiny,
                       "--output", os.path.join(self.dir, "out", f"warm-up-{c}")]
-                     for c in configs]
+                     + self.opt_ins(c) for c in configs]
         floor = [PYTHON, os.path.join(BENCH, "floor.py"), "--examples", tiny, "--json",
                  os.path.join(self.dir, "warm-up-floor.json")]
         commands.append(floor + (["--saved-model", self.keras()] if "b" in configs else []))

@@ -231,3 +231,28 @@ def test_config_package_exports_cheaply():
         "import assay.config as c; c.EvalConfig, c.ModelSpec, c.SliceSpec, c.bind_models, "
         "c.ConfigError",
         ("tensorflow", "apache_beam", "ml_metadata", "tfx", "kfp", "yaml", "assay.models")) == []
+
+
+def test_allow_pickle_is_the_callers_opt_in_never_config():
+    """A config cannot allow pickles (README Security); the caller's opt-in is never written."""
+    from assay.api import apply_overrides
+    from assay.config.binding import bound_config
+    from assay.config.models import ModelSpec
+
+    for value in (True, False, "yes"):
+        with pytest.raises(ConfigError, match=r"models.baseline.allow_pickle cannot be set in a "
+                                              r"config: .* pass --allow-pickle \(CLI\)"):
+            EvalConfig.from_dict({"label": "y", "models": {
+                "candidate": {"prediction": "p"},
+                "baseline": {"path": "m.joblib", "allow_pickle": value}}})
+    cfg = apply_overrides({"label": "y", "models": {"candidate": {"path": "m.joblib"}}},
+                          baseline="old.joblib", allow_pickle=True)
+    assert [s.allow_pickle for _, s in cfg.models] == [True, True]
+    assert cfg.to_dict()["models"] == {"candidate": {"path": "m.joblib"},
+                                       "baseline": {"path": "old.joblib"}}
+    # A spec built in Python keeps its opt-in when a path is bound to it, and a baseline run
+    # like the candidate inherits it.
+    built = EvalConfig(label="y", models=(("candidate", ModelSpec(path="a", allow_pickle=True)),))
+    bound = bound_config(built, model="b.joblib", baseline="c.joblib")
+    assert [(n, s.path, s.allow_pickle) for n, s in bound.models] == [
+        ("candidate", "b.joblib", True), ("baseline", "c.joblib", True)]

@@ -296,8 +296,10 @@ def test_features_map_columns_onto_the_names_the_model_was_fit_with(models, batc
 def test_joblib_is_refused_without_allow_pickle(models):
     path = models["logistic"]
     with pytest.raises(ModelError, match=rf"refusing to load '{path}': joblib/pickle files run "
-                                         rf"code when loaded; set allow_pickle: true in the "
-                                         rf"model's config \(or --allow-pickle\) if you trust it"):
+                                         rf"code when loaded; if you trust it, pass "
+                                         rf"--allow-pickle \(CLI\), allow_pickle=True "
+                                         rf"\(assay.evaluate\) or the allow_pickle parameter "
+                                         rf"of the TFX or KFP component"):
         load_model(ModelSpec(path=path))
 
 

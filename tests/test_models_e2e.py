@@ -107,8 +107,8 @@ def test_sklearn_candidate_against_xgboost_baseline(fmt, files, models, df, tmp_
 
 
 def test_lightgbm_model(files, models, df, tmp_path):
-    result = assay.evaluate(_binary_config({"path": models["lightgbm"], "allow_pickle": True}),
-                            files["csv"], str(tmp_path / "out"))
+    result = assay.evaluate(_binary_config({"path": models["lightgbm"]}),
+                            files["csv"], str(tmp_path / "out"), allow_pickle=True)
     _check_binary(result, df, mf.reference_sklearn(models["lightgbm"], df))
 
 
@@ -121,9 +121,9 @@ def test_pickled_models_need_the_opt_in(files, models, tmp_path):
 
 def test_multiclass_model_with_string_labels(files, models, df, tmp_path):
     cfg = {"label": "payment", "label_vocabulary": list(mf.MULTICLASS_CLASSES),
-           "models": {"candidate": {"path": models["multiclass"], "allow_pickle": True}},
+           "models": {"candidate": {"path": models["multiclass"]}},
            "slices": [["day"]], "exact": True, "on_no_thresholds": "bless"}
-    result = assay.evaluate(cfg, files["tfrecord"], str(tmp_path / "out"))
+    result = assay.evaluate(cfg, files["tfrecord"], str(tmp_path / "out"), allow_pickle=True)
     assert result.task == "multiclass"
     proba = mf.reference_sklearn(models["multiclass"], df)
     y = df["payment"].map({c: i for i, c in enumerate(mf.MULTICLASS_CLASSES)}).to_numpy()
@@ -136,10 +136,9 @@ def test_multiclass_model_with_string_labels(files, models, df, tmp_path):
 
 
 def test_regression_model(files, models, df, tmp_path):
-    cfg = {"label": "fare", "models": {"candidate": {"path": models["regression"],
-                                                     "allow_pickle": True}},
+    cfg = {"label": "fare", "models": {"candidate": {"path": models["regression"]}},
            "slices": [["payment"]], "on_no_thresholds": "bless"}
-    result = assay.evaluate(cfg, files["parquet"], str(tmp_path / "out"))
+    result = assay.evaluate(cfg, files["parquet"], str(tmp_path / "out"), allow_pickle=True)
     assert result.task == "regression"
     pred = mf.reference_sklearn(models["regression"], df)
     fare = df["fare"].to_numpy()
@@ -160,13 +159,13 @@ def test_signature_that_does_not_fit_names_its_inputs(files, models, tmp_path):
 
 
 def test_baseline_that_cannot_run_is_a_stated_reason(files, models, df, tmp_path):
-    cfg = _binary_config({"path": models["sklearn"], "allow_pickle": True},
+    cfg = _binary_config({"path": models["sklearn"]},
                          baseline={"path": models["saved_model"], "signature": "no_such_sig"})
     cfg["thresholds"] = [{"metric": "auc", "max_regression": 0.01}]
-    result = assay.evaluate(cfg, files["parquet"], str(tmp_path / "out"))
+    result = assay.evaluate(cfg, files["parquet"], str(tmp_path / "out"), allow_pickle=True)
     assert "no_such_sig" in result.info["baseline_error"]
     assert result.blessed is False
     assert any("baseline" in r for r in result.validation["reasons"])
     cfg["baseline_failure"] = "ignore"
-    result = assay.evaluate(cfg, files["parquet"], str(tmp_path / "out"))
+    result = assay.evaluate(cfg, files["parquet"], str(tmp_path / "out"), allow_pickle=True)
     assert result.blessed is True

@@ -27,6 +27,7 @@ N = 3000
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory):
     root = tmp_path_factory.mktemp("portable")
+    (root / "data").mkdir()
     return {"data": root / "data", "hidden": root / "outputs", "shared": root / "shared",
             "pool": root / "pool"}
 
@@ -91,9 +92,10 @@ def _same_records(beam, local, tol=1e-9):
     return len(want)
 
 
-def _check_same_evaluation(cfg, data, out_beam, out_local, args):
-    beam = assay.evaluate(cfg, data, str(out_beam), beam_pipeline_args=args)
-    local = assay.evaluate(cfg, data, str(out_local), engine="local")
+def _check_same_evaluation(cfg, data, out_beam, out_local, args, allow_pickle=False):
+    beam = assay.evaluate(cfg, data, str(out_beam), beam_pipeline_args=args,
+                          allow_pickle=allow_pickle)
+    local = assay.evaluate(cfg, data, str(out_local), engine="local", allow_pickle=allow_pickle)
     assert beam.info["engine"] == "beam" and local.info["engine"] == "local"
     assert _same_records(beam, local) > 20
     assert beam.info["quantile_boundaries"] == local.info["quantile_boundaries"]
@@ -107,12 +109,13 @@ def test_binary_savedmodel_and_joblib_baseline_match_the_local_engine(pool, root
                                                                       df, tmp_path):
     cfg = {"label": "label", "weight": "weight",
            "models": {"candidate": {"path": models["saved_model"]},
-                      "baseline": {"path": models["lr"], "allow_pickle": True}},
+                      "baseline": {"path": models["lr"]}},
            "slices": [[], ["payment"], ["day", "payment"], {"feature": "miles", "quantiles": 4}],
            "thresholds": [{"metric": "auc", "min": 0.6, "max_regression": 0.05},
                           {"metric": "accuracy", "slices": [["payment"]], "min": 0.99}]}
     beam, _ = _check_same_evaluation(cfg, data, roots["hidden"] / "binary",
-                                     tmp_path / "local", _portable(pool, roots))
+                                     tmp_path / "local", _portable(pool, roots),
+                                     allow_pickle=True)
     # Independent of both engines: the overall candidate accuracy from TensorFlow's predictions.
     p = mf.reference_saved_model(models["saved_model"], df)
     w = df["weight"].to_numpy()
@@ -124,12 +127,13 @@ def test_binary_savedmodel_and_joblib_baseline_match_the_local_engine(pool, root
 
 def test_multiclass_joblib_models_match_the_local_engine(pool, roots, data, models, tmp_path):
     cfg = {"label": "payment", "label_vocabulary": list(mf.MULTICLASS_CLASSES),
-           "models": {"candidate": {"path": models["mc"], "allow_pickle": True},
-                      "baseline": {"path": models["mc_old"], "allow_pickle": True}},
+           "models": {"candidate": {"path": models["mc"]},
+                      "baseline": {"path": models["mc_old"]}},
            "slices": [[], ["day"], {"feature": "hour", "quantiles": 3}],
            "thresholds": [{"metric": "accuracy", "min": 0.2, "max_regression": 0.5}]}
     beam, _ = _check_same_evaluation(cfg, data, roots["hidden"] / "multiclass",
-                                     tmp_path / "local", _portable(pool, roots))
+                                     tmp_path / "local", _portable(pool, roots),
+                                     allow_pickle=True)
     assert beam.task == "multiclass" and assay.validate(beam).blessed
 
 

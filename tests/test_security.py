@@ -1,6 +1,9 @@
 """Security (issue 12): a config cannot run code, secrets never leak, the report never runs
 what the data holds.
 
+- Pickled models are code: only the caller's opt-in (--allow-pickle, allow_pickle=True, the
+  TFX and KFP components' allow_pickle) loads them; `allow_pickle` in a config is a ConfigError
+  from every entry point, and a joblib file whose unpickling creates a file must not create it.
 - Custom metrics are code: a config naming one needs the caller's opt-in naming its module
   (--allow-custom-code, allow_custom_code=, the TFX and KFP parameters), and the class must be
   an assay.Metric subclass before anything is called. The exploit from the issue,
@@ -138,6 +141,195 @@ def test_the_kfp_executor_refuses_custom_code_without_its_parameter(data, capsys
     assert executor.main(["--executor-input", json.dumps(task)]) == 2
     assert "is not an assay.Metric" in capsys.readouterr().err
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Pickled models need the caller's opt-in: a config cannot give it
+
+PICKLE_REFUSAL = ("models.candidate.allow_pickle cannot be set in a config: loading a "
+                  "joblib/pickle model runs code, and a config is data (it may come from a "
+                  "pipeline parameter or a form), so only whoever runs assay can allow it; if you "
+                  "trust the model, remove allow_pickle from the config and pass --allow-pickle "
+                  "(CLI), allow_pickle=True (assay.evaluate) or the allow_pickle parameter of the "
+                  "TFX or KFP component")
+
+
+class _TouchOnLoad:
+    """Unpickling this calls open(MARKER, "w"): the marker file exists iff it was loaded."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture()
+def pickles(data):
+    """(tmp, exploit.joblib, its marker, a real sklearn model.joblib); nothing loaded yet."""
+    import joblib
+
+    from model_fixtures import make_sklearn_model
+
+    tmp, _ = data
+    marker = tmp / "unpickled"
+    exploit = str(tmp / "exploit.joblib")
+    joblib.dump(_TouchOnLoad(marker), exploit)
+    assert not marker.exists()
+    os.makedirs(tmp / "model")
+    return tmp, exploit, marker, make_sklearn_model(tmp / "model" / "model.joblib")
+
+
+def _pickle_config(path, **spec):
+    return {"label": "label", "models": {"candidate": {"path": path, **spec}},
+            "slices": [[], ["payment"]], "on_no_thresholds": "bless"}
+
+
+def test_a_config_cannot_allow_pickle_from_the_api(pickles):
+    tmp, exploit, marker, _ = pickles
+    config = _pickle_config(exploit, allow_pickle=True)
+    (tmp / "c.yaml").write_text(f"label: label\nmodels:\n  candidate: {{path: {exploit}, "
+                                f"allow_pickle: true}}\n")
+    (tmp / "c.json").write_text(json.dumps(config))
+    for given in (config, str(tmp / "c.yaml"), str(tmp / "c.json"),
+                  _pickle_config(exploit, allow_pickle=False)):
+        for allow in (False, True):  # the caller's opt-in does not make the key valid
+            with pytest.raises(ConfigError) as e:
+                assay.evaluate(given, str(tmp / "eval.csv"), str(tmp / "out"),
+                               allow_pickle=allow, engine="local", workers=1)
+            assert PICKLE_REFUSAL in str(e.value)
+    for build in (assay.load_config, assay.EvalConfig.from_dict):
+        with pytest.raises(ConfigError, match="allow_pickle cannot be set in a config"):
+            build(config)
+    assert not marker.exists() and not (tmp / "out").exists()
+    # Without the key and without the opt-in, the model is refused before it is read.
+    with pytest.raises(Exception, match=r"refusing to load .*exploit.joblib.*--allow-pickle"):
+        assay.evaluate(_pickle_config(exploit), str(tmp / "eval.csv"), str(tmp / "out"),
+                       engine="local", workers=1)
+    assert not marker.exists()
+    # The caller's opt-in does load it (so the marker above would have shown a load).
+    with pytest.raises(Exception):
+        assay.evaluate(_pickle_config(exploit), str(tmp / "eval.csv"), str(tmp / "out"),
+                       allow_pickle=True, engine="local", workers=1)
+    assert marker.exists()
+
+
+def test_the_callers_opt_in_loads_the_model_and_is_not_written_as_config(pickles):
+    tmp, _, _, model = pickles
+    result = assay.evaluate(_pickle_config(model), str(tmp / "eval.csv"), str(tmp / "out"),
+                            allow_pickle=True, engine="local", workers=1)
+    assert result.metrics()["example_count"] == 300
+    written = json.loads((tmp / "out" / "config.json").read_text())
+    assert written["models"] == {"candidate": {"path": model}}
+    # The results' config.json runs again, with the opt-in given again.
+    assay.evaluate(str(tmp / "out" / "config.json"), str(tmp / "eval.csv"), str(tmp / "out2"),
+                   allow_pickle=True, engine="local", workers=1)
+
+
+def test_a_config_cannot_allow_pickle_from_the_cli(pickles, capsys):
+    tmp, exploit, marker, model = pickles
+    (tmp / "bad.yaml").write_text(f"label: label\nmodels:\n  candidate: {{path: {exploit}, "
+                                  f"allow_pickle: true}}\n")
+    argv = ["evaluate", "--examples", str(tmp / "eval.csv"), "--output", str(tmp / "out")]
+    for extra in ([], ["--allow-pickle"]):
+        assert cli.main(argv + ["--config", str(tmp / "bad.yaml")] + extra) == 2
+        assert PICKLE_REFUSAL in capsys.readouterr().err
+    assert not marker.exists() and not (tmp / "out").exists()
+    (tmp / "good.yaml").write_text("label: label\nmodels:\n  candidate: {}\n"
+                                   "on_no_thresholds: bless\n")
+    assert cli.main(argv + ["--config", str(tmp / "good.yaml"), "--model", model]) == 3
+    assert "refusing to load" in capsys.readouterr().err
+    assert cli.main(argv + ["--config", str(tmp / "good.yaml"), "--model", model,
+                            "--allow-pickle"]) == 0
+    assert assay.load_result(str(tmp / "out")).metrics()["example_count"] == 300
+
+
+def test_a_config_cannot_allow_pickle_in_the_kfp_executor(pickles, capsys):
+    from assay.kfp import executor
+    from test_kfp import hand_built_executor_input
+
+    tmp, exploit, marker, model = pickles
+
+    def task(root, config, model_path, allow):
+        return hand_built_executor_input(
+            tmp / root, {"examples": ("system.Dataset", str(tmp / "eval.csv")),
+                         "model": ("system.Model", model_path)},
+            {"config": json.dumps(config), "allow_pickle": allow})
+
+    os.makedirs(tmp / "exploit_dir")
+    shutil.copy(exploit, tmp / "exploit_dir" / "model.joblib")
+    bad = {"label": "label", "models": {"candidate": {"allow_pickle": True}}}
+    for allow in (False, True):
+        doc = task(f"bad{allow}", bad, str(tmp / "exploit_dir"), allow)
+        assert executor.main(["--executor-input", json.dumps(doc)]) == 2
+        assert PICKLE_REFUSAL in capsys.readouterr().err
+    assert not marker.exists()
+    good = {"label": "label", "models": {"candidate": {}}, "on_no_thresholds": "bless"}
+    doc = task("refused", good, os.path.dirname(model), False)
+    assert executor.main(["--executor-input", json.dumps(doc)]) == 3
+    doc = task("allowed", good, os.path.dirname(model), True)
+    assert executor.main(["--executor-input", json.dumps(doc)]) == 0
+
+
+def test_a_config_cannot_allow_pickle_in_the_tfx_component_and_executor(pickles):
+    from tfx.dsl.components.base import base_beam_executor
+    from tfx.types import artifact_utils, channel, standard_artifacts
+
+    from assay.errors import ConfigTypeError, ModelError
+    from assay.tfx import Evaluator
+    from assay.tfx.executor import Executor
+
+    tmp, exploit, marker, model = pickles
+    examples = channel.Channel(type=standard_artifacts.Examples)
+    model_channel = channel.Channel(type=standard_artifacts.Model)
+    bad = {"label": "label", "models": {"candidate": {"allow_pickle": True}},
+           "on_no_thresholds": "bless"}
+    good = {"label": "label", "models": {"candidate": {}}, "on_no_thresholds": "bless"}
+    for allow in (False, True):
+        with pytest.raises(ConfigError) as e:
+            Evaluator(examples=examples, model=model_channel, config=bad, allow_pickle=allow)
+        assert PICKLE_REFUSAL in str(e.value)
+    with pytest.raises(ConfigTypeError, match="'allow_pickle' must be True or False"):
+        Evaluator(examples=examples, model=model_channel, config=good, allow_pickle="yes")
+    assert Evaluator(examples=examples, model=model_channel,
+                     config=good).exec_properties["allow_pickle"] is False
+    assert Evaluator(examples=examples, model=model_channel, config=good,
+                     allow_pickle=True).exec_properties["allow_pickle"] is True
+
+    def artifact(cls, uri, **kw):
+        a = cls()
+        a.uri = str(uri)
+        if cls is not standard_artifacts.Model:  # a Model artifact here is the joblib file
+            os.makedirs(a.uri, exist_ok=True)
+        for k, v in kw.items():
+            setattr(a, k, v)
+        return a
+
+    ex = artifact(standard_artifacts.Examples, tmp / "examples",
+                  split_names=artifact_utils.encode_split_names(["eval"]))
+    os.makedirs(tmp / "examples" / "Split-eval")
+    shutil.copy(tmp / "eval.csv", tmp / "examples" / "Split-eval" / "data.csv")
+    exploit_model = artifact(standard_artifacts.Model, exploit, id=1)
+
+    def run(config, model_artifact, name, **props):
+        outputs = {"evaluation": [artifact(standard_artifacts.ModelEvaluation, tmp / name)],
+                   "blessing": [artifact(standard_artifacts.ModelBlessing, tmp / f"{name}-b")]}
+        Executor(base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=None)).Do(
+            {"examples": [ex], "model": [model_artifact]}, outputs,
+            {"config": json.dumps(config), "eval_config": None,
+             "example_splits": json.dumps(["eval"]), **props})
+        return outputs["evaluation"][0].uri
+
+    for allow in (False, True):
+        with pytest.raises(ConfigError) as e:
+            run(bad, exploit_model, f"bad-{allow}", allow_pickle=allow)
+        assert PICKLE_REFUSAL in str(e.value)
+    assert not marker.exists()
+    real = artifact(standard_artifacts.Model, model, id=2)
+    with pytest.raises(ModelError, match="refusing to load"):
+        run(good, real, "refused")
+    uri = run(good, real, "allowed", allow_pickle=True)
+    assert assay.load_result(uri).metrics()["example_count"] == 300
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ The rule, for `candidate` and for `baseline`:
 
 1. A path given for a spec that runs a model (it has `path`, or neither `path` nor
    `prediction`) becomes its `path`; every other key (kind, signature, output, features,
-   transform, batch_size, allow_pickle) is kept.
+   transform, batch_size) is kept. (allow_pickle is never in a config: it is the caller's
+   opt-in, applied by `assay.api.apply_overrides` after binding.)
 2. A path given for a spec that reads a `prediction` column: the column wins, the spec is
    kept as it is and the path is not run (a warning says so). The column is the config's
    explicit statement that the predictions are already in the data (a BulkInferrer or a
@@ -41,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from typing import Any, Dict, Mapping, Optional, Union
@@ -127,10 +129,14 @@ def bound_config(config: ConfigLike, model: Optional[str] = None,
       FileNotFoundError: a config path that does not exist.
       ConfigError: an invalid config (a file's errors name the file).
     """
+    pickled: Dict[str, bool] = {}
     if isinstance(config, EvalConfig):
         if model is None and baseline is None:
             return config
         raw, source = config.to_dict(), None
+        # to_dict leaves out allow_pickle (the caller's opt-in, not config); a spec built in
+        # Python with it keeps it, and a baseline copied from the candidate (rule 3) inherits it.
+        pickled = {n: s.allow_pickle for n, s in config.models}
     elif isinstance(config, Mapping):
         raw, source = config, None
     elif isinstance(config, (str, os.PathLike)):
@@ -148,7 +154,13 @@ def bound_config(config: ConfigLike, model: Optional[str] = None,
         if source is None:
             raise
         raise type(e)(f"{source}: {e}") from None
-    return config_from(bound, source)
+    cfg = config_from(bound, source)
+    if any(pickled.values()):
+        cfg = cfg.replace(models=tuple(
+            (n, dataclasses.replace(s, allow_pickle=True)
+             if s.path and pickled.get(n, pickled.get("candidate")) else s)
+            for n, s in cfg.models))
+    return cfg
 
 
 __all__ = ["bind_models", "bound_config"]

@@ -25,8 +25,12 @@ from assay.config import values
 from assay.errors import ConfigError
 
 MODEL_NAMES = ("candidate", "baseline")
-MODEL_KEYS = ("path", "prediction", "kind", "signature", "output", "features", "allow_pickle",
-              "batch_size", "transform")
+MODEL_KEYS = ("path", "prediction", "kind", "signature", "output", "features", "batch_size",
+              "transform")
+# Loading a joblib/pickle file runs code, so only whoever runs assay may allow it, never a
+# config (DESIGN principle 6): a config is data and often comes from a pipeline parameter.
+PICKLE_OPT_INS = ("--allow-pickle (CLI), allow_pickle=True (assay.evaluate) or the allow_pickle "
+                  "parameter of the TFX or KFP component")
 KINDS = ("auto", "saved_model", "keras", "joblib")
 TRANSFORMS = ("none", "sigmoid", "softmax")
 
@@ -44,7 +48,9 @@ class ModelSpec:
       signature: the SavedModel signature to call (default serving_default).
       output: the output key, when the model has several outputs.
       features: the input columns, in order, for joblib models and single-input Keras models.
-      allow_pickle: opt-in to load joblib/pickle files, which run code when loaded.
+      allow_pickle: opt-in to load joblib/pickle files, which run code when loaded. Set only
+        by the caller (`assay.api.apply_overrides`: --allow-pickle, allow_pickle=True, the TFX
+        and KFP components' allow_pickle parameter), never read from nor written to a config.
       batch_size: the most rows given to the model at once (larger batches are split).
       transform: none | sigmoid | softmax, applied by the engine to the adapter's output.
 
@@ -85,6 +91,12 @@ def parse_model(name: str, item: Any) -> ModelSpec:
     if isinstance(item, str):
         item = {"path": item}
     values.expect(item, (Mapping,), "a mapping like {path: DIR} or {prediction: COLUMN}", where)
+    if "allow_pickle" in item:
+        raise ConfigError(
+            f"{where}.allow_pickle cannot be set in a config: loading a joblib/pickle model runs "
+            f"code, and a config is data (it may come from a pipeline parameter or a form), so "
+            f"only whoever runs assay can allow it; if you trust the model, remove allow_pickle "
+            f"from the config and pass {PICKLE_OPT_INS}")
     values.check_keys(item, MODEL_KEYS, where)
     has_path, has_pred = item.get("path") is not None, item.get("prediction") is not None
     if has_path == has_pred:
@@ -104,9 +116,6 @@ def parse_model(name: str, item: Any) -> ModelSpec:
             kw[key] = values.expect(item[key], (str,), "a string", f"{where}.{key}")
     if item.get("features") is not None:
         kw["features"] = values.str_list(item["features"], f"{where}.features")
-    if "allow_pickle" in item:
-        kw["allow_pickle"] = values.expect(item["allow_pickle"], (bool,), "true or false",
-                                           f"{where}.allow_pickle")
     if "batch_size" in item:
         kw["batch_size"] = values.positive_int(item["batch_size"], f"{where}.batch_size")
     kw["transform"] = values.choice(item.get("transform", "none"), TRANSFORMS,
@@ -115,9 +124,14 @@ def parse_model(name: str, item: Any) -> ModelSpec:
 
 
 def model_to_config(spec: ModelSpec) -> Dict[str, Any]:
-    """The spec's config form (keys at their default left out); parse_model reads it back."""
+    """The spec's config form (keys at their default left out); parse_model reads it back.
+
+    `allow_pickle` is left out: it is the caller's opt-in, not config (see PICKLE_OPT_INS).
+    """
     out = {}
     for field in dataclasses.fields(spec):
+        if field.name == "allow_pickle":
+            continue
         value = getattr(spec, field.name)
         if value is None or value == _DEFAULTS[field.name]:
             continue
@@ -125,5 +139,5 @@ def model_to_config(spec: ModelSpec) -> Dict[str, Any]:
     return out
 
 
-__all__ = ["KINDS", "MODEL_KEYS", "MODEL_NAMES", "ModelSpec", "TRANSFORMS", "model_to_config",
+__all__ = ["KINDS", "MODEL_KEYS", "MODEL_NAMES", "ModelSpec", "PICKLE_OPT_INS", "TRANSFORMS", "model_to_config",
            "parse_model"]

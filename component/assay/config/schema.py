@@ -139,7 +139,8 @@ class EvalConfig:
         return config_from(parse.read_config_file(path), path)
 
     def to_dict(self) -> Dict[str, Any]:
-        """The config in its YAML/JSON form; from_dict(to_dict()) gives an equal config."""
+        """The config in its YAML/JSON form; from_dict(to_dict()) gives an equal config, except
+        for the models' allow_pickle, the caller's opt-in, which is never written."""
         models = {name: model_to_config(spec) for name, spec in self.models}
         out: Dict[str, Any] = {"label": self.label, "models": models}
         if self.weight:

@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pyarrow as pa
 
+from assay.config.models import PICKLE_OPT_INS
 from assay.data.columns import text_array
 from assay.data.files import local_copy
 from assay.errors import ModelError
@@ -41,8 +42,7 @@ class JoblibAdapter(ModelAdapter):
         super().__init__(batch_size)
         if not allow_pickle:
             raise ModelError(f"refusing to load '{path}': joblib/pickle files run code when "
-                             f"loaded; set allow_pickle: true in the model's config (or "
-                             f"--allow-pickle) if you trust it")
+                             f"loaded; if you trust it, pass {PICKLE_OPT_INS}")
         import joblib
 
         self.path = path

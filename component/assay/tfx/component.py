@@ -46,6 +46,7 @@ EVAL_CONFIG_KEY = executor.EVAL_CONFIG_KEY              # "eval_config": tfma.Ev
 EXAMPLE_SPLITS_KEY = executor.EXAMPLE_SPLITS_KEY        # "example_splits": JSON list
 FORCE_BLESS_KEY = executor.FORCE_BLESS_KEY              # "force_bless": reason
 ALLOW_CUSTOM_CODE_KEY = executor.ALLOW_CUSTOM_CODE_KEY  # "allow_custom_code": JSON list
+ALLOW_PICKLE_KEY = executor.ALLOW_PICKLE_KEY            # "allow_pickle": bool
 
 
 class EvaluatorSpec(ComponentSpec):
@@ -57,6 +58,7 @@ class EvaluatorSpec(ComponentSpec):
         EXAMPLE_SPLITS_KEY: ExecutionParameter(type=str, optional=True),
         FORCE_BLESS_KEY: ExecutionParameter(type=str, optional=True),
         ALLOW_CUSTOM_CODE_KEY: ExecutionParameter(type=str, optional=True),
+        ALLOW_PICKLE_KEY: ExecutionParameter(type=bool, optional=True),
     }
     INPUTS = {
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -149,6 +151,7 @@ class Evaluator(base_beam_component.BaseBeamComponent):
                  schema: Optional[types.BaseChannel] = None,
                  force_bless: Optional[str] = None,
                  allow_custom_code: Optional[Sequence[str]] = None,
+                 allow_pickle: bool = False,
                  feature_slicing_spec: Optional[Any] = None,
                  fairness_indicator_thresholds: Optional[Any] = None,
                  module_file: Optional[str] = None,
@@ -173,6 +176,8 @@ class Evaluator(base_beam_component.BaseBeamComponent):
           force_bless: bless whatever the checks say, recording this reason.
           allow_custom_code: the modules whose classes the config's custom_metrics may load
             (they run code when imported), e.g. ["mypkg.metrics"]; none by default.
+          allow_pickle: allow loading joblib/pickle models (scikit-learn, XGBoost, LightGBM),
+            which run code when loaded; False by default. The config cannot allow it.
           feature_slicing_spec, fairness_indicator_thresholds, module_file, module_path: TFX
             Evaluator parameters that assay does not support; giving one raises ConfigError.
 
@@ -197,6 +202,9 @@ class Evaluator(base_beam_component.BaseBeamComponent):
         if force_bless is not None and (not isinstance(force_bless, str)
                                         or not force_bless.strip()):
             raise ConfigError(f"'force_bless' must be a non-empty reason (got {force_bless!r})")
+        if not isinstance(allow_pickle, bool):
+            raise ConfigTypeError(f"'allow_pickle' must be True or False (got {allow_pickle!r}, "
+                                  f"a {type(allow_pickle).__name__})")
         config_json = eval_json = None
         if config is not None:
             config_json = _config_json(config)
@@ -224,6 +232,7 @@ class Evaluator(base_beam_component.BaseBeamComponent):
             example_splits=splits_json,
             force_bless=force_bless,
             allow_custom_code=json.dumps(list(allowed)) if allowed else None,
+            allow_pickle=allow_pickle,
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing))
         super().__init__(spec=spec)

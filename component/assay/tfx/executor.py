@@ -38,6 +38,7 @@ EVAL_CONFIG_KEY = "eval_config"
 EXAMPLE_SPLITS_KEY = "example_splits"
 FORCE_BLESS_KEY = "force_bless"
 ALLOW_CUSTOM_CODE_KEY = "allow_custom_code"  # JSON list of the modules custom metrics may load
+ALLOW_PICKLE_KEY = "allow_pickle"  # bool (stored as int): allow loading joblib/pickle models
 
 
 def _bind_models(raw: Mapping[str, Any], model: Optional[str], baseline: Optional[str]
@@ -118,6 +119,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         result = assay.evaluate(config, examples, evaluation.uri,
                                 beam_pipeline_args=list(self._beam_pipeline_args),
                                 force_bless=exec_properties.get(FORCE_BLESS_KEY) or None,
+                                allow_pickle=bool(exec_properties.get(ALLOW_PICKLE_KEY)),
                                 allow_custom_code=json.loads(
                                     exec_properties.get(ALLOW_CUSTOM_CODE_KEY) or "[]"))
 
