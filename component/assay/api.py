@@ -208,8 +208,10 @@ def choose_engine(engine: str, files: Sequence[str],
     remote = [f for f in files if not is_local(f)]
     if engine == "local":
         if beam_pipeline_args:
+            # Only the options' names: their values may be credentials (--s3_secret_access_key).
+            names = sorted({str(a).split("=", 1)[0] for a in beam_pipeline_args})
             raise ConfigError("engine 'local' takes no Beam pipeline arguments (got "
-                             f"{' '.join(beam_pipeline_args)}); use engine 'beam' or 'auto'")
+                             f"{', '.join(names)}); use engine 'beam' or 'auto'")
         if remote:
             raise ConfigError(f"engine 'local' reads local files only (got {remote[0]}); "
                              "use engine 'beam' or 'auto'")
