@@ -268,7 +268,22 @@ def check_metrics_against_sklearn(case, metrics_doc):
 def case(tmp_path_factory, request):
     seed = int(os.environ.get("ASSAY_TEST_SEED", uuid.uuid4().int % 100000))
     print(f"\ncontainer case seed: {seed} (rerun with ASSAY_TEST_SEED={seed})")
-    return make_case(str(tmp_path_factory.mktemp("container-data")), seed)
+    # A shape drawn at random each run, but always one the tests can judge: the next seeds are
+    # tried until the case has a withheld slice and a baseline model clearly worse than the
+    # candidate (so verdicts sit far from their boundaries).
+    for attempt in range(50):
+        case = make_case(str(tmp_path_factory.mktemp("container-data")), seed + attempt)
+        if _usable(case):
+            return case
+    raise AssertionError(f"no usable case from seed {seed} in 50 tries")
+
+
+def _usable(case) -> bool:
+    from sklearn.metrics import roc_auc_score
+
+    y = case.df[case.label].to_numpy()
+    gap = roc_auc_score(y, case.candidate) - roc_auc_score(y, case.baseline_model)
+    return gap > 0.15 and bool(expected_slices(case)[1])
 
 
 # --------------------------------------------------------------------------------------------
