@@ -27,6 +27,7 @@ from assay.errors import StorageError
 
 _args: Tuple[str, ...] = ()
 _pending = False  # set_options was called and Beam's FileSystems have not been given them yet
+_applied = False  # Beam's FileSystems hold the options of _args
 
 
 def set_options(beam_pipeline_args: Optional[Sequence[str]]) -> None:
@@ -41,7 +42,10 @@ def set_options(beam_pipeline_args: Optional[Sequence[str]]) -> None:
     if isinstance(beam_pipeline_args, str):
         raise TypeError(f"beam_pipeline_args must be a list of strings (got the string "
                         f"{beam_pipeline_args!r})")
-    _args = tuple(beam_pipeline_args or ())
+    args = tuple(beam_pipeline_args or ())
+    if args == _args and _applied:
+        return  # cheap when called again with the same arguments (a DoFn's setup, per bundle)
+    _args = args
     _pending = True
     if "apache_beam.io.filesystems" in sys.modules:
         apply_pending()
@@ -54,13 +58,13 @@ def current_args() -> Tuple[str, ...]:
 
 def apply_pending() -> None:
     """Hands the arguments of the last `set_options` call to Beam's FileSystems, once."""
-    global _pending
+    global _pending, _applied
     if not _pending:
         return
     from apache_beam.io.filesystems import FileSystems
 
     FileSystems.set_options(pipeline_options())
-    _pending = False
+    _pending, _applied = False, True
 
 
 def pipeline_options():

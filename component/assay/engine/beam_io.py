@@ -27,7 +27,7 @@ import logging
 import pickle
 import struct
 import uuid
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Sequence
 
 from apache_beam import coders
 from apache_beam import transforms as beam_transforms
@@ -36,30 +36,21 @@ from apache_beam.io.filebasedsink import FileBasedSink
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
-from assay.data import files
+from assay.data import files, options
 from assay.data.tfrecord import masked_crc, record_batches
 from assay.errors import StorageError
 
 SUFFIX = ".records"
 _READ_BATCH = 4096  # records framed at a time when reading back
 
-_set_for: Optional[tuple] = None  # the arguments this process's FileSystems were given
 
 
 def set_worker_options(args: Sequence[str]) -> None:
-    """Gives this process's Beam FileSystems the pipeline's options (s3:// endpoint, keys...).
-
-    Idempotent and cheap after the first call; a no-op without arguments, so that a worker of a
-    runner that does pass its options keeps them.
-    """
-    global _set_for
-    args = tuple(args)
-    if not args or args == _set_for:
-        return
-    from apache_beam.io.filesystems import FileSystems
-
-    FileSystems.set_options(PipelineOptions(list(args)))
-    _set_for = args
+    """Gives this process's Beam FileSystems the pipeline's options (s3:// endpoint, keys...),
+    through `assay.data.options.set_options`. A no-op without arguments, so that a worker of a
+    runner that does pass its options keeps them."""
+    if args:
+        options.set_options(args)
 
 
 def scratch_location(default: str, beam_pipeline_args: Sequence[str]) -> str:
