@@ -447,3 +447,22 @@ def test_sigkill_in_the_middle_of_a_pass_leaves_the_previous_result(examples, tm
     assert os.path.isdir(tmp_path / debris[0])            # left behind by the kill ...
     assay.evaluate(CONFIG, str(examples / "eval.csv"), str(out))
     assert sorted(os.listdir(tmp_path)) == ["out", "slow.json", "started"]  # ... then removed
+
+
+def test_a_local_reader_rereads_when_the_result_is_swapped_while_it_reads(tmp_path, monkeypatch):
+    # metrics.json of one run with the validation.json of the next would be a mix: never.
+    out = str(tmp_path / "out")
+    _publish(out, "binary")
+    real = files.open_read
+    swapped = []
+
+    def swap_meanwhile(path, *args, **kwargs):
+        if path.endswith("validation.json") and not swapped:
+            swapped.append(path)
+            _publish(out, "regression")           # swapped in after metrics.json was read
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open_read", swap_meanwhile)
+    result = load_result(out)
+    assert swapped and result.task == "regression"
+    assert result.records == _doc("regression")["records"]

@@ -205,7 +205,15 @@ def load_result(directory: str) -> EvalResult:
     for _ in range(_READ_ATTEMPTS):
         commit = read_commit(directory)
         if commit is None:
-            return _read_documents(directory, directory)
+            if files.is_remote(directory):
+                return _read_documents(directory, directory)
+            # A local result is swapped in whole (a rename): if that happened while its files
+            # were read one by one, they may come from two runs; read the new one again.
+            before = _inode(directory)
+            result = _read_documents(directory, directory)
+            if _inode(directory) == before:
+                return result
+            continue
         location = files.join(directory, RUNS_DIR, commit["run"])
         present = files.file_sizes(location)
         problem = _missing_files(location, commit, present)
@@ -217,6 +225,13 @@ def load_result(directory: str) -> EvalResult:
         # A newer run was published (and ours deleted) while we read: read that one.
     raise StorageError(f"cannot read {directory}: it was republished {_READ_ATTEMPTS} times "
                        f"while being read; try again")
+
+
+def _inode(path: str) -> Optional[int]:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
 
 def _missing_files(location: str, commit: Mapping[str, Any], present: Mapping[str, int]
