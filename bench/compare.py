@@ -4,7 +4,7 @@
     check["ok"], check["max_abs_diff"]["auc"], check["mismatches"][:5]
 
 Records are dicts {"slice": {feature: value}, "model": name, "metrics": {name: value}}, as in
-assay's metrics.json. A slice is matched by its feature values whatever their order.
+assay's assay_metrics.json. A slice is matched by its feature values whatever their order.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def _number(value) -> float:
 
 
 def load_assay_records(output_dir: str) -> List[Dict]:
-    with open(f"{output_dir}/metrics.json", encoding="utf-8") as f:
+    with open(f"{output_dir}/assay_metrics.json", encoding="utf-8") as f:
         return json.load(f)["records"]
 
 

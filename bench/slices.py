@@ -7,7 +7,7 @@
 The data: a crossed slice spec of two integer features (a x b, about sqrt(N) values each), a
 regression label and prediction, `--rows-per-slice` rows per slice, in `--shards` Parquet files.
 It measures the whole `assay.evaluate` (pass, assembling the records, writing and reading back
-metrics.json, the verdict), and the Beam pass alone, with the peak memory of this process (the
+assay_metrics.json, the verdict), and the Beam pass alone, with the peak memory of this process (the
 driver) and of its children (the DirectRunner's workers). Every slice's results travel as one
 element to the sink (`assay.engine.beam_io`); before issue 11 they were one list in one element.
 """
@@ -89,7 +89,7 @@ def run(slices: int, rows_per_slice: int = 1, shards: int = 4, beam_args: str = 
             "beam_args": beam_args, "write_data_s": round(data_s, 1),
             "beam_pass_s": round(pass_s, 1), "evaluate_s": round(total_s, 1),
             "metrics_json_mib": round(os.path.getsize(
-                os.path.join(workdir, "out", "metrics.json")) / 2**20, 1),
+                os.path.join(workdir, "out", "assay_metrics.json")) / 2**20, 1),
             "driver_peak_rss_mib": round(
                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "workers_peak_rss_mib": round(

@@ -14,7 +14,7 @@ are its own.
 
 The metrics are read back with `tfma.load_metrics` and written as
 {"records": [{"slice": {feature: value}, "model": name, "metrics": {tfma name: value}}]} to
-<output>/tfma_metrics.json, in the shape of assay's metrics.json records.
+<output>/tfma_metrics.json, in the shape of assay's assay_metrics.json records.
 """
 
 from __future__ import annotations

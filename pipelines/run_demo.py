@@ -70,7 +70,7 @@ def latest_run(work_dir: str) -> Dict[str, Any]:
     blessing = evaluator["blessing"][0]
     evaluation = evaluator["evaluation"][0]
     pushed = _props(pusher["pushed_model"][0])
-    with open(os.path.join(evaluation.uri, "metrics.json"), encoding="utf-8") as f:
+    with open(os.path.join(evaluation.uri, "assay_metrics.json"), encoding="utf-8") as f:
         metrics = json.load(f)
     overall = next(r for r in metrics["records"]
                    if r["slice"] == {} and r["model"] == "candidate")["metrics"]

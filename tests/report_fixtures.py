@@ -1,8 +1,8 @@
 """Results for the report tests: a synthetic binary result with thousands of slices.
 
 The engine's own output is used where it is cheap (tests/test_report.py evaluates small data);
-a result with 5,000 slices is built here directly in the results format (metrics.json and
-plots.json records, validation.json), since evaluating that many slices would only slow the
+a result with 5,000 slices is built here directly in the results format (assay_metrics.json and
+assay_plots.json records, validation.json), since evaluating that many slices would only slow the
 tests down without changing what the report is given.
 """
 

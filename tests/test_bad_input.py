@@ -253,7 +253,7 @@ def test_a_corrupt_baseline_follows_baseline_failure(data, good_model, capsys, p
                              "--allow-pickle")
     assert status == 0, err
     result = assay.load_result(str(out))
-    written = json.loads((out / "metrics.json").read_text())["baseline_error"]
+    written = json.loads((out / "assay_metrics.json").read_text())["baseline_error"]
     assert f"cannot load the baseline model at '{bad}': " in written, written
     assert result.blessed is (policy == "ignore"), result.validation
 

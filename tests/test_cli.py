@@ -156,7 +156,7 @@ def test_ml_metadata_errors_after_the_evaluation_exit_5(data, tmp_path, capsys, 
     assert capsys.readouterr().err == (
         f"assay: error: the results are in {tmp_path / 'out'}, but recording them in ML "
         f"Metadata failed: ML Metadata: recording the evaluation failed: database is full\n")
-    assert (tmp_path / "out" / "metrics.json").exists()
+    assert (tmp_path / "out" / "assay_metrics.json").exists()
 
 
 def test_beam_pipeline_args_reach_beam(data, tmp_path, monkeypatch):
@@ -178,8 +178,8 @@ def test_beam_pipeline_args_reach_beam(data, tmp_path, monkeypatch):
     options = seen[0]
     assert options.view_as(StandardOptions).runner == "DirectRunner"
     assert options.view_as(DirectOptions).direct_num_workers == 3
-    # Beam arguments choose the Beam engine (--engine auto), and metrics.json records it.
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["engine"] == "beam"
+    # Beam arguments choose the Beam engine (--engine auto), and assay_metrics.json records it.
+    assert json.loads((tmp_path / "out" / "assay_metrics.json").read_text())["engine"] == "beam"
 
 
 def test_missing_arguments_are_argparse_usage_errors(data, capsys):
@@ -196,5 +196,5 @@ def test_console_script(data, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "2 examples" not in proc.stdout
-    doc = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    doc = json.loads((tmp_path / "out" / "assay_metrics.json").read_text())
     assert doc["examples_read"] == 2000

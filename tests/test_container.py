@@ -354,7 +354,7 @@ def test_evaluate_in_the_container(image, case, tmp_path):
     validation = json.loads((result / "validation.json").read_text())
     assert validation["blessed"] is case.blessed and validation["outcome"] == verdict
     assert os.listdir(result / "blessing") == [verdict]
-    check_metrics_against_sklearn(case, json.loads((result / "metrics.json").read_text()))
+    check_metrics_against_sklearn(case, json.loads((result / "assay_metrics.json").read_text()))
     assert (result / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
     owners = {os.stat(os.path.join(d, f)).st_uid for d, _, fs in os.walk(result) for f in fs}
     assert owners == {UID}
@@ -465,7 +465,7 @@ def test_kfp_component_with_the_docker_runner(image, case, tmp_path, locked_down
     assert scalars["example_count"] == len(case.df)
     report = open(outputs["report"].path).read()
     assert report.lstrip().lower().startswith("<!doctype html") and verdict in report
-    metrics_doc = json.load(open(os.path.join(outputs["evaluation"].path, "metrics.json")))
+    metrics_doc = json.load(open(os.path.join(outputs["evaluation"].path, "assay_metrics.json")))
     base = next(r["metrics"] for r in metrics_doc["records"]
                 if r["slice"] == {} and r["model"] == "baseline")
     assert base["auc"] == pytest.approx(roc_auc_score(y, case.baseline_model), rel=1e-9)

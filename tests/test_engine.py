@@ -205,8 +205,8 @@ def test_engine_workers_and_batch_size_invariance(data_dir, tmp_path, monkeypatc
     assert (one.info["engine"], multi.info["engine"], beam.info["engine"]) == \
         ("local", "beam", "beam")
     # The local engine merges per-file partials in file order: same bytes whatever the workers.
-    assert (tmp_path / "e" / "metrics.json").read_bytes() == \
-        (tmp_path / "a" / "metrics.json").read_bytes()
+    assert (tmp_path / "e" / "assay_metrics.json").read_bytes() == \
+        (tmp_path / "a" / "assay_metrics.json").read_bytes()
     plots_a = one.plots({})["roc_curve"]
     plots_b = small.plots({})["roc_curve"]
     np.testing.assert_allclose(plots_a["tpr"], plots_b["tpr"], rtol=1e-9)
@@ -215,7 +215,7 @@ def test_engine_workers_and_batch_size_invariance(data_dir, tmp_path, monkeypatc
 def test_results_files_and_load_result(evaluate, data_dir, trips_df, tmp_path):
     out = tmp_path / "out"
     result = evaluate(_config(), str(data_dir / "trips.parquet"), str(out))
-    doc = json.loads((out / "metrics.json").read_text())
+    doc = json.loads((out / "assay_metrics.json").read_text())
     assert doc["version"] == 1 and doc["task"] == "binary"
     first = doc["records"][0]
     assert set(first) == {"slice", "model", "metrics"}
@@ -227,7 +227,7 @@ def test_results_files_and_load_result(evaluate, data_dir, trips_df, tmp_path):
     assert [r["model"] for r in doc["records"][:3]] == ["candidate", "baseline", "diff"]
     hour_day = [r for r in doc["records"] if set(r["slice"]) == {"payment", "day"}]
     assert all(isinstance(r["slice"]["day"], int) for r in hour_day)
-    plots = json.loads((out / "plots.json").read_text())
+    plots = json.loads((out / "assay_plots.json").read_text())
     assert (plots["records"][0]["slice"], plots["records"][0]["model"]) == ({}, "candidate")
     roc = plots["records"][0]["plots"]["roc_curve"]
     # From (0, 0) (threshold None: nothing predicted positive) to (1, 1); point i predicts

@@ -100,7 +100,7 @@ def _limit_file_size(limit: int):
 def test_a_full_disk_is_a_storage_error_and_the_previous_result_stays(data, tmp_path, size,
                                                                        limit):
     """The new result (about 3 MB: 2,000 slices with their plots and report) does not fit; the
-    previous one (a few slices, about 100 kB) does. 200k fails on metrics.json, 1200k on a
+    previous one (a few slices, about 100 kB) does. 200k fails on assay_metrics.json, 1200k on a
     later file: each a StorageError naming the staged file and the cause, exit 6, the previous
     result byte for byte, and nothing staged left beside it."""
     space = tmp_path / "space"
@@ -166,9 +166,9 @@ def _check_output(out: Path, reference, minimums: dict, completed: bool) -> str:
         "pass" if auc >= minimum else "fail")
     assert markers == ["BLESSED" if result.blessed else "NOT_BLESSED"]
     assert result.records == reference.records and result.plots() is not None
-    assert files == ["blessing", "config.json", "metrics.json", "plots.json", "report.html",
-                     "validation.json"], files
-    json.loads((out / "metrics.json").read_text())
+    assert files == ["assay_metrics.json", "assay_plots.json", "blessing", "config.json",
+                     "report.html", "validation.json"], files
+    json.loads((out / "assay_metrics.json").read_text())
     return name
 
 

@@ -4,8 +4,8 @@ A small deterministic evaluation (a binary task with a baseline, a weight and tw
 and a regression task) is written, recorded in ML Metadata and run through the KFP executor;
 what lands on disk is compared with the reviewed files in tests/golden/:
 
-    binary/metrics.json, plots.json, validation.json, config.json, files.json (the results
-    directory's files and the blessing marker), mlmd.json (the ModelEvaluation, ModelBlessing
+    binary/assay_metrics.json, assay_plots.json, validation.json, config.json, files.json (the
+    results directory's files and the blessing marker), mlmd.json (the ModelEvaluation, ModelBlessing
     and execution properties that --mlmd records), kfp/executor_output.json, kfp/metrics,
     kfp/classification_metrics, kfp/files.json (the parameter file and the blessing marker);
     regression/ the same results files.
@@ -160,8 +160,8 @@ def listing(directory):
 # --------------------------------------------------------------------------------------------
 # The results directory
 
-@pytest.mark.parametrize("name", ["metrics.json", "plots.json", "validation.json",
-                                  "config.json"])
+@pytest.mark.parametrize("name", ["assay_metrics.json", "assay_plots.json",
+                                  "validation.json", "config.json"])
 def test_binary_results_files(binary, root, name):
     check_golden(f"binary/{name}", read_json(os.path.join(binary.path, name)), root)
 
@@ -182,7 +182,7 @@ def test_binary_results_directory_and_blessing_marker(binary, root):
 def test_regression_results_files(root):
     result = api.evaluate(REGRESSION_CONFIG, str(root / "regression.csv"),
                           str(root / "regression"), engine="local", workers=1)
-    for name in ("metrics.json", "plots.json", "validation.json", "config.json"):
+    for name in ("assay_metrics.json", "assay_plots.json", "validation.json", "config.json"):
         check_golden(f"regression/{name}", read_json(os.path.join(result.path, name)), root)
     check_golden("regression/files.json", listing(result.path), root)
 

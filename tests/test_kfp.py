@@ -269,7 +269,7 @@ def check_outputs(root, blessed, inputs):
     assert arts["blessing"]["metadata"]["assay_outcome"] == marker
 
     # The evaluation is the results directory, and the metrics are its overall candidate ones.
-    metrics_doc = json.loads((root / "evaluation" / "metrics.json").read_text())
+    metrics_doc = json.loads((root / "evaluation" / "assay_metrics.json").read_text())
     overall = next(r["metrics"] for r in metrics_doc["records"]
                    if r["slice"] == {} and r["model"] == "candidate")
     scalars = arts["metrics"]["metadata"]

@@ -79,10 +79,10 @@ def test_results_do_not_depend_on_workers_or_on_threads_versus_processes(shards,
     outs = []
     for i, workers in enumerate((1, 2, 4)):
         assay.evaluate(_config(), data, str(tmp_path / str(i)), engine="local", workers=workers)
-        outs.append((tmp_path / str(i) / "metrics.json").read_bytes())
+        outs.append((tmp_path / str(i) / "assay_metrics.json").read_bytes())
     monkeypatch.setattr(local, "use_processes", lambda plan, workers: False)
     assay.evaluate(_config(), data, str(tmp_path / "threads"), engine="local", workers=3)
-    outs.append((tmp_path / "threads" / "metrics.json").read_bytes())
+    outs.append((tmp_path / "threads" / "assay_metrics.json").read_bytes())
     assert all(o == outs[0] for o in outs[1:])
 
 
@@ -162,7 +162,7 @@ def test_cli_engine_flags(shards, tmp_path, capsys):
         cli.main(args + ["--output", str(tmp_path / "b"), "--workers", "0"])
     assert "expected a positive integer, got '0'" in capsys.readouterr().err
     assert cli.main(args + ["--output", str(tmp_path / "c"), "--workers", "2"]) == 0
-    assert json.loads((tmp_path / "c" / "metrics.json").read_text())["engine"] == "local"
+    assert json.loads((tmp_path / "c" / "assay_metrics.json").read_text())["engine"] == "local"
 
 
 def test_forked_workers_match_one_worker_and_import_neither_beam_nor_tensorflow(shards,
@@ -180,10 +180,10 @@ def test_forked_workers_match_one_worker_and_import_neither_beam_nor_tensorflow(
         "print('imported:', heavy)\n")
     assert "engine: local" in out and "imported: []" in out
     assay.evaluate(_config(), str(shards / "Split-eval"), str(tmp_path / "one"), workers=1)
-    assert (tmp_path / "forked" / "metrics.json").read_bytes() == \
-        (tmp_path / "one" / "metrics.json").read_bytes()
-    assert (tmp_path / "forked" / "plots.json").read_bytes() == \
-        (tmp_path / "one" / "plots.json").read_bytes()
+    assert (tmp_path / "forked" / "assay_metrics.json").read_bytes() == \
+        (tmp_path / "one" / "assay_metrics.json").read_bytes()
+    assert (tmp_path / "forked" / "assay_plots.json").read_bytes() == \
+        (tmp_path / "one" / "assay_plots.json").read_bytes()
 
 
 def test_a_killed_worker_process_is_a_clear_error(shards, tmp_path):
@@ -259,8 +259,8 @@ def test_one_big_parquet_file_is_shared_by_the_workers(tmp_path, monkeypatch):
     for name, kw in (("one", {"workers": 1}), ("two", {"workers": 2}),
                      ("beam", {"engine": "beam"})):
         parts[name] = assay.evaluate(cfg, str(path), str(tmp_path / name), **kw)
-    assert (tmp_path / "one" / "metrics.json").read_bytes() == \
-        (tmp_path / "two" / "metrics.json").read_bytes()
+    assert (tmp_path / "one" / "assay_metrics.json").read_bytes() == \
+        (tmp_path / "two" / "assay_metrics.json").read_bytes()
     for name in ("one", "beam"):
         a, b = _records(parts[name]), _records(whole)
         assert a.keys() == b.keys()

@@ -372,7 +372,7 @@ def test_cli_records_and_resolves_latest_blessed(files, tmp_path, capsys):
     assert cli.main(_evaluate_args(files, tmp_path / "o2", "gbm", uri, *args)) == 0
     printed = capsys.readouterr().out
     assert f"the latest blessed model of pipeline 'tips', artifact {first.model_id}" in printed
-    result = json.loads((tmp_path / "o2" / "metrics.json").read_text())
+    result = json.loads((tmp_path / "o2" / "assay_metrics.json").read_text())
     assert result["models"]["baseline"] == first.uri
     blessings = store.get_artifacts_by_type("ModelBlessing")
     latest = max(blessings, key=lambda a: a.id)
@@ -470,7 +470,7 @@ def test_report_compares_a_pipelines_evaluations_from_ml_metadata(files, tmp_pat
     assert len(ids) == 2 and ids == sorted(ids)
     assert f"evaluation {ids[0]}" in page and f"evaluation {ids[1]}" in page
     for i in range(2):
-        auc = json.loads((tmp_path / f"o{i}" / "metrics.json").read_text())["records"][0][
+        auc = json.loads((tmp_path / f"o{i}" / "assay_metrics.json").read_text())["records"][0][
             "metrics"]["auc"]
         assert repr(auc) in page or f"{auc}" in page
     capsys.readouterr()

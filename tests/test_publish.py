@@ -57,7 +57,7 @@ def _doc(task, n=2):
 
 def _publish(output, task, fail=False):
     with publish.StagedOutput(output) as staged:
-        staged.write_json("metrics.json", _doc(task))
+        staged.write_json("assay_metrics.json", _doc(task))
         staged.write_json("validation.json", {"blessed": True})
         staged.write_text("blessing/BLESSED", "")
         staged.write_text("_scratch/part-0", "intermediate")
@@ -93,7 +93,7 @@ def test_remote_publish_writes_a_generation_and_the_commit_object_last():
     gen = f"{OUT}/{RUNS_DIR}/{staged.run}"
     commit = json.loads(ObjectStore.objects[f"{OUT}/{COMMIT_FILE}"])
     sizes = {name: len(ObjectStore.objects[f"{gen}/{name}"])
-             for name in ("metrics.json", "validation.json", "blessing/BLESSED")}
+             for name in ("assay_metrics.json", "validation.json", "blessing/BLESSED")}
     assert commit["format"] == 1 and commit["run"] == staged.run and commit["files"] == sizes
     # The scratch is gone; _RUN.json (who wrote it) stays, outside the commit's files.
     assert sorted(_under(OUT)) == sorted([f"{OUT}/{COMMIT_FILE}", f"{gen}/_RUN.json"] +
@@ -124,7 +124,7 @@ def test_a_killed_run_leaves_the_previous_result_readable():
     _publish(OUT, "binary")
     before = dict(ObjectStore.objects)
     killed = publish.StagedOutput(OUT)       # staged, never committed nor cleaned: as SIGKILL
-    killed.write_json("metrics.json", _doc("regression"))
+    killed.write_json("assay_metrics.json", _doc("regression"))
     killed.write_json("validation.json", {"blessed": False})
     assert len(ObjectStore.objects) > len(before)
     assert load_result(OUT).task == "binary"
@@ -133,7 +133,7 @@ def test_a_killed_run_leaves_the_previous_result_readable():
 
 def test_an_interrupted_first_run_is_named_incomplete():
     killed = publish.StagedOutput(OUT)
-    killed.write_json("metrics.json", _doc("binary"))
+    killed.write_json("assay_metrics.json", _doc("binary"))
     with pytest.raises(InputNotFound, match=(
             rf"^{OUT} holds an incomplete assay result: run {killed.run} was staged in "
             rf"{OUT}/\.runs/{killed.run} but never published \(_ASSAY_COMMIT\.json is "
@@ -145,10 +145,10 @@ def test_an_interrupted_first_run_is_named_incomplete():
 
 def test_a_commit_whose_files_are_gone_is_named_incomplete():
     staged = _publish(OUT, "binary")
-    del ObjectStore.objects[f"{OUT}/{RUNS_DIR}/{staged.run}/metrics.json"]
+    del ObjectStore.objects[f"{OUT}/{RUNS_DIR}/{staged.run}/assay_metrics.json"]
     with pytest.raises(StorageError, match=(
             rf"holds an incomplete assay result: _ASSAY_COMMIT\.json names run {staged.run}, "
-            rf"but .*/metrics\.json is missing \(expected \d+ bytes\)")):
+            rf"but .*/assay_metrics\.json is missing \(expected \d+ bytes\)")):
         load_result(OUT)
 
 
@@ -173,7 +173,7 @@ def test_stale_cleanup_never_removes_the_committed_generation():
     runs = {"dead_here": _run_id(pid=dead), "old_elsewhere": _run_id(old, host="abcdef"),
             "recent_elsewhere": _run_id(60, host="abcdef"), "alive_here": _run_id(old * 2)}
     for run in runs.values():
-        ObjectStore.objects[f"{OUT}/{RUNS_DIR}/{run}/metrics.json"] = b"{}"
+        ObjectStore.objects[f"{OUT}/{RUNS_DIR}/{run}/assay_metrics.json"] = b"{}"
     ObjectStore.objects[f"{OUT}/{RUNS_DIR}/not-a-run/x"] = b"kept: not ours"
     removed = publish.remove_stale(OUT)
     assert sorted(removed) == sorted([runs["dead_here"], runs["old_elsewhere"]])
@@ -189,7 +189,7 @@ def test_stale_cleanup_never_removes_the_committed_generation():
 def test_a_later_run_removes_the_staging_of_a_dead_run():
     _publish(OUT, "binary")
     dead_run = _run_id(pid=_dead_pid())
-    ObjectStore.objects[f"{OUT}/{RUNS_DIR}/{dead_run}/metrics.json"] = b"{half"
+    ObjectStore.objects[f"{OUT}/{RUNS_DIR}/{dead_run}/assay_metrics.json"] = b"{half"
     staged = _publish(OUT, "regression")
     runs = {k.split("/")[5] for k in _under(f"{OUT}/{RUNS_DIR}/")}
     assert runs == {staged.run}
@@ -254,7 +254,7 @@ def test_api_and_cli_publish_to_an_object_store(examples, tmp_path, capsys):
     code = cli.main(["evaluate", "--config", str(examples / "config.json"), "--examples",
                      str(examples / "eval.csv"), "--output", "memobj://bucket/cli"])
     assert code == 0 and _records(load_result("memobj://bucket/cli")) == _records(local)
-    assert f"  metrics: {load_result('memobj://bucket/cli').location}/metrics.json" in \
+    assert f"  metrics: {load_result('memobj://bucket/cli').location}/assay_metrics.json" in \
         capsys.readouterr().out
     # `assay report` to an object, and again into the published generation.
     assert cli.main(["report", OUT, "-o", "memobj://bucket/r/report.html"]) == 0
@@ -382,12 +382,12 @@ def test_local_publish_swaps_atomically_and_falls_back_to_two_renames(tmp_path, 
     _publish(str(out), "multiclass")
     assert load_result(str(out)).task == "multiclass"
     assert sorted(os.listdir(tmp_path)) == ["out"]
-    assert sorted(os.listdir(out)) == ["blessing", "metrics.json", "validation.json"]
+    assert sorted(os.listdir(out)) == ["assay_metrics.json", "blessing", "validation.json"]
 
 
 def test_local_interrupted_first_run_is_named_incomplete(tmp_path):
     killed = publish.StagedOutput(str(tmp_path / "out"))
-    killed.write_json("metrics.json", _doc("binary"))
+    killed.write_json("assay_metrics.json", _doc("binary"))
     with pytest.raises(InputNotFound, match=(
             rf"out holds an incomplete assay result: run {killed.run} was staged in "
             rf".*/\.out\.assay-{killed.run} but never published")):
@@ -450,7 +450,7 @@ def test_sigkill_in_the_middle_of_a_pass_leaves_the_previous_result(examples, tm
 
 
 def test_a_local_reader_rereads_when_the_result_is_swapped_while_it_reads(tmp_path, monkeypatch):
-    # metrics.json of one run with the validation.json of the next would be a mix: never.
+    # assay_metrics.json of one run with the validation.json of the next would be a mix: never.
     out = str(tmp_path / "out")
     _publish(out, "binary")
     real = files.open_read
@@ -459,7 +459,7 @@ def test_a_local_reader_rereads_when_the_result_is_swapped_while_it_reads(tmp_pa
     def swap_meanwhile(path, *args, **kwargs):
         if path.endswith("validation.json") and not swapped:
             swapped.append(path)
-            _publish(out, "regression")           # swapped in after metrics.json was read
+            _publish(out, "regression")           # swapped in after assay_metrics.json was read
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(files, "open_read", swap_meanwhile)

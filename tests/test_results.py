@@ -75,19 +75,35 @@ def test_staged_output_replaces_the_directory_only_on_commit(tmp_path):
     out.mkdir()
     (out / "old.txt").write_text("old")
     with StagedOutput(str(out)) as staged:
-        staged.write_json("metrics.json", {"version": 1, "records": [{"x": float("nan")}]})
+        staged.write_json("assay_metrics.json", {"version": 1, "records": [{"x": float("nan")}]})
     assert sorted(os.listdir(tmp_path)) == ["out"] and (out / "old.txt").exists()
     with StagedOutput(str(out)) as staged:
-        staged.write_json("metrics.json", {"version": 1, "task": "binary", "records": []})
+        staged.write_json("assay_metrics.json", {"version": 1, "task": "binary", "records": []})
         staged.commit()
-    assert sorted(os.listdir(tmp_path)) == ["out"] and sorted(os.listdir(out)) == ["metrics.json"]
-    assert json.loads((out / "metrics.json").read_text()) == {"version": 1, "task": "binary",
-                                                              "records": []}
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+    assert sorted(os.listdir(out)) == ["assay_metrics.json"]
+    assert json.loads((out / "assay_metrics.json").read_text()) == {
+        "version": 1, "task": "binary", "records": []}
     assert load_result(str(out)).task == "binary"
 
 
+def test_load_result_reads_results_written_before_the_assay_prefix(tmp_path):
+    # Results of earlier versions named the files metrics.json and plots.json.
+    record = {"slice": {}, "model": "candidate", "metrics": {"auc": 0.75}}
+    (tmp_path / "metrics.json").write_text(json.dumps(
+        {"version": 1, "task": "binary", "records": [record]}))
+    (tmp_path / "plots.json").write_text(json.dumps(
+        {"records": [{"slice": {}, "model": "candidate", "plots": {"roc_curve": [1]}}]}))
+    result = load_result(str(tmp_path))
+    assert result.metrics()["auc"] == 0.75 and result.plots()["roc_curve"] == [1]
+    # Where both are present (a new run in an old directory), the new names win.
+    (tmp_path / "assay_metrics.json").write_text(json.dumps(
+        {"version": 1, "task": "binary", "records": [dict(record, metrics={"auc": 0.5})]}))
+    assert load_result(str(tmp_path)).metrics()["auc"] == 0.5
+
+
 def test_load_result_refuses_other_versions(tmp_path):
-    (tmp_path / "metrics.json").write_text('{"version": 2, "records": []}')
+    (tmp_path / "assay_metrics.json").write_text('{"version": 2, "records": []}')
     with pytest.raises(ValueError, match="has format version 2; this assay reads version 1"):
         load_result(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="holds no assay results"):

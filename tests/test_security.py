@@ -416,7 +416,7 @@ def test_a_password_in_a_real_store_url_is_never_shown_or_recorded(data, mariadb
         assert proc.returncode == 0, proc.stderr
         assert PASSWORD not in proc.stdout + proc.stderr
     assert "ML Metadata: execution" in runs[0].stdout
-    assert (tmp / "out" / "metrics.json").exists() and (tmp / "compare.html").exists()
+    assert (tmp / "out" / "assay_metrics.json").exists() and (tmp / "compare.html").exists()
     assert _files_holding(tmp, PASSWORD) == []
     # Nor in anything recorded in the store.
     store = mlmd.connect(mariadb_secret_uri)

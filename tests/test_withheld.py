@@ -96,7 +96,8 @@ def test_withheld_records_equal_those_filtered_from_a_full_run(evaluate, data, t
     for got, want in zip(cut.records, expected):
         assert _same(got, want), (got, want)
     # The plots of the kept slices only, the same as in the full run.
-    plots = lambda out: json.load(open(os.path.join(out, "plots.json")))["records"]  # noqa: E731
+    plots = lambda out: json.load(  # noqa: E731
+        open(os.path.join(out, "assay_plots.json")))["records"]
     kept = {json.dumps(r["slice"], sort_keys=True) for r in cut.records if "metrics" in r}
     full_plots = [r for r in plots(str(tmp_path / "full"))
                   if json.dumps(r["slice"], sort_keys=True) in kept]

@@ -231,7 +231,7 @@ def choose_engine(engine: str, files: Sequence[str],
 
 
 def build_documents(plan: EvalPlan, raw: Mapping[str, Any]):
-    """metrics.json and plots.json from the pass's raw output; raises on invalid data."""
+    """The metrics and plots documents from the pass's raw output; raises on invalid data."""
     cfg = plan.config
     diag = raw["diagnostics"]
     if not diag["rows"]:

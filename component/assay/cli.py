@@ -70,8 +70,8 @@ def _summary(result) -> str:
     lines.append(f"  {n_slices} slices ({withheld} withheld below min_slice_size)")
     from assay.data.files import join
 
-    lines.append(f"  metrics: {join(result.location, 'metrics.json')}")
-    lines.append(f"  plots:   {join(result.location, 'plots.json')}")
+    lines.append(f"  metrics: {join(result.location, 'assay_metrics.json')}")
+    lines.append(f"  plots:   {join(result.location, 'assay_plots.json')}")
     return "\n".join(lines)
 
 

@@ -7,5 +7,5 @@
     passes.py    the stages as plain functions, shared by both engines
     local.py     runs the passes on this machine's cores (no Beam import)
     beam.py      runs the passes on any Beam runner
-    assemble.py  the records of metrics.json and plots.json from the merged results
+    assemble.py  the records of assay_metrics.json and assay_plots.json from the merged results
 """

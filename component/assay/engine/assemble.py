@@ -1,4 +1,4 @@
-"""From the pass's per-slice results to the records of metrics.json and plots.json.
+"""From the pass's per-slice results to the records of assay_metrics.json and assay_plots.json.
 
     # Input: [(slice key, {model: {"metrics": {...}, "plots": {...}}} or, for a slice the pass
     #         withheld by min_slice_size, its example count alone)], in any order.

@@ -48,7 +48,8 @@ Args:
     force_bless: Bless whatever the checks say, recording this reason; empty: off.
 
 Returns:
-    evaluation: The assay results directory (metrics.json, plots.json, validation.json, ...).
+    evaluation: The assay results directory (assay_metrics.json, assay_plots.json,
+        validation.json, the TFMA files, ...).
     metrics: The overall candidate metrics as scalars.
     classification_metrics: ROC curve and confusion matrix of the overall slice (classification).
     report: The HTML report.

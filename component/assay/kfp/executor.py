@@ -29,7 +29,7 @@ assay.results.publish: OUTPUT/_ASSAY_COMMIT.json names the generation OUTPUT/.ru
 What this writes (the launcher reads the executor output file, records each artifact's metadata
 as its ML Metadata custom properties, and uploads each artifact's local path):
 
-    evaluation               the assay results directory (metrics.json, plots.json, ...)
+    evaluation               the assay results directory (assay_metrics.json, assay_plots.json, ...)
     metrics                  system.Metrics: metadata {metric: value}, the overall candidate
                              metrics with finite values; the same JSON in the file
     classification_metrics   system.ClassificationMetrics: metadata `confidenceMetrics` (ROC:

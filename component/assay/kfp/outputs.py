@@ -25,13 +25,13 @@ def _finite(value: Any) -> bool:
 
 
 def _number(value: float) -> Any:
-    # Counts are floats in metrics.json; KFP's UI shows 1500 better than 1500.0.
+    # Counts are floats in assay_metrics.json; KFP's UI shows 1500 better than 1500.0.
     return int(value) if float(value).is_integer() and abs(value) < 2 ** 53 else float(value)
 
 
 def scalar_metrics(result: Any) -> Dict[str, Any]:
     """system.Metrics metadata: the overall candidate metrics with finite values (KFP's metadata
-    is JSON and cannot hold NaN; metrics.json in the evaluation keeps every value)."""
+    is JSON and cannot hold NaN; assay_metrics.json in the evaluation keeps every value)."""
     try:
         overall = result.metrics({}, "candidate")
     except KeyError:

@@ -31,7 +31,7 @@ Slice labels ("k") and slice identity come from `assay.results.slices` (the over
 label): the page shows them as HTML and leaves them out of the embedded JSON.
 
 Metric values are exact; plot values are rounded (curves to 4 decimals; the exact values are
-in plots.json). NaN is null, infinities are the strings "Infinity" / "-Infinity".
+in assay_plots.json). NaN is null, infinities are the strings "Infinity" / "-Infinity".
 Curves are thinned to at most 81 points, and when the plots of every slice would pass
 `plot_budget` bytes, the plots of the overall slice, of slices that fail a check and of the
 largest slices are kept and the page says how many were left out.

@@ -306,7 +306,7 @@ def _fragment(data: Mapping[str, Any], root_id: str) -> str:
     parts.append(_summary_html(result))
     if result["plots_left_out"]:
         parts.append(f'<p class="ar-more">Plots of {result["plots_left_out"]:,} smaller slices '
-                     f'are left out to keep the page small; they are in plots.json.</p>')
+                     f'are left out to keep the page small; they are in assay_plots.json.</p>')
     parts += [_spec_html(result, i, spec) for i, spec in enumerate(result["specs"])]
     # The checks are plain HTML above; the script needs only what is folded into the slices.
     embedded = dict(data, result={k: v for k, v in result.items() if k != "checks"})

@@ -11,7 +11,7 @@ Local disk (a rename exists):
 
 Object stores (gs://, s3://, every other Beam scheme; no rename, one object PUT is atomic):
 
-    OUTPUT/.runs/RUN/         the generation this run writes (metrics.json, plots.json, ...,
+    OUTPUT/.runs/RUN/         the generation this run writes (assay_metrics.json, ...,
                               blessing/, report.html; _RUN.json says who writes it)
     OUTPUT/_ASSAY_COMMIT.json written last, in one PUT: {"format": 1, "run": RUN,
                               "files": {name: size}, "committed": time}; readers follow it
@@ -24,7 +24,7 @@ once it is older than STALE_AFTER_S; the committed generation never.
 
 Example:
     >>> with StagedOutput("out") as staged:                          # doctest: +SKIP
-    ...     staged.write_json("metrics.json", {"version": 1, "records": []})
+    ...     staged.write_json("assay_metrics.json", {"version": 1, "records": []})
     ...     staged.commit()
 """
 

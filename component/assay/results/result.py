@@ -1,16 +1,20 @@
 """The results directory: its format and `load_result`.
 
     OUTPUT/
-      metrics.json     {"version": 1, "task": ..., "records": [...], ...}: one record per
-                       (slice, model); model is "candidate", "baseline" or "diff"
-                       (candidate - baseline); a withheld slice has "withheld": "<reason>" and
-                       "example_count": <examples in the slice> instead of "metrics"
-      plots.json       {"records": [{"slice": ..., "model": ..., "plots": {...}}]}: ROC / PR
-                       curves, calibration, confusion matrix, residual quantiles
-      config.json      the config the evaluation ran with
-      validation.json  the verdict and every check (when validation ran)
-      blessing/        an empty BLESSED or NOT_BLESSED file
-      report.html      the self-contained HTML report (assay report DIR writes it again)
+      assay_metrics.json  {"version": 1, "task": ..., "records": [...], ...}: one record per
+                          (slice, model); model is "candidate", "baseline" or "diff"
+                          (candidate - baseline); a withheld slice has "withheld": "<reason>"
+                          and "example_count": <examples in the slice> instead of "metrics"
+      assay_plots.json    {"records": [{"slice": ..., "model": ..., "plots": {...}}]}: ROC /
+                          PR curves, calibration, confusion matrix, residual quantiles
+      config.json         the config the evaluation ran with
+      validation.json     the verdict and every check (when validation ran)
+      blessing/           an empty BLESSED or NOT_BLESSED file
+      report.html         the self-contained HTML report (assay report DIR writes it again)
+
+assay's own metrics and plots files carry the `assay_` prefix so that no TFMA reader's glob
+(`metrics*`, `plots*`, `validations*`) picks them up beside the TFMA files of the same
+directory. Results written before the prefix (`metrics.json`, `plots.json`) are still read.
 
 The directory is written by `assay.results.publish.StagedOutput` from the records that
 `assay.engine.assemble` builds: locally staged, then swapped into place; on an object store
@@ -34,8 +38,10 @@ from assay.errors import DataError, InputNotFound, StorageError
 from assay.results.slices import slice_key
 
 FORMAT_VERSION = 1
-METRICS_FILE = "metrics.json"
-PLOTS_FILE = "plots.json"
+METRICS_FILE = "assay_metrics.json"
+PLOTS_FILE = "assay_plots.json"
+# The names of the same files before the `assay_` prefix: load_result reads them too.
+LEGACY_NAMES = {METRICS_FILE: "metrics.json", PLOTS_FILE: "plots.json"}
 CONFIG_FILE = "config.json"
 VALIDATION_FILE = "validation.json"
 BLESSING_DIR = "blessing"
@@ -83,8 +89,8 @@ class EvalResult:
 
     Attributes:
       records: the metrics records (see the module docstring).
-      info: the other top-level fields of metrics.json (task, models, specs, ...).
-      plot_records: the plot records of plots.json.
+      info: the other top-level fields of assay_metrics.json (task, models, specs, ...).
+      plot_records: the plot records of assay_plots.json.
       validation: the parsed validation.json, or None.
       path: the directory it was read from (None when not yet written).
       location: where its files are: `path`, or on an object store the published generation
@@ -135,7 +141,7 @@ class EvalResult:
 
     def plots(self, slice: Optional[Mapping[str, Any]] = None,
               model: str = "candidate") -> Dict[str, Any]:
-        """The plots of one slice and model (see plots.json); KeyError if absent."""
+        """The plots of one slice and model (see assay_plots.json); KeyError if absent."""
         return _find(self.plot_records, slice, model, "plots")["plots"]
 
     def __repr__(self) -> str:
@@ -185,9 +191,11 @@ def read_commit(directory: str) -> Optional[Dict[str, Any]]:
 
 
 def has_result(directory: str) -> bool:
-    """True when `directory` holds a published assay result (a commit object or metrics.json)."""
+    """True when `directory` holds a published assay result (a commit object or a metrics
+    file, under its name or its legacy name)."""
     return (files.exists(files.join(directory, COMMIT_FILE))
-            or files.exists(files.join(directory, METRICS_FILE)))
+            or files.exists(files.join(directory, METRICS_FILE))
+            or files.exists(files.join(directory, LEGACY_NAMES[METRICS_FILE])))
 
 
 def load_result(directory: str) -> EvalResult:
@@ -252,11 +260,19 @@ def _read_documents(directory: str, location: str,
                     present: Optional[Mapping[str, int]] = None) -> EvalResult:
     """The result in `location`; `present`: its files, when already listed (one call less
     per file on an object store)."""
-    path = files.join(location, METRICS_FILE)
-    if (METRICS_FILE not in present) if present is not None else not files.exists(path):
+    if present is None:
+        present = {name: -1 for name in (*LEGACY_NAMES, *LEGACY_NAMES.values(), VALIDATION_FILE,
+                                         CONFIG_FILE)
+                   if files.exists(files.join(location, name))}
+    names = {name: (LEGACY_NAMES[name] if name not in present and
+                    LEGACY_NAMES.get(name) in present else name)
+             for name in (METRICS_FILE, PLOTS_FILE, VALIDATION_FILE, CONFIG_FILE)}
+    path = files.join(location, names[METRICS_FILE])
+    if names[METRICS_FILE] not in present:
         raise InputNotFound(_not_found(directory))
 
     def read(name):
+        name = names[name]
         if present is not None and name not in present:
             return None
         try:

@@ -126,8 +126,8 @@ class Evaluator(base_beam_component.BaseBeamComponent):
     """Evaluates a candidate Model against a baseline with assay; blesses it or not.
 
     Component `outputs`:
-      - `evaluation`: ModelEvaluation, assay's results directory (metrics.json, plots.json,
-        validation.json, config.json; see the README).
+      - `evaluation`: ModelEvaluation, assay's results directory
+        (assay_metrics.json, assay_plots.json, validation.json, config.json; see the README).
       - `blessing`: ModelBlessing, with an empty BLESSED or NOT_BLESSED file at its root and the
         custom properties TFX's Evaluator sets (int `blessed`, `current_model`,
         `current_model_id`, `baseline_model`, `baseline_model_id`) plus `assay_outcome`,

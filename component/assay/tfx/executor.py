@@ -2,7 +2,7 @@
 write the blessing where TFX's Pusher and LatestBlessedModelStrategy look for it.
 
 What it writes, matching TFX 1.16's Evaluator (tfx/components/evaluator/executor.py):
-  - `evaluation` URI: assay's results directory (metrics.json, plots.json, config.json,
+  - `evaluation` URI: assay's results directory (assay_metrics.json, assay_plots.json, config.json,
     validation.json, blessing/). On a cloud pipeline root (gs://, s3://, any Beam scheme) it
     is published as assay publishes on any object store: the commit object
     `_ASSAY_COMMIT.json` names the generation `.runs/RUN/` holding those files

@@ -644,7 +644,7 @@ var assayReport = window.assayReport || (function () {
     var p = s.p === null ? null : R.plots[s.p];
     if (!p) {
       body = '<p class="ar-more">No plots for this slice in the report' +
-        (R.plots_left_out ? ' (left out to keep the page small; see plots.json)' : '') + '.</p>';
+        (R.plots_left_out ? ' (left out to keep the page small; see assay_plots.json)' : '') + '.</p>';
     } else if (R.task === "multiclass") {
       body = '<div class="ar-tools"><label><input type="checkbox" class="ar-cmnorm" checked> ' +
         'share of each true class (rows sum to 1)</label></div><div class="ar-cmwrap">' +
