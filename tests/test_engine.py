@@ -393,8 +393,9 @@ def test_invalid_values_are_counted_and_reported(evaluate, tmp_path):
     assert (out / "keep.txt").read_text() == "previous results"
     skipped = evaluate(_config(invalid_values="skip"), path, str(out))
     assert skipped.info["skipped_examples"] == {
-        "prediction of model 'candidate' is outside [0, 1] (binary task); if the model outputs "
-        "logits, set transform: sigmoid": 2,
+        "prediction of model 'candidate' is outside [0, 1] (binary task); binary predictions "
+        "are probabilities: if the model outputs logits, set transform: sigmoid, or outputs: "
+        "scores to take them as TFMA does": 2,
         "prediction of model 'candidate' is NaN or infinite": 1}
     assert skipped.metrics()["example_count"] == 497
     assert skipped.metrics({}, "baseline")["example_count"] == 497

@@ -96,11 +96,12 @@ def _limit_file_size(limit: int):
     return apply
 
 
-@pytest.mark.parametrize("size, limit", [("200k", 150_000), ("1200k", 1_000_000)])
+@pytest.mark.parametrize("size, limit", [("400k", 150_000), ("1200k", 1_000_000)])
 def test_a_full_disk_is_a_storage_error_and_the_previous_result_stays(data, tmp_path, size,
                                                                        limit):
-    """The new result (about 3 MB: 2,000 slices with their plots and report) does not fit; the
-    previous one (a few slices, about 100 kB) does. 200k fails on assay_metrics.json, 1200k on a
+    """The new result (about 5 MB: 2,000 slices with their plots and report, and TFMA's files)
+    does not fit; the previous one (a few slices, about 300 kB) does. 400k fails on
+    assay_metrics.json, 1200k on a
     later file: each a StorageError naming the staged file and the cause, exit 6, the previous
     result byte for byte, and nothing staged left beside it."""
     space = tmp_path / "space"
@@ -167,7 +168,9 @@ def _check_output(out: Path, reference, minimums: dict, completed: bool) -> str:
     assert markers == ["BLESSED" if result.blessed else "NOT_BLESSED"]
     assert result.records == reference.records and result.plots() is not None
     assert files == ["assay_metrics.json", "assay_plots.json", "blessing", "config.json",
-                     "report.html", "validation.json"], files
+                     "eval_config.json", "metrics-00000-of-00001.tfrecord",
+                     "plots-00000-of-00001.tfrecord", "report.html", "validation.json",
+                     "validations.tfrecord"], files
     json.loads((out / "assay_metrics.json").read_text())
     return name
 

@@ -22,6 +22,7 @@ from assay.metrics import (DEFAULT_METRIC_NAMES, BinaryMetrics, Metric, Multicla
                            RegressionMetrics, format_threshold)
 from assay.metrics.curves import ScoreCounts
 from assay.metrics.regression import quantile_name, weighted_quantiles
+from test_multilabel import MULTILABEL_REFERENCES
 
 CLASSES = ["ant", "bee", "cat", "dog", "eel"]
 
@@ -189,7 +190,8 @@ REGRESSION_REFERENCES = {
 }
 
 REFERENCES = {"binary": BINARY_REFERENCES, "multiclass": MULTICLASS_REFERENCES,
-              "regression": REGRESSION_REFERENCES}
+              "regression": REGRESSION_REFERENCES,
+              "multilabel": MULTILABEL_REFERENCES}  # checked in test_multilabel.py
 
 # family -> (metric from the mode's options, its data), each checked against every reference it
 # produces.

@@ -103,3 +103,81 @@ def test_fixed_values_match_as_results_and_validation_match_them(wanted, column,
     assert got == [i for i, v in enumerate(column.to_pylist())
                    if v is not None and values_match(wanted, v)]
     assert groups.keys == ([(("f", wanted),)] if rows else [])
+
+
+# ---- empty batches: every row skipped as invalid, or a file of zero rows -----------------------
+
+_EMPTY_SPECS = [[], ["a"], ["a", "b"], ["t"], ["t", "a"], {"b": 1},
+                {"keys": ["a"], "values": {"b": 1}}, {"feature": "m", "boundaries": [0, 1.5, 3]},
+                ["b", {"feature": "m", "quantiles": 4}], ["a", "b", "t"]]
+
+
+@pytest.mark.parametrize("spec_raw", _EMPTY_SPECS)
+def test_empty_batch_gives_no_slice(spec_raw):
+    rows = [{"a": ["p"], "b": [1], "m": [0.5], "t": ["x", "y"]}]
+    batch = _batch(rows, {"a": pa.string(), "b": pa.int64(), "m": pa.float64(), "t": pa.string()})
+    empty = batch.slice(0, 0)
+    spec = parse_slice_spec(spec_raw)
+    groups = slice_groups(empty, spec, {"m": (0.2, 1.0, 2.0)})
+    assert len(groups.rows) == 0 and len(groups.group_ids) == 0
+    # The overall slice exists with no rows (its accumulators then hold nothing); every other
+    # spec yields no slice at all, as for a batch none of whose rows has the feature.
+    assert groups.keys == ([()] if spec.is_overall else [])
+    # A non-empty batch of the same spec still slices (the empty case changed nothing else).
+    assert slice_groups(batch, spec, {"m": (0.2, 1.0, 2.0)}).keys
+
+
+def test_empty_batch_slices_like_a_batch_whose_rows_lack_the_feature():
+    batch = _batch([{"a": ["p"], "t": []}, {"a": ["q"], "t": []}],
+                   {"a": pa.string(), "t": pa.string()})
+    groups = slice_groups(batch, parse_slice_spec(["a", "t"]))  # no row has a value of t
+    assert groups.keys == [] and len(groups.rows) == 0
+
+
+@pytest.fixture(params=["local", "beam"])
+def engine(request):
+    return request.param
+
+
+def test_batches_whose_rows_are_all_skipped_flow_through_every_slice(engine, tmp_path):
+    """Whole batches of invalid rows (skipped) and a file of zero rows, on both engines: each
+    slice's metrics are those of its valid rows (scikit-learn on the filtered subset)."""
+    import pyarrow.parquet as pq
+    from sklearn import metrics as skm
+
+    import assay
+
+    rng = np.random.default_rng(5)
+    n = 600
+    label = rng.integers(0, 2, n)
+    pred = np.clip(0.35 * label + 0.65 * rng.random(n), 0, 1)
+    pred[:200] = 3.0  # the first two batches of 100 rows: every row invalid
+    pred[450:500] = np.nan
+    table = pa.table({"label": label, "p": pred, "day": rng.integers(0, 3, n),
+                      "miles": rng.uniform(0, 10, n),
+                      "tags": [list(rng.choice(["a", "b"], rng.integers(1, 3))) for _ in range(n)]})
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(table, str(data / "part-0.parquet"), row_group_size=100)
+    pq.write_table(table.slice(0, 0), str(data / "part-1.parquet"))  # zero rows
+    cfg = {"label": "label", "models": {"candidate": {"prediction": "p"}}, "task": "binary",
+           "invalid_values": "skip", "batch_size": 100,
+           "slices": [[], ["day"], {"feature": "miles", "boundaries": [5]},
+                      {"feature": "miles", "quantiles": 2}, ["day", "tags"],
+                      {"keys": ["tags"], "values": {"day": 1}}]}
+    result = assay.evaluate(cfg, str(data), str(tmp_path / "out"), engine=engine)
+    assert result.info["skipped_examples"] == {
+        "prediction of model 'candidate' is outside [0, 1] (binary task); binary predictions "
+        "are probabilities: if the model outputs logits, set transform: sigmoid, or outputs: "
+        "scores to take them as TFMA does": 200,
+        "prediction of model 'candidate' is NaN or infinite": 50}
+    df = table.to_pandas()
+    df = df[(df.p <= 1) & df.p.notna()]
+    tags = df.tags.map(list)
+    subsets = {(): df, (("day", 2),): df[df.day == 2],
+               (("miles", "[5, inf)"),): df[df.miles >= 5],
+               (("day", 1), ("tags", "b")): df[(df.day == 1) & tags.map(lambda t: "b" in t)]}
+    for key, sub in subsets.items():
+        got = result.metrics(dict(key))
+        assert got["example_count"] == len(sub)
+        assert got["auc"] == pytest.approx(skm.roc_auc_score(sub.label, sub.p), abs=1e-9)

@@ -42,7 +42,8 @@ def test_model_agnostic_models_label_weight_and_min_slice_size():
         {"name": "old", "label_key": "y", "prediction_key": "q", "is_baseline": True}],
         "options": {"min_slice_size": 25}})
     assert cfg == {"label": "y", "weight": "w", "min_slice_size": 25,
-                   "models": {"candidate": {"prediction": "p"}, "baseline": {"prediction": "q"}}}
+                   "models": {"candidate": {"prediction": "p", "outputs": "scores"},
+                              "baseline": {"prediction": "q", "outputs": "scores"}}}
     EvalConfig.from_dict(cfg)
 
 
@@ -50,7 +51,8 @@ def test_model_paths_run_models_with_signature_and_output_key():
     spec = {"label_key": "y", "signature_name": "serving_tf", "prediction_key": "probs",
             "inference_batch_size": 64}
     cfg = from_tfma({"model_specs": [spec]}, model_paths={"candidate": "/m/2", "baseline": "/m/1"})
-    expected = {"signature": "serving_tf", "output": "probs", "batch_size": 64}
+    expected = {"signature": "serving_tf", "output": "probs", "batch_size": 64,
+                "outputs": "scores"}
     # The baseline copies the candidate's spec when the config has no baseline spec (as TFMA).
     assert cfg["models"] == {"candidate": {"path": "/m/2", **expected},
                              "baseline": {"path": "/m/1", **expected}}
@@ -58,7 +60,7 @@ def test_model_paths_run_models_with_signature_and_output_key():
 
 def test_a_baseline_spec_without_a_baseline_path_is_dropped_on_the_first_run():
     cfg = from_tfma(config(), model_paths={"candidate": "/m/2"})
-    assert cfg["models"] == {"candidate": {"path": "/m/2", "output": "p"}}
+    assert cfg["models"] == {"candidate": {"path": "/m/2", "output": "p", "outputs": "scores"}}
 
 
 def test_slicing_specs_keys_values_and_both():
@@ -77,14 +79,14 @@ def test_thresholds_apply_to_every_computed_slice_as_in_tfma():
                            slicing_specs=[{}, {"feature_keys": ["region"]},
                                           {"feature_keys": ["hour"],
                                            "feature_values": {"day": "6"}}]))
-    assert cfg["thresholds"] == [{"metric": "auc", "min": 0.7,
+    assert cfg["thresholds"] == [{"metric": "auc_tfma", "min": 0.7,
                                   "slices": [[], ["region"], ["hour", "day"]]}]
 
 
 def test_without_slicing_specs_thresholds_apply_to_the_overall_slice():
     cfg = from_tfma(config(auc_threshold(value_threshold={"upper_bound": 0.99})))
     assert "slices" not in cfg
-    assert cfg["thresholds"] == [{"metric": "auc", "max": 0.99}]
+    assert cfg["thresholds"] == [{"metric": "auc_tfma", "max": 0.99}]
 
 
 @pytest.mark.parametrize("direction, absolute, relative, expected", [
@@ -140,7 +142,7 @@ def test_metric_names_thresholds_and_scales():
                        "true_positives": {"value_threshold": {"lower_bound": 3}}}}))
     names = [(t["metric"], t.get("min", t.get("max"))) for t in cfg["thresholds"]]
     # MAPE: TFMA reports percent, assay a fraction.
-    assert names == [("precision@0.7", 0.6), ("auc_pr", 0.4), ("mape", 0.125),
+    assert names == [("precision@0.7", 0.6), ("auc_pr_tfma", 0.4), ("mape", 0.125),
                      ("top_2_accuracy", 0.9), ("tp@0.5", 3.0)]
     assert cfg["decision_thresholds"] == [0.5, 0.7]
     assert cfg["top_k"] == [2]
@@ -161,15 +163,15 @@ def test_default_metric_names_follow_tfma():
 
 @pytest.mark.parametrize("raw, fragments", [
     (config(cross_slicing_specs=[{"baseline_spec": {}}]), ["cross_slicing_specs"]),
-    (config({"metrics": [{"class_name": "NDCG"}], "binarize": {"class_ids": {"values": [1]}}}),
-     ["metrics_specs[0].binarize", "metric class 'NDCG'"]),
+    (config({"metrics": [{"class_name": "NDCG"}], "binarize": {"k_list": {"values": [1]}}}),
+     ["metrics_specs[0].binarize.k_list", "NDCG needs the metrics spec's query_key"]),
     (config({"metrics": [{"class_name": "AUC", "module": "my.metrics"}]}),
      ["custom metric module 'my.metrics'"]),
     (config(auc_threshold(change_threshold={"absolute": -0.1})), ["without a direction"]),
     (config(auc_threshold(change_threshold={"direction": "LOWER_IS_BETTER", "absolute": 0.1})),
-     ["says lower is better, but higher auc is better"]),
-    (config({"metrics": [{"class_name": "Specificity", "config": '"thresholds": 0.3'}]}),
-     ["Specificity at threshold 0.3"]),
+     ["says lower is better, but higher auc_tfma is better"]),
+    (config({"metrics": [{"class_name": "AUC", "config": '"summation_method": "minoring"'}]}),
+     ["AUC summation_method 'minoring'"]),
     (config({"thresholds": {"nope": {"value_threshold": {"lower_bound": 1}}}}),
      ["threshold on 'nope'"]),
     (config(options={"compute_confidence_intervals": True}),
@@ -241,8 +243,8 @@ def tfma_verdict(tfma, eval_config, slice_values, has_baseline):
     return result.validation_ok
 
 
-ASSAY_NAME = {"auc": "auc", "binary_accuracy": "accuracy", "mean_label": "mean_label",
-              "binary_crossentropy": "log_loss", "example_count": "example_count"}
+ASSAY_NAME = {"auc": "auc_tfma", "binary_accuracy": "accuracy", "mean_label": "mean_label",
+              "binary_crossentropy": "binary_crossentropy", "example_count": "example_count"}
 CLASS_NAME = {"auc": "AUC", "binary_accuracy": "BinaryAccuracy", "mean_label": "MeanLabel",
               "binary_crossentropy": "BinaryCrossentropy", "example_count": "ExampleCount"}
 DIRECTION = {"auc": "HIGHER_IS_BETTER", "binary_accuracy": "HIGHER_IS_BETTER",
@@ -374,6 +376,6 @@ def test_translating_the_proto_equals_translating_its_json(tfma):
     assert cfg == from_tfma(proto_utils.proto_to_json(proto))
     assert cfg["min_slice_size"] == 10
     assert [(t["metric"], t.get("min", t.get("max")), t["slices"]) for t in cfg["thresholds"]
-            ] == [("auc", 0.7, [[], ["region"]]), ("mape", 0.2, [[], ["region"]])]
+            ] == [("auc_tfma", 0.7, [[], ["region"]]), ("mape", 0.2, [[], ["region"]])]
     with pytest.raises(TypeError, match="got a tensorflow_model_analysis.ModelSpec proto"):
         from_tfma(tfma.ModelSpec())

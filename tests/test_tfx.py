@@ -116,10 +116,29 @@ def test_a_tfma_eval_config_is_translated_when_defined():
      "names a split twice"),
     ({"config": COLUMN_CONFIG, "force_bless": " "}, ConfigError,
      "'force_bless' must be a non-empty reason"),
-    ({"config": COLUMN_CONFIG, "feature_slicing_spec": object()}, ConfigError,
-     "does not support 'feature_slicing_spec'; use eval_config.slicing_specs"),
+    ({"config": COLUMN_CONFIG, "feature_slicing_spec": object()}, ConfigTypeError,
+     r"'feature_slicing_spec' must be an evaluator_pb2.FeatureSlicingSpec, its JSON string or "
+     r"dict \(got <object object at .*>, a object\)"),
+    ({"config": dict(COLUMN_CONFIG, slices=[["a"]]),
+      "feature_slicing_spec": {"specs": [{"column_for_slicing": ["b"]}]}}, ConfigError,
+     r"both 'feature_slicing_spec' and the config's slices \(\[\['a'\]\]\) say what to slice "
+     r"by; give one"),
+    ({"eval_config": {"model_specs": [{"label_key": "y", "prediction_key": "p"}]},
+      "feature_slicing_spec": {"specs": []}}, ConfigError,
+     "exactly one of 'eval_config' or 'feature_slicing_spec'"),
+    ({"config": COLUMN_CONFIG, "feature_slicing_spec": {"specs": [{"columns": ["a"]}]}},
+     ConfigError, r"specs\[0\] must be a SingleSlicingSpec \{column_for_slicing: \[...\]\} "
+                  r"\(got \{'columns': \['a'\]\}\)"),
     ({"config": COLUMN_CONFIG, "module_file": "m.py"}, ConfigError,
-     "does not support 'module_file'"),
+     r"does not support 'module_file' \(got 'm.py'\): TFX's Evaluator calls a module_file's "
+     r"custom_eval_shared_model .* and custom_extractors .*; assay runs neither"),
+    ({"config": COLUMN_CONFIG, "module_path": "my.extractors"}, ConfigError,
+     r"does not support 'module_path' \(got 'my.extractors'\).*allow_custom_code"),
+    ({"config": COLUMN_CONFIG, "module_file": "m.py", "module_path": "m"}, ConfigError,
+     "at most one of 'module_file' and 'module_path'"),
+    ({"config": COLUMN_CONFIG, "fairness_indicator_thresholds": [0.3, 0.5]}, ConfigError,
+     r"does not support 'fairness_indicator_thresholds' \(got \[0.3, 0.5\]\) yet: Fairness "
+     r"Indicators .* are issue 15"),
     ({"config": {"label": "y", "models": {"candidate": {"output": "probabilities"}}}},
      ConfigError, "models.candidate reads no prediction column, so it needs the 'model' input"),
     ({"config": dict(COLUMN_CONFIG, split="test")}, ConfigError,
@@ -446,3 +465,74 @@ def test_evaluation_metrics_per_slice_match_the_data(two_runs):
         first.metrics()["accuracy"])
     assert second.metrics(model="diff")["accuracy"] == pytest.approx(
         second.metrics()["accuracy"] - first.metrics()["accuracy"])
+
+
+# ------------------------------------------------------------------------------------------
+# TFX Evaluator parameters assay's config has no field for
+
+
+def test_feature_slicing_spec_becomes_the_slices_with_the_overall_one():
+    from tfx.proto import evaluator_pb2
+
+    spec = evaluator_pb2.FeatureSlicingSpec(specs=[
+        evaluator_pb2.SingleSlicingSpec(column_for_slicing=["island"]),
+        evaluator_pb2.SingleSlicingSpec(column_for_slicing=["island", "sex"]),
+        evaluator_pb2.SingleSlicingSpec(column_for_slicing=["island"])])
+    evaluator = Evaluator(examples=EXAMPLES, config=COLUMN_CONFIG, feature_slicing_spec=spec)
+    config = json.loads(evaluator.exec_properties["config"])
+    # TFX's executor (_get_slice_spec_from_feature_slicing_spec) always adds the overall slice.
+    assert config["slices"] == [["island"], ["island", "sex"], []]
+    assert {k: v for k, v in config.items() if k != "slices"} == COLUMN_CONFIG
+    assert {s.features for s in EvalConfig.from_dict(config).slices} == {
+        (), ("island",), ("island", "sex")}
+    # The JSON form, as TFX stores it in an execution property, gives the same.
+    from google.protobuf import json_format
+
+    again = Evaluator(examples=EXAMPLES, config=COLUMN_CONFIG,
+                      feature_slicing_spec=json_format.MessageToJson(
+                          spec, preserving_proto_field_name=True))
+    assert json.loads(again.exec_properties["config"])["slices"] == config["slices"]
+
+
+def test_feature_slicing_spec_slices_are_evaluated(tmp_path):
+    """The translated slices run: each slice's accuracy is that of its rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = {"label": [1, 0, 1, 1, 0, 0], "p": [0.9, 0.2, 0.4, 0.8, 0.7, 0.1],
+            "island": ["a", "a", "a", "b", "b", "b"]}
+    data = tmp_path / "data.parquet"
+    pq.write_table(pa.table(rows), str(data))
+    evaluator = Evaluator(examples=EXAMPLES, config=COLUMN_CONFIG,
+                          feature_slicing_spec={"specs": [{"column_for_slicing": ["island"]}]})
+    result = assay.api.evaluate(json.loads(evaluator.exec_properties["config"]), str(data),
+                                str(tmp_path / "out"))
+    assert result.metrics({"island": "a"})["accuracy"] == pytest.approx(2 / 3)
+    assert result.metrics({"island": "b"})["accuracy"] == pytest.approx(2 / 3)
+    assert result.metrics()["example_count"] == 6
+
+
+def test_preprocessing_function_names_are_accepted_when_defined():
+    """TFX's penguin and taxi examples read their label through the Transform graph: the
+    eval_config translates (once per model, the baseline copying the candidate's spec)."""
+    import tensorflow_model_analysis as tfma
+
+    eval_config = tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key="species_xf",
+                                    preprocessing_function_names=["transform_features"])],
+        metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+            class_name="SparseCategoricalAccuracy")])])
+    Evaluator(examples=EXAMPLES, model=MODEL, baseline_model=channel.Channel(
+        type=standard_artifacts.Model), eval_config=eval_config)
+    resolved = component_lib.executor.resolve_config(
+        None, json.dumps(json.loads(json_format_dumps(eval_config))), "/m/2", "/m/1")
+    for name in ("candidate", "baseline"):
+        assert resolved["models"][name]["preprocessing"] == ["transform_features"]
+        assert resolved["models"][name]["outputs"] == "scores"
+    assert resolved["models"]["baseline"]["path"] == "/m/1"
+
+
+def json_format_dumps(message):
+    from google.protobuf import json_format
+
+    return json_format.MessageToJson(message, preserving_proto_field_name=True)

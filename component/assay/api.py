@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional, Sequence
 from assay.data import files
 from assay.results import result as results
 from assay.results.publish import StagedOutput
+from assay.results.tfma_files import write_tfma_files
 from assay.engine.assemble import assemble
 from assay import validation
 from assay.metrics.registry import declared_directions
@@ -44,10 +45,11 @@ def load_config(config: ConfigLike) -> EvalConfig:
 
 
 def apply_overrides(config: ConfigLike, model: Optional[str] = None,
-                    baseline: Optional[str] = None, allow_pickle: bool = False) -> EvalConfig:
+                    baseline: Optional[str] = None, allow_pickle: bool = False,
+                    others: Optional[Mapping[str, str]] = None) -> EvalConfig:
     """The config with the model paths given from outside bound (assay.config.binding's rule,
     shared with the TFX and KFP executors), and the pickle opt-in applied to every model path."""
-    cfg = bound_config(config, model, baseline)
+    cfg = bound_config(config, model, baseline, others)
     if allow_pickle:
         cfg = cfg.replace(models=tuple(
             (n, dataclasses.replace(s, allow_pickle=True) if s.path else s) for n, s in cfg.models))
@@ -65,7 +67,8 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
              allow_pickle: bool = False, force_bless: Optional[str] = None,
              write_report: bool = True, engine: str = "auto",
              workers: Optional[int] = None,
-             allow_custom_code: Optional[Sequence[str]] = None) -> results.EvalResult:
+             allow_custom_code: Optional[Sequence[str]] = None,
+             models: Optional[Mapping[str, str]] = None) -> results.EvalResult:
     """Evaluates the config's models on `examples` in one full pass; writes `output`.
 
     Args:
@@ -91,6 +94,9 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         "local" otherwise. Both run the same stages (`assay.engine.passes`) and give the same
         results (up to the order in which float sums are merged).
       workers: workers of the local engine (default: the cores available).
+      models: {name: path} of other named models (benchmarks, `--model NAME=PATH`), bound by
+        the candidate's rule; each is evaluated beside the candidate, with its diff against the
+        baseline ("diff:NAME", see assay.config.model_names).
       allow_custom_code: the modules (and their submodules) whose classes the config's
         custom_metrics may load, e.g. ["mypkg.metrics"] (the --allow-custom-code flag): they run
         code when imported, so a config naming one that is not allowed is a ConfigError.
@@ -106,7 +112,7 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
     """
     from assay.data.options import set_options
     set_options(beam_pipeline_args)  # the driver's reads and writes use them too (S3 endpoint...)
-    cfg = apply_overrides(config, model, baseline, allow_pickle)
+    cfg = apply_overrides(config, model, baseline, allow_pickle, models)
     check_custom_code(cfg, allow_custom_code)  # before any custom module is imported
     thresholds, options = cfg.validation.thresholds, cfg.validation.options
     if force_bless is not None:
@@ -143,6 +149,9 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         staged.write_json(results.PLOTS_FILE, plots_doc)
         staged.write_json(results.CONFIG_FILE, cfg.to_dict())
         staged.write_json(results.VALIDATION_FILE, verdict.to_dict())
+        # TFMA's own files too, so TFMA's readers and the tools on them read this evaluation.
+        write_tfma_files(staged, cfg, metrics_doc, plots_doc, verdict.to_dict(), thresholds,
+                         _data_location(examples), plan.format)
         validation.write_blessing(files.join(staged.path, results.BLESSING_DIR), verdict)
         # Read back what was written (the result is what a later load_result gives), once.
         result = results.load_result(staged.path)
@@ -153,6 +162,13 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
             staged.write_text(report.REPORT_FILE, report.render_report(result))
         staged.commit()
     return result
+
+
+def _data_location(examples: Any) -> str:
+    """The examples as given, for TFMA's eval_config.json (display only)."""
+    if isinstance(examples, (list, tuple)):
+        return ",".join(os.fspath(e) for e in examples)
+    return os.fspath(examples)
 
 
 def validate(result: Any, config: Optional[ConfigLike] = None, *,

@@ -1,6 +1,7 @@
 """The `assay` command line.
 
     assay evaluate --config C --examples E [--model M] [--baseline B] --output DIR
+                   [--model NAME=PATH ...]     other named (benchmark) models
                    [--beam-pipeline-args "--direct_num_workers=2 ..."] [--allow-pickle]
                    [--allow-custom-code MODULE[,MODULE]]
                    [--mlmd sqlite:PATH | mysql://user:pass@host:port/db [--mlmd-pipeline NAME]
@@ -125,7 +126,7 @@ def _mlmd_inputs(store, args) -> dict:
 def _cmd_evaluate(args) -> int:
     import assay
 
-    problem = _mlmd_usage(args)
+    problem = _split_models(args) or _mlmd_usage(args)
     if problem:
         args.parser.error(problem)
     store, inputs = None, {"config": args.config, "model": args.model,
@@ -141,7 +142,8 @@ def _cmd_evaluate(args) -> int:
                             beam_pipeline_args=_beam_args(args.beam_pipeline_args),
                             allow_pickle=args.allow_pickle, force_bless=args.force_bless,
                             allow_custom_code=args.allow_custom_code,
-                            engine=args.engine, workers=args.workers)
+                            engine=args.engine, workers=args.workers,
+                            models=args.other_models)
     print(_summary(result))
     if result.blessed is not None:
         print(f"  verdict: {'BLESSED' if result.blessed else 'NOT_BLESSED'}")
@@ -158,6 +160,37 @@ def _cmd_evaluate(args) -> int:
     if result.blessed is not None and args.fail_on_not_blessed and not result.blessed:
         return EXIT_NOT_BLESSED
     return EXIT_OK
+
+
+def _split_models(args) -> Optional[str]:
+    """Sorts the --model flags: PATH (the candidate's) or NAME=PATH (a named model; NAME a model
+    name, so a path holding '=' such as gs://b/k=v stays a path). Sets args.model (the
+    candidate's path or None), args.baseline (from baseline=PATH) and args.other_models; returns
+    a usage problem or None."""
+    args.other_models = {}
+    given, args.model = list(args.model or []), None
+    for item in given:
+        name, eq, path = item.partition("=")
+        if not eq or not _MODEL_NAME.match(name):
+            name, path = "candidate", item
+        if not path:
+            return f"--model {item}: give a path after '{name}='"
+        if name == "baseline":
+            if args.baseline is not None:
+                return "give the baseline once: --baseline PATH or --model baseline=PATH"
+            args.baseline = path
+        elif name == "candidate":
+            if args.model is not None:
+                return "give the candidate's model once: --model PATH or --model candidate=PATH"
+            args.model = path
+        elif name in args.other_models:
+            return f"--model {name}=... is given twice"
+        else:
+            args.other_models[name] = path
+    return None
+
+
+_MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")  # as assay.config.model_names
 
 
 def _record(store, args, inputs, result) -> None:
@@ -236,7 +269,10 @@ def _add_evaluate(sub) -> None:
     ev.add_argument("--output", required=True,
                     help="results directory: a local path or a URI (gs://, s3://, ...); "
                          "replaced whole when the evaluation succeeds, untouched otherwise")
-    ev.add_argument("--model", help="candidate model path (overrides the config's)")
+    ev.add_argument("--model", action="append", metavar="[NAME=]PATH",
+                    help="candidate model path (overrides the config's); NAME=PATH gives the "
+                         "path of another named model (a benchmark such as previous=DIR), "
+                         "evaluated beside the candidate; repeatable")
     ev.add_argument("--baseline", help="baseline model path (overrides the config's), or "
                     "latest-blessed: the latest blessed model in ML Metadata (needs --mlmd)")
     ev.add_argument("--beam-pipeline-args", action="append", metavar="ARGS",

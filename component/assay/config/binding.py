@@ -6,6 +6,11 @@ and the KFP executor (the wired Model artifacts' paths). The config says HOW eac
 evaluated (run a model, or read its predictions from a column); the entry point says WHERE the
 model is.
 
+Other named models (benchmarks, see assay.config.model_names) get their paths from the config,
+or from `others` ({name: path}: the CLI's `--model NAME=PATH`, `assay.evaluate(models=...)`), by
+the same rule as the candidate, except that a model the config does not name is run like the
+candidate (rule 3, as a baseline is).
+
 The rule, for `candidate` and for `baseline`:
 
 1. A path given for a spec that runs a model (it has `path`, or neither `path` nor
@@ -47,7 +52,7 @@ import logging
 import os
 from typing import Any, Dict, Mapping, Optional, Union
 
-from assay.config.models import MODEL_NAMES
+from assay.config.model_names import check_model_name, ordered
 from assay.config.parse import read_config_file
 from assay.config.schema import EvalConfig, config_from
 from assay.errors import ConfigError, ConfigTypeError, InputNotFound
@@ -70,6 +75,11 @@ def _bind_one(name: str, spec: Optional[Dict[str, Any]], path: Optional[str],
             return spec
         if name == "baseline":
             return None  # a template for a baseline that this run does not have
+        if name != "candidate":
+            raise ConfigError(
+                f"models.{name} reads no prediction column, so it needs a 'path' in the config, "
+                f"--model {name}=PATH on the command line or models={{'{name}': PATH}} in "
+                f"assay.evaluate")
         raise ConfigError(
             f"models.{name} reads no prediction column, so it needs the 'model' input of the "
             f"TFX/KFP component (e.g. model=trainer.outputs['model']), model=... in "
@@ -80,13 +90,15 @@ def _bind_one(name: str, spec: Optional[Dict[str, Any]], path: Optional[str],
 
 
 def bind_models(raw: Mapping[str, Any], model: Optional[str] = None,
-                baseline: Optional[str] = None) -> Dict[str, Any]:
+                baseline: Optional[str] = None,
+                others: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
     """The config (its YAML/JSON form) with the given model paths bound by the module's rule.
 
     Args:
       raw: the config's YAML/JSON form; not modified.
       model: the candidate model's path, or None.
       baseline: the baseline model's path, or None.
+      others: {name: path} of other named models (benchmarks); None or {} for none.
 
     Returns:
       A new dict; `models` holds plain dicts (a spec written as a string becomes {path: ...}).
@@ -106,23 +118,31 @@ def bind_models(raw: Mapping[str, Any], model: Optional[str] = None,
                                   f"{type(s).__name__})")
     specs = {n: ({"path": s} if isinstance(s, (str, os.PathLike)) else dict(s))
              for n, s in (models or {}).items() if s is not None}
-    if models is None and model is None and baseline is None:
+    others = dict(others or {})
+    for name in others:
+        if name in ("candidate", "baseline"):
+            raise ConfigError(f"the {name}'s path is given as {name} (model=, baseline=, "
+                              f"--model PATH, --baseline PATH), not among the other models")
+        check_model_name(name, ("candidate", "baseline"))
+    if models is None and model is None and baseline is None and not others:
         return config  # nothing to bind; from_dict says that 'models' is missing
     candidate = specs.get("candidate", {})
-    for name, path in (("candidate", model), ("baseline", baseline)):
+    named = [(n, others.get(n)) for n in ordered(list(specs) + list(others))
+             if n not in ("candidate", "baseline")]
+    for name, path in [("candidate", model), ("baseline", baseline)] + named:
         bound = _bind_one(name, specs.get(name), path, candidate)
         specs.pop(name, None)
         if bound is not None:
             specs[name] = bound
     # Candidate first, as configs are written; names that are not models are kept for
     # from_dict to report with a suggestion.
-    config["models"] = {**{n: specs[n] for n in MODEL_NAMES if n in specs},
-                        **{n: s for n, s in specs.items() if n not in MODEL_NAMES}}
+    config["models"] = {n: specs[n] for n in ordered(specs)}
     return config
 
 
 def bound_config(config: ConfigLike, model: Optional[str] = None,
-                 baseline: Optional[str] = None) -> EvalConfig:
+                 baseline: Optional[str] = None,
+                 others: Optional[Mapping[str, str]] = None) -> EvalConfig:
     """An EvalConfig from an EvalConfig, its YAML/JSON form or a file, with models bound.
 
     Raises:
@@ -131,7 +151,7 @@ def bound_config(config: ConfigLike, model: Optional[str] = None,
     """
     pickled: Dict[str, bool] = {}
     if isinstance(config, EvalConfig):
-        if model is None and baseline is None:
+        if model is None and baseline is None and not others:
             return config
         raw, source = config.to_dict(), None
         # to_dict leaves out allow_pickle (the caller's opt-in, not config); a spec built in
@@ -149,7 +169,7 @@ def bound_config(config: ConfigLike, model: Optional[str] = None,
         raise ConfigTypeError(f"config must be an EvalConfig, a mapping or a file path "
                               f"(got {type(config).__name__})")
     try:
-        bound = bind_models(raw, model, baseline)
+        bound = bind_models(raw, model, baseline, others)
     except ConfigError as e:
         if source is None:
             raise

@@ -26,13 +26,16 @@ from assay.errors import ConfigError
 
 MODEL_NAMES = ("candidate", "baseline")
 MODEL_KEYS = ("path", "prediction", "kind", "signature", "output", "features", "batch_size",
-              "transform")
+              "transform", "outputs", "preprocessing")
 # Loading a joblib/pickle file runs code, so only whoever runs assay may allow it, never a
 # config (DESIGN principle 6): a config is data and often comes from a pipeline parameter.
 PICKLE_OPT_INS = ("--allow-pickle (CLI), allow_pickle=True (assay.evaluate) or the allow_pickle "
                   "parameter of the TFX or KFP component")
 KINDS = ("auto", "saved_model", "keras", "joblib")
 TRANSFORMS = ("none", "sigmoid", "softmax")
+# What the model's output values are (see ModelSpec.outputs): probabilities are checked to lie
+# in [0, 1]; scores are taken as TFMA takes them, any finite number.
+OUTPUTS = ("probabilities", "scores")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +56,14 @@ class ModelSpec:
         and KFP components' allow_pickle parameter), never read from nor written to a config.
       batch_size: the most rows given to the model at once (larger batches are split).
       transform: none | sigmoid | softmax, applied by the engine to the adapter's output.
+      outputs: probabilities (default: a binary prediction or a class probability outside
+        [0, 1] is an invalid value) or scores (any finite number is valid, as in TFMA, which
+        never checks a model's outputs: see assay.engine.scores for what each metric does
+        with them). A tfma.EvalConfig translates to scores.
+      preprocessing: names of SavedModel signatures run on each batch before the metrics, as
+        TFMA's ModelSpec.preprocessing_function_names (e.g. the Transform graph's
+        transform_features): their outputs are features that the label, the weight and the
+        slices may name, and they take precedence over raw features of the same name.
 
     Example:
       >>> ModelSpec(path="model.joblib", allow_pickle=True, features=["hour", "miles"])
@@ -69,11 +80,13 @@ class ModelSpec:
     allow_pickle: bool = False
     batch_size: int = 1024
     transform: str = "none"
+    outputs: str = "probabilities"
+    preprocessing: Tuple[str, ...] = ()
 
     def __post_init__(self):
         # Lists would make the spec unhashable (shared_model keys adapters by spec) and mutable
         # behind a frozen facade; store every sequence as a tuple.
-        for name in ("prediction", "features"):
+        for name in ("prediction", "features", "preprocessing"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
@@ -120,7 +133,25 @@ def parse_model(name: str, item: Any) -> ModelSpec:
         kw["batch_size"] = values.positive_int(item["batch_size"], f"{where}.batch_size")
     kw["transform"] = values.choice(item.get("transform", "none"), TRANSFORMS,
                                     f"{where}.transform")
+    kw["outputs"] = values.choice(item.get("outputs", "probabilities"), OUTPUTS,
+                                  f"{where}.outputs")
+    if item.get("preprocessing") is not None:
+        kw["preprocessing"] = _preprocessing(item["preprocessing"], has_path, where)
     return ModelSpec(**kw)
+
+
+def _preprocessing(value: Any, has_path: bool, where: str) -> Tuple[str, ...]:
+    """The signature names of `preprocessing` (a name or a list of distinct names)."""
+    names = values.str_list(value, f"{where}.preprocessing",
+                            "a list of SavedModel signature names, e.g. [transform_features]")
+    if not has_path:
+        raise ConfigError(f"{where}.preprocessing runs signatures of the model, but the model "
+                          f"is a prediction column (got preprocessing {list(names)}); give "
+                          f"path: MODEL_DIR instead of prediction:")
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise ConfigError(f"{where}.preprocessing must name distinct signatures "
+                          f"(got {list(names)})")
+    return names
 
 
 def model_to_config(spec: ModelSpec) -> Dict[str, Any]:
@@ -139,5 +170,5 @@ def model_to_config(spec: ModelSpec) -> Dict[str, Any]:
     return out
 
 
-__all__ = ["KINDS", "MODEL_KEYS", "MODEL_NAMES", "ModelSpec", "PICKLE_OPT_INS", "TRANSFORMS", "model_to_config",
-           "parse_model"]
+__all__ = ["KINDS", "MODEL_KEYS", "MODEL_NAMES", "ModelSpec", "OUTPUTS", "PICKLE_OPT_INS",
+           "TRANSFORMS", "model_to_config", "parse_model"]

@@ -18,12 +18,13 @@ import os
 from typing import Any, Dict, List, Mapping, Tuple
 
 from assay.config import values
-from assay.config.models import MODEL_NAMES, ModelSpec, parse_model
+from assay.config.model_names import check_model_name, ordered
+from assay.config.models import ModelSpec, parse_model
 from assay.config.slices import SliceSpec, parse_slice_spec
 from assay.errors import ConfigError
 
 _INT_KEYS = ("min_slice_size", "num_buckets", "calibration_bins", "batch_size")
-_STR_KEYS = ("format", "split", "invalid_values")
+_STR_KEYS = ("format", "split", "invalid_values", "query_key", "gain_key")
 
 
 class FrozenMapping(tuple):
@@ -77,15 +78,18 @@ class CustomMetricSpec:
 
 
 def parse_models(raw: Mapping[str, Any]) -> Tuple[Tuple[str, ModelSpec], ...]:
-    """The `models` section as (name, ModelSpec) pairs, candidate first."""
+    """The `models` section as (name, ModelSpec) pairs: candidate, baseline, then the other
+    (benchmark) models in the config's order (see assay.config.model_names)."""
     models = raw.get("models")
     if models is None:
         raise ConfigError("the config needs 'models', e.g. "
                           "models: {candidate: {prediction: pred}}")
-    values.expect(models, (Mapping,), "a mapping of candidate/baseline to model specs", "models")
-    values.check_keys(models, MODEL_NAMES, "models")
-    return tuple((n, parse_model(n, models[n])) for n in MODEL_NAMES
-                 if n in models and models[n] is not None)
+    values.expect(models, (Mapping,), "a mapping of model names (candidate, baseline, others) "
+                  "to model specs", "models")
+    for name in models:
+        check_model_name(name, models)
+    return tuple((n, parse_model(n, models[n])) for n in ordered(models)
+                 if models[n] is not None)
 
 
 def parse_slices(raw: Mapping[str, Any]) -> Tuple[SliceSpec, ...]:
@@ -137,6 +141,10 @@ def parse_settings(raw: Mapping[str, Any]) -> Dict[str, Any]:
         kw["label_vocabulary"] = tuple(str(v) for v in vocab)
     if raw.get("metrics") is not None:
         kw["metrics"] = values.str_list(raw["metrics"], "metrics", "a list of metric names")
+    if raw.get("cross_model_metrics") is not None:
+        kw["cross_model_metrics"] = values.str_list(raw["cross_model_metrics"],
+                                                    "cross_model_metrics",
+                                                    "a list of cross-model metric names")
     for key in _INT_KEYS:
         if key in raw:
             kw[key] = values.expect(raw[key], (int,), "an integer", key)
@@ -147,6 +155,8 @@ def parse_settings(raw: Mapping[str, Any]) -> Dict[str, Any]:
                                              float)
         if not kw["decision_thresholds"]:
             raise ConfigError("'decision_thresholds' needs at least one threshold")
+    if "ranking_top_k" in raw:
+        kw["ranking_top_k"] = _numbers(raw["ranking_top_k"], "ranking_top_k", int)
     if "top_k" in raw:
         kw["top_k"] = _numbers(raw["top_k"], "top_k", int)
     if "residual_quantiles" in raw:

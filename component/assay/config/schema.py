@@ -7,6 +7,7 @@ A config is a flat YAML or JSON document, validated when it is built:
     models:
       candidate: {path: serving_model_dir}        # or {prediction: pred_column}
       baseline: {prediction: old_prediction}      # optional
+      previous: {prediction: score_v6}            # optional benchmark models: any other name
     slices:
       - []                              # overall; always computed even if not listed
       - [hour]
@@ -14,6 +15,7 @@ A config is a flat YAML or JSON document, validated when it is built:
       - {day: 3}
       - {feature: miles, boundaries: [0, 1, 5, 10]}
     metrics: [auc, accuracy, log_loss]  # optional; defaults per task
+    cross_model_metrics: [symmetric_flip_rate]  # optional; each model vs the baseline
     min_slice_size: 30
 
 Example:
@@ -29,13 +31,16 @@ import json
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from assay.config import parse, values
-from assay.config.models import MODEL_NAMES, ModelSpec, model_to_config
+from assay.config.model_names import check_model_name, ordered
+from assay.config.models import ModelSpec, model_to_config
 from assay.config.parse import CustomMetricSpec
 from assay.config.slices import SliceSpec
+from assay.config.tfma_names import check_tfma_names
 from assay.config.validation import VALIDATION_KEYS, ValidationConfig
+from assay.metrics.cross_names import CROSS_MODEL_METRICS, parse_cross_name
 from assay.errors import ConfigError
 
-TASKS = ("binary", "multiclass", "regression")
+TASKS = ("binary", "multiclass", "regression", "multilabel")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +55,9 @@ class EvalConfig:
     label_vocabulary: Optional[Tuple[str, ...]] = None
     slices: Tuple[SliceSpec, ...] = (SliceSpec(),)
     metrics: Optional[Tuple[str, ...]] = None
+    # Cross-model metrics (assay.metrics.cross_names) to compute beside `metrics`, which they
+    # do not filter; naming them in `metrics` or in a threshold computes them too.
+    cross_model_metrics: Tuple[str, ...] = ()
     min_slice_size: int = 1
     decision_thresholds: Tuple[float, ...] = (0.5,)
     top_k: Tuple[int, ...] = (3,)
@@ -62,19 +70,40 @@ class EvalConfig:
     format: str = "auto"
     split: str = "eval"
     invalid_values: str = "error"
+    query_key: Optional[str] = None  # ranking (assay.metrics.ranking): the query column
+    gain_key: Optional[str] = None  # NDCG's gain column; None: the label
+    ranking_top_k: Tuple[int, ...] = (1, 3, 5)  # the k of each ndcg@k
     validation: ValidationConfig = ValidationConfig()  # thresholds and options, parsed once
+    tfma_names: Any = ()  # {assay metric: TFMA key name}, checked: assay.config.tfma_names
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
             # A config built directly may pass lists; store tuples so it stays immutable.
             if isinstance(getattr(self, f.name), list):
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
+        object.__setattr__(self, "tfma_names", check_tfma_names(self.tfma_names))
         names = [n for n, _ in self.models]
         if "candidate" not in names:
             raise ConfigError("models needs a 'candidate' entry, e.g. "
                               "models: {candidate: {prediction: pred}}")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"'models' names a model twice (got {names})")
+        for name in names:
+            check_model_name(name, names)
+        for i, t in enumerate(self.validation.thresholds):
+            if t.model not in names:
+                raise ConfigError(f"thresholds[{i}] ({t.metric}) names model '{t.model}', which "
+                                  f"is not in 'models' (models: {', '.join(names)})")
+        if self.query_key is not None or self.gain_key is not None:
+            from assay.metrics.ranking_names import check_ranking_config
+            check_ranking_config(self.query_key, self.gain_key, self.ranking_top_k)
         if self.task is not None and self.task not in TASKS:
             raise ConfigError(f"'task' must be one of {', '.join(TASKS)} (got {self.task!r})")
+        for name in self.cross_model_metrics:
+            if not isinstance(name, str) or parse_cross_name(name) is None:
+                raise ConfigError(f"'cross_model_metrics' lists cross-model metrics ("
+                                  f"{', '.join(CROSS_MODEL_METRICS)}, flip rates with @t) "
+                                  f"(got {name!r})")
         if self.min_slice_size < 1:
             raise ConfigError(f"'min_slice_size' must be at least 1 (got {self.min_slice_size})")
         if self.batch_size < 1:
@@ -108,6 +137,14 @@ class EvalConfig:
     def has_baseline(self) -> bool:
         return "baseline" in self.model_specs
 
+    @property
+    def compared_models(self) -> Tuple[str, ...]:
+        """The models compared with the baseline (each gets a diff record): every model but
+        the baseline, candidate first; () without a baseline."""
+        if not self.has_baseline:
+            return ()
+        return tuple(n for n, _ in self.models if n != "baseline")
+
     def replace(self, **changes) -> "EvalConfig":
         return dataclasses.replace(self, **changes)
 
@@ -116,8 +153,7 @@ class EvalConfig:
         models = {n: s for n, s in self.models if n != name}
         if spec is not None:
             models[name] = spec
-        order = [n for n in MODEL_NAMES if n in models]
-        return self.replace(models=tuple((n, models[n]) for n in order))
+        return self.replace(models=tuple((n, models[n]) for n in ordered(models)))
 
     # -- I/O ----------------------------------------------------------------------------------
 
@@ -127,6 +163,8 @@ class EvalConfig:
         values.expect(raw, (Mapping,), "a mapping", "config")
         values.check_keys(raw, _TOP_KEYS, "the config")
         kw = parse.config_fields(raw)
+        if raw.get("tfma_names") is not None:
+            kw["tfma_names"] = raw["tfma_names"]  # checked in __post_init__
         validation = {k: raw[k] for k in VALIDATION_KEYS if k in raw}
         if validation:
             # A custom metric may declare a max_regression's direction; the plan checks that.
@@ -146,7 +184,8 @@ class EvalConfig:
         if self.weight:
             out["weight"] = self.weight
         for f in dataclasses.fields(self):
-            if f.name in ("label", "models", "weight", "slices", "validation", "custom_metrics"):
+            if f.name in ("label", "models", "weight", "slices", "validation", "custom_metrics",
+                          "tfma_names"):
                 continue
             v = getattr(self, f.name)
             if v != f.default:
@@ -155,6 +194,8 @@ class EvalConfig:
         if self.custom_metrics:
             out["custom_metrics"] = [c.to_config() for c in self.custom_metrics]
         out.update(self.validation.to_config())
+        if self.tfma_names:
+            out["tfma_names"] = dict(self.tfma_names)
         return out
 
     def to_json(self) -> str:

@@ -14,7 +14,7 @@
                     direction=tfma.MetricDirection.HIGHER_IS_BETTER,
                     absolute={"value": -0.01})))])])
     from_tfma(eval_config)
-    # {'label': 'label', 'models': {'candidate': {'prediction': 'score'}},
+    # {'label': 'label', 'models': {'candidate': {'outputs': 'scores', 'prediction': 'score'}},
     #  'slices': [[], ['region']],
     #  'thresholds': [{'metric': 'auc', 'min': 0.7, 'max_regression': {'absolute': 0.01},
     #                  'slices': [[], ['region']]}]}
@@ -27,6 +27,9 @@ What is translated (TFMA 0.47 semantics, evaluators/metrics_validator.py):
     signature_name -> signature, prediction_key -> output (the model's output key); a baseline
     spec with no baseline path is dropped (TFX's first run), and a baseline path with no baseline
     spec copies the candidate's spec (as TFMA's update_eval_config_with_defaults does).
+    preprocessing_function_names -> preprocessing (signatures run on each batch; their outputs
+    are features the label, weight and slices may name: assay.engine.transformed). Every
+    model gets outputs: scores, since TFMA takes a model's outputs as they are (logits too).
   - slicing_specs: feature_keys -> [keys], feature_values -> {feature: value} (numeric strings
     become numbers, as TFMA's slicer does), both -> {keys: [...], values: {...}}. No slicing
     specs means the overall slice only.
@@ -50,7 +53,8 @@ Known differences of the translated config from TFMA (all on purpose, see assay.
   - Relative change against a zero baseline (TFMA fails any relative bound; see
     assay.validation.checks), and bounds are compared with a 1e-9 tolerance.
 
-Anything else (cross-slice thresholds, multi-output models, binarize / aggregate options,
+query_key, binarize class_ids and aggregate: see assay.config.tfma_spec_options.
+Anything else (cross-slice thresholds, multi-output models, binarize k_list / top_k_list,
 confidence intervals, custom metric modules, ...) raises `TfmaConfigError`, naming every
 unsupported part at once.
 
@@ -64,6 +68,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from assay.config.tfma_metrics import (FIRST_DECISION_THRESHOLD, METRIC_NAMES, Translation,
                                        default_metric_name)
+from assay.config import tfma_models, tfma_spec_options
 from assay.config.tfma_metrics import unwrapped as _wrapped
 from assay.errors import ConfigError, ConfigTypeError
 
@@ -122,17 +127,17 @@ class _Translation(Translation):
     # -- models -------------------------------------------------------------------------------
 
     def model(self, where: str, spec: Mapping[str, Any], path: Optional[str]) -> Dict[str, Any]:
-        for key in ("preprocessing_function_names", "label_keys", "prediction_keys",
-                    "example_weight_keys", "padding_options"):
+        for key in ("label_keys", "prediction_keys", "example_weight_keys", "padding_options"):
             if spec.get(key):
-                self.unsupported(where, f"'{key}' (multi-output models and preprocessing "
-                                        f"functions are not supported)")
+                self.unsupported(where, f"'{key}' (multi-output models are not supported)")
         if spec.get("model_type", "") not in _MODEL_TYPES:
             self.unsupported(where, f"model_type '{spec['model_type']}' (assay runs TF "
                                     f"SavedModel signatures: leave model_type empty, or use "
                                     f"tf_keras or tf_generic)")
-        out: Dict[str, Any] = {}
+        # TFMA takes a model's outputs as they are (logits, scores): no range is checked.
+        out: Dict[str, Any] = {"outputs": "scores"}
         prediction_key = spec.get("prediction_key") or None
+        preprocessing = list(spec.get("preprocessing_function_names") or [])
         if path is None:
             if prediction_key is None:
                 self.unsupported(where, "no prediction_key: a model-agnostic evaluation (no "
@@ -140,8 +145,14 @@ class _Translation(Translation):
                                         "named by prediction_key")
             else:
                 out["prediction"] = prediction_key
+            if preprocessing:
+                self.unsupported(where, f"preprocessing_function_names {preprocessing}: they "
+                                        f"are signatures of the model, and a model-agnostic "
+                                        f"evaluation (no model path given) runs no model")
             return out
         out["path"] = path
+        if preprocessing:
+            out["preprocessing"] = preprocessing
         if spec.get("signature_name"):
             out["signature"] = spec["signature_name"]
         if prediction_key:
@@ -156,14 +167,15 @@ class _Translation(Translation):
         specs = specs or [{}]
         candidates = [(i, s) for i, s in enumerate(specs) if not s.get("is_baseline")]
         baselines = [(i, s) for i, s in enumerate(specs) if s.get("is_baseline")]
-        if len(candidates) != 1 or len(baselines) > 1:
+        if not candidates or len(baselines) > 1:
             raise TfmaConfigError(
-                f"model_specs: assay evaluates one candidate and at most one baseline "
+                f"model_specs: assay evaluates a candidate, at most one baseline and other "
+                f"named models (the first spec without is_baseline is the candidate) "
                 f"(is_baseline: true) (got {len(candidates)} candidate(s) and "
                 f"{len(baselines)} baseline(s))")
         if model_paths is not None and "candidate" not in model_paths:
             raise TfmaConfigError(f"model_paths needs 'candidate' (got {sorted(model_paths)})")
-        (ci, cand), = candidates
+        (ci, cand), others = candidates[0], candidates[1:]
         names = {"candidate": cand.get("name") or "candidate"}
         models = {"candidate": self.model(f"model_specs[{ci}]", cand,
                                           model_paths and model_paths["candidate"])}
@@ -185,6 +197,7 @@ class _Translation(Translation):
             where, spec = (f"model_specs[{bi}]", base) if baselines else (f"model_specs[{ci}]",
                                                                           cand)
             models["baseline"] = self.model(where, spec, model_paths["baseline"])
+        tfma_models.benchmark_models(self, others, models, names, model_paths)
         return models, label, weight, names
 
     # -- slices -------------------------------------------------------------------------------
@@ -210,35 +223,30 @@ class _Translation(Translation):
         return sliced
 
     def metrics_spec_applies(self, where: str, spec: Mapping[str, Any], candidate_name: str,
-                             model_names: Mapping[str, str]) -> bool:
-        """Notes the metrics spec's untranslatable options; True when it applies to the
-        candidate (its model_names name it, or name no model)."""
+                             model_names: Mapping[str, str]) -> List[str]:
+        """Notes the metrics spec's untranslatable options; returns the assay models its
+        thresholds apply to (assay.config.tfma_models.threshold_models)."""
         for key, what in (("output_names", "multi-output models"),
                           ("output_weights", "multi-output models"),
-                          ("binarize", "assay's multiclass metrics are per class already "
-                                       "(metric/<class>)"),
-                          ("aggregate", "use assay's *_macro / *_micro metrics"),
-                          ("query_key", "query/ranking metrics"),
                           ("cross_slice_thresholds", "use assay's max_gap")):
             value = spec.get(key)
             if value and not (key == "output_names" and value == [""]):
                 self.unsupported(f"{where}.{key}", f"not supported: {what}")
         weights = spec.get("example_weights") or {}
+        self.unweighted = bool(weights.get("unweighted") and not weights.get("weighted"))
         counts_only = all(m.get("class_name") == "ExampleCount" for m in spec.get("metrics", []))
         if (self.weight and weights.get("unweighted") and not weights.get("weighted")
                 and not counts_only):
             self.unsupported(f"{where}.example_weights", "unweighted metrics only (assay "
                                                          "weights every metric by `weight`)")
-        applies = True
         if spec.get("model_names"):
             known = set(model_names.values())
             for n in spec["model_names"]:
                 if n and n not in known:
                     self.unsupported(f"{where}.model_names", f"'{n}' names no model_spec "
                                      f"(model names: {sorted(known)})")
-            # "" is TFMA's name for the one model of a config without a baseline.
-            applies = bool({candidate_name, ""} & set(spec["model_names"]))
-        return applies
+        # "" is TFMA's name for the one model of a config without a baseline.
+        return tfma_models.threshold_models(spec.get("model_names"), model_names)
 
     def metrics_spec(self, where: str, spec: Mapping[str, Any], every_slice: List[Any],
                      candidate_name: str, model_names: Mapping[str, str]
@@ -246,14 +254,16 @@ class _Translation(Translation):
         """The assay thresholds of one tfma.MetricsSpec: those given with a metric, per slice,
         or by metric name."""
         applies = self.metrics_spec_applies(where, spec, candidate_name, model_names)
+        options = tfma_spec_options.read_options(self, where, spec)  # query_key, binarize, ...
         thresholds: List[Dict[str, Any]] = []
         by_name: Dict[str, Tuple[Optional[str], float]] = {}
 
         def add(w: str, metric: Optional[str], scale: float, t: Mapping[str, Any],
                 slices: List[Any]) -> None:
-            translated = self.threshold(w, metric, scale, t, slices)
-            if translated is not None and applies:
-                thresholds.append(translated)
+            for one in metric if isinstance(metric, list) else [metric]:  # binarized: several
+                translated = self.threshold(w, one, scale, t, slices)
+                if translated is not None:
+                    thresholds.extend(tfma_models.for_models(translated, applies))
 
         def per_slice(w: str, metric: Optional[str], scale: float,
                       items: List[Mapping[str, Any]]) -> None:
@@ -265,7 +275,12 @@ class _Translation(Translation):
 
         for j, metric in enumerate(spec.get("metrics") or []):
             w = f"{where}.metrics[{j}] ({metric.get('class_name', '')})"
-            tfma_name, name, scale = self.metric(w, metric)
+            if metric.get("class_name") in tfma_models.CROSS_MODEL_CLASSES:
+                cross = tfma_models.cross_model_spec(self, w, metric, by_name)
+                if metric.get("threshold") and cross:
+                    add(f"{w}.threshold", cross, 1.0, metric["threshold"], every_slice)
+                continue
+            tfma_name, name, scale = tfma_spec_options.translate(self, w, metric, options)
             by_name[tfma_name] = (name, scale)
             if metric.get("cross_slice_thresholds"):
                 self.unsupported(f"{w}.cross_slice_thresholds", "not supported (use assay's "
@@ -349,7 +364,9 @@ def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
     Example:
         >>> from_tfma({"model_specs": [{"label_key": "y", "prediction_key": "p"}],
         ...            "options": {"min_slice_size": 20}})
-        {'label': 'y', 'models': {'candidate': {'prediction': 'p'}}, 'min_slice_size': 20}
+        ... # doctest: +NORMALIZE_WHITESPACE
+        {'label': 'y', 'models': {'candidate': {'outputs': 'scores', 'prediction': 'p'}},
+         'min_slice_size': 20}
     """
     raw = _as_dict(eval_config)
     unknown = sorted(k for k in raw if k not in _TOP_KEYS)
@@ -359,6 +376,7 @@ def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
     tr = _Translation()
     models, label, weight, names = tr.models(list(raw.get("model_specs") or []), model_paths)
     tr.weight = weight
+    tr.label = label
     slicing = raw.get("slicing_specs") or [{}]
     slices = [tr.slicing_spec(f"slicing_specs[{i}]", s) for i, s in enumerate(slicing)]
     every_slice = _every_slice(slices)
@@ -385,6 +403,11 @@ def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
         out["top_k"] = tr.top_k
     if options.get("min_slice_size") is not None:
         out["min_slice_size"] = int(_wrapped(options["min_slice_size"]))
+    if getattr(tr, "cross_model", None):
+        out["cross_model_metrics"] = tr.cross_model
+    out.update(tfma_spec_options.settings(tr))  # query_key, gain_key, ranking_top_k, task
     if thresholds:
         out["thresholds"] = thresholds
+    if tr.tfma_names:  # {assay metric: TFMA's name for it}, for TFMA's files and readers
+        out["tfma_names"] = dict(sorted(tr.tfma_names.items()))
     return out

@@ -19,30 +19,44 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from assay.config.tfma_models import CROSS_MODEL_CLASSES
+from assay.metrics.tfma_names import (DEFAULT_AREA_THRESHOLDS, DEFAULT_CONSTRAINED_THRESHOLDS,
+                                      tfma_name as family_name)
+
 __all__ = ["METRIC_NAMES", "Translation", "default_metric_name", "unwrapped"]
 
 
 # TFMA / Keras metric class -> assay metric name (None: a plot, which assay always writes).
+# Names with TFMA's own semantics (auc_tfma, binary_crossentropy, ...) are computed by
+# assay.metrics.tfma_family when a config asks for them; see assay.metrics.tfma_names.
 METRIC_NAMES: Dict[str, Optional[str]] = {
     "ExampleCount": "example_count",
     "WeightedExampleCount": "weighted_example_count",
-    "AUC": "auc",
-    "AUCPrecisionRecall": "auc_pr",
+    "AUC": "auc_tfma",
+    "AUCPrecisionRecall": "auc_pr_tfma",
     "BinaryAccuracy": "accuracy",
     "Accuracy": "accuracy",
     "CategoricalAccuracy": "accuracy",
     "SparseCategoricalAccuracy": "accuracy",
     "Precision": "precision",
+    "PPV": "precision",
     "Recall": "recall",
+    "TPR": "recall",
     "F1Score": "f1",
     "Specificity": "specificity",
+    "TNR": "specificity",
     "FallOut": "false_positive_rate",
+    "FPR": "false_positive_rate",
     "TruePositives": "tp",
+    "TP": "tp",
     "FalsePositives": "fp",
+    "FP": "fp",
     "TrueNegatives": "tn",
+    "TN": "tn",
     "FalseNegatives": "fn",
-    "BinaryCrossentropy": "log_loss",
-    "BinaryCrossEntropy": "log_loss",
+    "FN": "fn",
+    "BinaryCrossentropy": "binary_crossentropy",  # Keras' (clipped to [1e-7, 1 - 1e-7])
+    "BinaryCrossEntropy": "log_loss",  # TFMA's own, unclipped: equal unless p is 0 or 1
     "CategoricalCrossentropy": "log_loss",
     "CategoricalCrossEntropy": "log_loss",
     "SparseCategoricalCrossentropy": "log_loss",
@@ -53,20 +67,59 @@ METRIC_NAMES: Dict[str, Optional[str]] = {
     "RootMeanSquaredError": "rmse",
     "MeanAbsoluteError": "mae",
     "MeanAbsolutePercentageError": "mape",
+    "MeanSquaredLogarithmicError": "mean_squared_logarithmic_error",
+    "SquaredPearsonCorrelation": "squared_pearson_correlation",
+    "CoefficientOfDiscrimination": "coefficient_of_discrimination",
+    "RelativeCoefficientOfDiscrimination": "relative_coefficient_of_discrimination",
+    "MaxRecall": "max_recall",
     "TopKCategoricalAccuracy": "top_k_accuracy",
     "SparseTopKCategoricalAccuracy": "top_k_accuracy",
     "CalibrationPlot": None,
     "ConfusionMatrixPlot": None,
     "MultiClassConfusionMatrixPlot": None,
+    # Matrices at thresholds: assay writes tp@t, fp@t, tn@t, fn@t for each threshold, and
+    # its multi-class confusion matrix plot.
+    "ConfusionMatrixAtThresholds": None,
+    "MultiClassConfusionMatrixAtThresholds": None,
+    "ScoreDistributionPlot": None,
 }
+# TFMA's ConfusionMatrixMetric classes computed by assay.metrics.tfma_family as {formula}@{t}.
+_FORMULAS = {
+    "MissRate": "false_negative_rate", "FNR": "false_negative_rate",
+    "NegativePredictiveValue": "negative_predictive_value", "NPV": "negative_predictive_value",
+    "FalseDiscoveryRate": "false_discovery_rate", "FalseOmissionRate": "false_omission_rate",
+    "Prevalence": "prevalence", "PrevalenceThreshold": "prevalence_threshold",
+    "ThreatScore": "threat_score", "BalancedAccuracy": "balanced_accuracy",
+    "MatthewsCorrelationCoefficient": "matthews_correlation_coefficient",
+    "FowlkesMallowsIndex": "fowlkes_mallows_index", "Informedness": "informedness",
+    "Markedness": "markedness", "PositiveLikelihoodRatio": "positive_likelihood_ratio",
+    "NegativeLikelihoodRatio": "negative_likelihood_ratio",
+    "DiagnosticOddsRatio": "diagnostic_odds_ratio",
+    "PredictedPositiveRate": "predicted_positive_rate",
+}
+METRIC_NAMES.update(_FORMULAS)
+# Cross-model metrics (flip rates, prediction difference, cosine similarity): translated to
+# cross_model_metrics by assay.config.tfma_models, before `Translation.metric` sees them.
+METRIC_NAMES.update(CROSS_MODEL_CLASSES)
+# Curve points under a constraint: class -> (assay base name, the config key of the value).
+_CONSTRAINED = {
+    "PrecisionAtRecall": ("precision_at_recall", "recall"),
+    "RecallAtPrecision": ("recall_at_precision", "precision"),
+    "SensitivityAtSpecificity": ("sensitivity_at_specificity", "specificity"),
+    "SpecificityAtSensitivity": ("specificity_at_sensitivity", "sensitivity"),
+    "RecallAtFalsePositiveRate": ("recall_at_false_positive_rate", "false_positive_rate"),
+}
+METRIC_NAMES.update((c, base) for c, (base, _) in _CONSTRAINED.items())
 # TFMA/Keras report MAPE in percent, assay as a fraction: bounds are scaled by this.
 _SCALE = {"MeanAbsolutePercentageError": 0.01}
-# Metrics with a decision threshold (Keras `thresholds` / `threshold`), and whether assay has
-# an `@t` variant of them for thresholds other than its first decision threshold (0.5).
-_AT_THRESHOLD = {"BinaryAccuracy", "Precision", "Recall", "F1Score", "TruePositives",
-                 "FalsePositives", "TrueNegatives", "FalseNegatives", "Specificity", "FallOut"}
-_NO_AT_VARIANT = {"Specificity", "FallOut"}
-_ALWAYS_AT = {"TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives"}
+# Metrics with a decision threshold (Keras `thresholds` / `threshold`). assay's binary family
+# has those of _BINARY_AT at any of its decision thresholds (precision@0.3, named without the
+# @ at its first one, 0.5); the others are {formula}@{t} of assay.metrics.tfma_family.
+_BINARY_AT = {"BinaryAccuracy", "Precision", "PPV", "Recall", "TPR", "F1Score", "TruePositives",
+              "TP", "FalsePositives", "FP", "TrueNegatives", "TN", "FalseNegatives", "FN"}
+_AT_THRESHOLD = _BINARY_AT | {"Specificity", "TNR", "FallOut", "FPR"} | set(_FORMULAS)
+_ALWAYS_AT = {"TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives",
+              "TP", "FP", "TN", "FN"}
 # Metric config keys that change nothing when they hold these values (Keras/TFMA defaults).
 _HARMLESS = {"name": None, "dtype": None, "num_thresholds": None, "summation_method": None,
              "num_buckets": None, "left": None, "right": None, "axis": -1, "fn": None,
@@ -87,8 +140,18 @@ def unwrapped(value: Any) -> Any:
     return value
 
 
+# Default names that are not the class name in snake_case (tfma.metrics' *_NAME constants).
+_DEFAULT_NAMES = {"BinaryCrossEntropy": "binary_crossentropy",
+                  "CategoricalCrossEntropy": "categorical_crossentropy",
+                  "MultiClassConfusionMatrixAtThresholds":
+                      "multi_class_confusion_matrix_at_thresholds"}
+
+
 def default_metric_name(class_name: str) -> str:
-    """The name TFMA gives a metric with no configured name: its class name in snake_case."""
+    """The name TFMA gives a metric with no configured name: mostly its class name in
+    snake_case (tests/test_tfma_metrics.py checks every class against TFMA's own)."""
+    if class_name in _DEFAULT_NAMES:
+        return _DEFAULT_NAMES[class_name]
     intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", class_name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
 
@@ -107,6 +170,8 @@ class Translation:
       decision_thresholds: decision thresholds other than 0.5 that translated metrics use.
       top_k: the k of every top-k metric seen.
       weight: the example weight column, when the config has one.
+      tfma_names: {assay metric name: the name TFMA writes for it} of every metric translated
+        (the config's `name`, else the class's default name).
     """
 
     def __init__(self):
@@ -114,6 +179,8 @@ class Translation:
         self.decision_thresholds: List[float] = []
         self.top_k: List[int] = []
         self.weight: Optional[str] = None
+        self.tfma_names: Dict[str, str] = {}
+        self.unweighted = False  # the metrics spec being read asks for unweighted metrics
 
     def unsupported(self, where: str, what: str) -> None:
         self.problems.append(f"{where}: {what}")
@@ -141,27 +208,22 @@ class Translation:
         name = METRIC_NAMES[class_name]
         handled = {"name", "dtype"}
         if class_name == "AUC" and str(cfg.get("curve", "ROC")).upper() == "PR":
-            name = "auc_pr"
+            name = "auc_pr_tfma"
             handled.add("curve")
-        if class_name in _AT_THRESHOLD:
-            t = cfg.get("thresholds", cfg.get("threshold"))
-            handled |= {"thresholds", "threshold"}
-            if isinstance(t, list):
-                if len(t) != 1:
-                    self.unsupported(where, f"{class_name} with several thresholds {t}; give "
-                                            f"one MetricConfig per threshold")
-                    t = None
-                else:
-                    t = t[0]
-            t = FIRST_DECISION_THRESHOLD if t is None else float(t)
-            if t != FIRST_DECISION_THRESHOLD or class_name in _ALWAYS_AT:
-                if class_name in _NO_AT_VARIANT:
-                    self.unsupported(where, f"{class_name} at threshold {t} (assay computes "
-                                            f"{name} at its first decision threshold, 0.5)")
-                else:
-                    name = f"{name}@{_format_threshold(t)}"
-                    if t != FIRST_DECISION_THRESHOLD and t not in self.decision_thresholds:
-                        self.decision_thresholds.append(t)
+        if name in ("auc_tfma", "auc_pr_tfma"):
+            name = self._area(where, class_name, name, cfg, handled)
+        elif class_name in _CONSTRAINED:
+            name = self._constrained(where, class_name, cfg, handled)
+        elif class_name in _AT_THRESHOLD:
+            name = self._at_threshold(where, class_name, name, cfg, handled)
+        elif class_name == "ExampleCount" and self.weight and not self.unweighted:
+            name = "weighted_example_count"  # TFMA weights it unless the spec says unweighted
+        elif class_name == "MaxRecall" and cfg.get("thresholds") in (None, 1e-12, [1e-12]):
+            handled.add("thresholds")  # MaxRecall is recall at 1e-12, written in its config
+        elif class_name == "ConfusionMatrixAtThresholds":
+            handled.add("thresholds")
+            for t in cfg.get("thresholds") or []:
+                self._decision_threshold(float(t))
         if name == "top_k_accuracy":
             k = int(cfg.get("k", 5))
             handled.add("k")
@@ -174,7 +236,69 @@ class Translation:
             if key in ("num_thresholds", "summation_method", "num_buckets", "reduction", "fn"):
                 continue  # how TFMA approximates; assay computes its own way
             self.unsupported(where, f"{class_name} config '{key}': {value!r}")
+        if name is not None:
+            self.tfma_names.setdefault(name, tfma_name)
         return tfma_name, name, _SCALE.get(class_name, 1.0)
+
+    def _decision_threshold(self, t: float) -> None:
+        if t != FIRST_DECISION_THRESHOLD and t not in self.decision_thresholds:
+            self.decision_thresholds.append(t)
+
+    def _one_value(self, where: str, class_name: str, key: str, value: Any) -> Optional[float]:
+        """A threshold or constraint given as a number or a list of one; None if several."""
+        if isinstance(value, list):
+            if len(value) != 1:
+                self.unsupported(where, f"{class_name} with several {key} {value}; give one "
+                                        f"MetricConfig per value")
+                return None
+            value = value[0]
+        return None if value is None else float(value)
+
+    def _at_threshold(self, where: str, class_name: str, name: str, cfg: Mapping[str, Any],
+                      handled: set) -> str:
+        """precision, precision@0.3 (binary family) or {formula}@{t} (TFMA family)."""
+        handled |= {"thresholds", "threshold"}
+        t = self._one_value(where, class_name, "thresholds",
+                            cfg.get("thresholds", cfg.get("threshold")))
+        t = FIRST_DECISION_THRESHOLD if t is None else t
+        if class_name not in _BINARY_AT:
+            if t == FIRST_DECISION_THRESHOLD and name in ("specificity", "false_positive_rate"):
+                return name  # the binary family's, at its first decision threshold
+            return family_name(name, t)
+        if t == FIRST_DECISION_THRESHOLD and class_name not in _ALWAYS_AT:
+            return name
+        self._decision_threshold(t)
+        return f"{name}@{_format_threshold(t)}"
+
+    def _area(self, where: str, class_name: str, name: str, cfg: Mapping[str, Any],
+              handled: set) -> str:
+        """auc_tfma / auc_pr_tfma, with ;n=N for a num_thresholds other than TFMA's 10000."""
+        handled |= {"num_thresholds", "summation_method"}
+        summation = str(cfg.get("summation_method") or "interpolation").lower()
+        if summation != "interpolation":
+            self.unsupported(where, f"{class_name} summation_method '{summation}' (assay "
+                                    f"computes TFMA's default, 'interpolation')")
+        n = cfg.get("num_thresholds")
+        n = None if n in (None, DEFAULT_AREA_THRESHOLDS) else int(n)
+        return family_name(name, None, n)
+
+    def _constrained(self, where: str, class_name: str, cfg: Mapping[str, Any],
+                     handled: set) -> Optional[str]:
+        """precision_at_recall@0.8 and its kin, with ;n=N for a num_thresholds other than
+        TFMA's 10000."""
+        base, key = _CONSTRAINED[class_name]
+        handled |= {key, "num_thresholds"}
+        value = self._one_value(where, class_name, key, cfg.get(key))
+        if value is None or not 0.0 <= value <= 1.0:
+            if key in cfg and not isinstance(cfg[key], list):
+                self.unsupported(where, f"{class_name} '{key}' must lie in [0, 1] "
+                                        f"(got {cfg[key]!r})")
+            elif key not in cfg:
+                self.unsupported(where, f"{class_name} needs '{key}' (a number in [0, 1])")
+            return None
+        n = cfg.get("num_thresholds")
+        n = None if n in (None, DEFAULT_CONSTRAINED_THRESHOLDS) else int(n)
+        return family_name(base, value, n)
 
     def threshold(self, where: str, metric: Optional[str], scale: float,
                   threshold: Mapping[str, Any], slices: List[Any]) -> Optional[Dict[str, Any]]:

@@ -9,6 +9,8 @@ Config (YAML or JSON; every key below is optional except `metric` and one bound 
       - {metric: auc, slices: [{region: north}], min: 0.65} # the one slice region=north
       - {metric: auc, max_gap: {across: [region], value: 0.05}}
       - {metric: my_score, direction: higher, max_regression: 0.02}  # custom metric
+      - {metric: auc, model: previous, min: 0.6}          # a named model (default candidate)
+      - {metric: symmetric_flip_rate, max: 0.1}           # cross-model: candidate vs baseline
 
 The other validation keys (on_no_thresholds, ...): assay.config.validation. What each key means
 when the thresholds are checked: assay.validation. Here they are parsed, once, into frozen
@@ -31,8 +33,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from assay.config.model_names import check_model_name
 from assay.config.values import check_keys, choice, expect, is_number, number, type_name
 from assay.errors import ConfigError, ConfigTypeError
+from assay.metrics.cross_names import is_cross_name, parse_cross_name
 from assay.metrics.registry import DIRECTION_CHOICES, metric_info
 from assay.results.slices import canonical_value, features_label
 
@@ -142,9 +146,11 @@ class Threshold:
 
     Attributes:
       metric: metric name as in the records (e.g. "auc", "precision@0.3", "f1_macro").
-      min, max: inclusive bounds on the candidate's value.
+      min, max: inclusive bounds on the model's value (the candidate's by default); for a
+        cross-model metric (assay.metrics.cross_names), on its value between the model and
+        the baseline.
       max_regression_absolute: largest allowed change against the baseline in the worse
-        direction, candidate - baseline (negative: an improvement of at least that is required).
+        direction, model - baseline (negative: an improvement of at least that is required).
       max_regression_relative: the same, relative: (candidate - baseline) / |baseline|.
       max_gap: bound on the spread of the metric across the slices of a spec.
       slices: where min / max / max_regression apply (default: the overall slice).
@@ -152,6 +158,8 @@ class Threshold:
         change bound only with `undeclared_ok`, until `with_declared_directions` fills it in.
       undeclared_ok: allow a change bound on a metric of unknown direction for now (a custom
         metric may declare it); not part of the threshold's value.
+      model: the model whose metric is bounded: "candidate" (the default), or another named
+        model of the config (a benchmark); its change bounds are against the baseline too.
 
     Example:
         >>> Threshold("auc", min=0.7).bounds()
@@ -167,6 +175,7 @@ class Threshold:
     slices: Tuple[SliceSelector, ...] = (OVERALL_SLICE,)
     direction: Optional[str] = None
     undeclared_ok: bool = dataclasses.field(default=False, compare=False, repr=False)
+    model: str = "candidate"
 
     def __post_init__(self):
         if not isinstance(self.metric, str) or not self.metric:
@@ -191,7 +200,25 @@ class Threshold:
         if not self.bounds() and self.max_gap is None:
             raise ConfigError(f"the threshold on {self.metric} has no bound; give at least one "
                               f"of min, max, max_regression, max_gap")
+        self._check_model()
         object.__setattr__(self, "direction", self._resolved_direction())
+
+    def _check_model(self) -> None:
+        """The model exists as a name, and the bounds make sense for it and the metric."""
+        try:
+            check_model_name(self.model, ("candidate", "baseline"))
+        except ConfigError as e:
+            raise ConfigError(f"'model': {e}") from None
+        if self.model == "baseline" and (self.has_change_bound or is_cross_name(self.metric)):
+            raise ConfigError(f"{self.metric}: a threshold on model 'baseline' can only bound its "
+                              f"value (min, max, max_gap): the baseline is what the others are "
+                              f"compared with")
+        if is_cross_name(self.metric):
+            parse_cross_name(self.metric)
+            if self.has_change_bound or self.max_gap is not None:
+                raise ConfigError(f"{self.metric} already compares the model with the baseline; "
+                                  f"bound it with min / max (max_regression and max_gap do not "
+                                  f"apply)")
 
     def _resolved_direction(self) -> Optional[str]:
         builtin, known = metric_info(self.metric)
@@ -226,6 +253,8 @@ class Threshold:
     def to_config(self) -> Dict[str, Any]:
         """The config mapping that `parse_thresholds` reads back to an equal Threshold."""
         out: Dict[str, Any] = {"metric": self.metric}
+        if self.model != "candidate":
+            out["model"] = self.model
         for key in ("min", "max"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -242,7 +271,8 @@ class Threshold:
         return out
 
 
-_THRESHOLD_KEYS = ("metric", "min", "max", "max_regression", "slices", "max_gap", "direction")
+_THRESHOLD_KEYS = ("metric", "min", "max", "max_regression", "slices", "max_gap", "direction",
+                   "model")
 _REGRESSION_KEYS = ("absolute", "relative")
 _GAP_KEYS = ("across", "value")
 
@@ -283,6 +313,8 @@ def _parse_threshold(item: Any, undeclared_ok: bool) -> Threshold:
     kw: Dict[str, Any] = {"metric": item["metric"], "min": item.get("min"),
                           "max": item.get("max"), "direction": item.get("direction"),
                           "undeclared_ok": undeclared_ok}
+    if "model" in item:
+        kw["model"] = expect(item["model"], (str,), "a model name such as previous", "model")
     kw.update(_regression_bounds(item.get("max_regression")))
     gap = item.get("max_gap")
     if gap is not None:

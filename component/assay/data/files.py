@@ -259,7 +259,12 @@ def _copy_file(remote: str, local: str) -> None:
 
 
 def write_text(path: str, text: str, mode: int = 0o644) -> str:
-    """Writes `text` to `path` so that it is never seen half-written; returns `path`.
+    """Writes `text` (as UTF-8) to `path` as `write_bytes` does; returns `path`."""
+    return write_bytes(path, text.encode("utf-8"), mode)
+
+
+def write_bytes(path: str, data: bytes, mode: int = 0o644) -> str:
+    """Writes `data` to `path` so that it is never seen half-written; returns `path`.
 
     A local file is written to a temporary file beside `path`, then renamed over it; on any
     failure the temporary file is removed and `path` is left as it was. A remote path is one
@@ -270,7 +275,7 @@ def write_text(path: str, text: str, mode: int = 0o644) -> str:
     """
     path = os.fspath(path)
     if is_remote(path):
-        _write_remote(path, text.encode("utf-8"))
+        _write_remote(path, data)
         return path
     parent = os.path.dirname(os.path.abspath(path))
     try:
@@ -281,8 +286,8 @@ def write_text(path: str, text: str, mode: int = 0o644) -> str:
         raise StorageError(f"cannot write {path}: {e.strerror or e}; expected a writable "
                            f"directory") from e
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.chmod(tmp, mode)  # mkstemp makes the file private; results are for reading
         os.replace(tmp, path)
     except BaseException as e:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from assay.config.model_names import diff_name
+from assay.metrics.cross_names import is_cross_name
+
 # An interval label of a bucketed feature, "[1, 5)" or "(-inf, 1)": sorted by its lower bound.
 _BUCKET = re.compile(r"^[\[(](-inf|-?[0-9.e+-]+), ")
 
@@ -58,7 +61,10 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
     """Builds the metrics and plot records from [(slice key, {model: {metrics, plots}})].
 
     Records come ordered by slicing spec (in config order), then by slice value; for each slice
-    the candidate, the baseline, then the diff. A slice (not the overall one) with fewer than
+    every model (candidate, baseline, the others in config order), then, with a baseline, the
+    diff of each other model against it ("diff" for the candidate, "diff:NAME" for another:
+    assay.config.model_names), which also holds the cross-model metrics (flip rates, ...) the
+    pass computed for that model. A slice (not the overall one) with fewer than
     `min_slice_size` examples is withheld: its records hold "withheld" (the reason) and
     "example_count" (the candidate's count of examples) instead of "metrics".
 
@@ -67,7 +73,7 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
         results, or an int, the example count of a slice the pass found below min_slice_size
         (`assay.engine.passes.slice_result`), whose metrics it did not compute.
       spec_features: the features of each slicing spec, in config order.
-      models: the models evaluated ("candidate", and "baseline" when there is one).
+      models: the models evaluated (candidate first; "baseline" when there is one).
       min_slice_size: slices with fewer examples are withheld.
       metric_filter: the metrics to keep (with the example counts); None keeps all.
     """
@@ -84,7 +90,8 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
     keep = None
     if metric_filter:
         keep = set(metric_filter) | {"example_count", "weighted_example_count"}
-    names = list(models) + (["diff"] if "baseline" in models else [])
+    compared = [m for m in models if m != "baseline"] if "baseline" in models else []
+    names = list(models) + [diff_name(m) for m in compared]
     records, plot_records = [], []
     for key, per_model in sorted(slice_results, key=order):
         slice_json = {k: v for k, v in key}
@@ -100,18 +107,28 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
             records += [{"slice": slice_json, "model": m, "withheld": why, "example_count": count}
                         for m in names]
             continue
-        for model in names:
-            if model == "diff":
-                metrics = diff_metrics(per_model["candidate"]["metrics"],
-                                       per_model["baseline"]["metrics"])
-            else:
-                metrics = per_model[model]["metrics"]
-                plots = per_model[model]["plots"]
-                if plots:
-                    plot_records.append({"slice": slice_json, "model": model, "plots": plots})
+        own = {m: _split_cross(per_model[m]["metrics"]) for m in models}
+        for model in models:
+            plots = per_model[model]["plots"]
+            if plots:
+                plot_records.append({"slice": slice_json, "model": model, "plots": plots})
             records.append({"slice": slice_json, "model": model,
-                            "metrics": _filtered(metrics, keep)})
+                            "metrics": _filtered(own[model][0], keep)})
+        for model in compared:
+            # The cross-model metrics are computed only when asked for (by `metrics:` or by a
+            # threshold), so the filter does not apply to them.
+            metrics = dict(_filtered(diff_metrics(own[model][0], own["baseline"][0]), keep))
+            metrics.update(own[model][1])
+            records.append({"slice": slice_json, "model": diff_name(model), "metrics": metrics})
     return records, plot_records
+
+
+def _split_cross(metrics: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(a model's own metrics, its cross-model metrics against the baseline)."""
+    own, cross = {}, {}
+    for name, value in metrics.items():
+        (cross if is_cross_name(name) else own)[name] = value
+    return own, cross
 
 
 __all__ = ["assemble", "diff_metrics", "withheld_reason"]

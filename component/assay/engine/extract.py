@@ -76,6 +76,10 @@ def extract_labels(plan: "EvalPlan", batch: pa.RecordBatch, where: str, offset: 
     """(labels, valid): labels in the task's encoding, shape [n]; valid marks usable rows."""
     cfg = plan.config
     require_column(batch, cfg.label, "label")
+    if plan.task == "multilabel":  # shape [n, k]
+        from assay.engine.multihot import multihot_labels
+
+        return multihot_labels(plan, batch, where, offset, problems)
     raw = assay_io.single_values(batch, cfg.label, "label", row_offset=offset)
     if raw.dtype.kind in "OSU":
         vocab = plan.class_names
@@ -159,9 +163,20 @@ def shape_predictions(plan: "EvalPlan", model: str, raw: np.ndarray) -> np.ndarr
             got = 1 if preds.ndim == 1 else preds.shape[1]
             raise DataError(f"model '{model}' gives {got} values per example, but the task is "
                             f"multiclass with {k} classes {list(plan.class_names)}")
+    if plan.task == "multilabel":
+        from assay.engine.multihot import check_multilabel_predictions
+
+        problem = check_multilabel_predictions(len(plan.class_names), model, preds)
+        if problem:
+            raise DataError(problem)
     if plan.task in ("binary", "regression") and preds.ndim != 1:
         raise DataError(f"model '{model}' gives {preds.shape[1]} values per example, but the task "
                         f"is {plan.task} (expected one)")
+    if plan.task == "binary" and getattr(spec, "outputs", "probabilities") == "scores":
+        # TFMA's confusion matrices count a score below 0 or above 1 in their first or last
+        # bucket: clipped, a score gives the same counts at every threshold (and log loss
+        # clips as Keras does), so the thresholded metrics and AUC are TFMA's.
+        preds = np.clip(preds, 0.0, 1.0)
     return preds
 
 
@@ -173,24 +188,32 @@ def check_predictions(plan: "EvalPlan", model: str, preds: np.ndarray, where: st
     shown = np.asarray(shown, dtype=object) if preds.ndim == 2 else shown
     problems.add(f"prediction of model '{model}' is NaN or infinite", ~finite, shown, where, offset)
     ok = finite
+    if getattr(plan.config.model_specs[model], "outputs", "probabilities") == "scores":
+        return ok  # any finite score is valid, as in TFMA (see ModelSpec.outputs)
     if plan.task == "binary":
         out = finite & ((preds < 0) | (preds > 1))
         hint = ("" if getattr(plan.config.model_specs[model], "transform", "none") != "none" else
-                "; if the model outputs logits, set transform: sigmoid")
+                "; binary predictions are probabilities: if the model outputs logits, set "
+                "transform: sigmoid, or outputs: scores to take them as TFMA does")
         problems.add(f"prediction of model '{model}' is outside [0, 1] (binary task){hint}", out,
                      shown, where, offset)
         ok = ok & ~out
-    elif plan.task == "multiclass":
+    elif plan.task in ("multiclass", "multilabel"):
         out = finite & ((preds < 0).any(axis=1) | (preds > 1).any(axis=1))
-        problems.add(f"prediction of model '{model}' has a class probability outside [0, 1]", out,
-                     shown, where, offset)
+        problems.add(f"prediction of model '{model}' has a class probability outside [0, 1]; "
+                     f"if the model outputs logits, set transform: softmax, or outputs: scores "
+                     f"to take them as TFMA does (accuracy by argmax)", out, shown, where, offset)
         ok = ok & ~out
     return ok
 
 
 def model_batches(plan: "EvalPlan", adapters: Dict[str, Any], batch: pa.RecordBatch, where: str,
-                  offset: int, problems: Problems) -> Tuple[Dict[str, ModelBatch], Optional[np.ndarray]]:
+                  offset: int, problems: Problems, inputs: Optional[pa.RecordBatch] = None
+                  ) -> Tuple[Dict[str, ModelBatch], Optional[np.ndarray]]:
     """Labels, weights and each model's predictions for the valid rows of `batch`.
+
+    `inputs`, when given, is what the models read: the raw examples of which `batch` holds the
+    transformed features too (assay.engine.transformed); TFMA predicts from the raw examples.
 
     Returns ({model: ModelBatch}, rows): rows is None when every row is valid, else the indices
     (shape [m]) of the valid rows, which the ModelBatches hold.
@@ -200,13 +223,15 @@ def model_batches(plan: "EvalPlan", adapters: Dict[str, Any], batch: pa.RecordBa
     ok &= w_ok
     preds = {}
     for name, adapter in adapters.items():
-        p = shape_predictions(plan, name, adapter.predict(batch))
+        p = shape_predictions(plan, name, adapter.predict(batch if inputs is None else inputs))
         ok &= check_predictions(plan, name, p, where, offset, problems)
         preds[name] = p
     rows = None if ok.all() else np.flatnonzero(ok)
     features = batch if plan.needs_features else None
     out = {}
+    # The cross-model metrics read the baseline's predictions beside each other model's.
+    base = preds.get("baseline") if plan.cross_metric_names else None
     for name, p in preds.items():
-        mb = ModelBatch(labels, p, weights, features)
+        mb = ModelBatch(labels, p, weights, features, None if name == "baseline" else base)
         out[name] = mb if rows is None else mb.take(rows)
     return out, rows

@@ -24,6 +24,7 @@ import pyarrow as pa
 from assay import data as assay_io
 from assay.engine.extract import Problems, model_batches
 from assay.engine import slicing
+from assay.engine.transformed import transformed_batch
 from assay.engine.plan import EvalPlan
 
 MERGE_EVERY = 32  # partial accumulators of a slice held before they are merged
@@ -111,11 +112,12 @@ class SliceAccumulator:
         self._rows = 0
 
     def add(self, element: Element) -> None:
-        path, start, batch = element
+        path, start, raw = element
+        batch = transformed_batch(self._adapters, raw)  # raw itself without preprocessing
         self._seen.update(batch.schema.names)
         self._rows += batch.num_rows
         per_model, kept = model_batches(self._plan, self._adapters, batch, path, start,
-                                        self._problems)
+                                        self._problems, inputs=raw)
         if kept is not None:
             batch = batch.take(pa.array(kept))
         done = set()  # two specs may yield the same slice ([day] and {day: 3}): count it once

@@ -17,10 +17,15 @@ import pyarrow as pa
 
 from assay import data as assay_io
 from assay.config.schema import ConfigError, EvalConfig
+from assay.engine.multihot import first_labels, multilabel_class_names
 from assay.engine.extract import RAW_RECORD_COLUMN, require_column, shape_predictions
-from assay.engine.prepare import check_metric_names, infer_task, load_adapter, load_custom_metric
+from assay.engine.transformed import first_batch_transformed
+from assay.engine.prepare import (check_cross_metric, check_metric_names, infer_task,
+                                  load_adapter, load_custom_metric)
 from assay.errors import BaselineError, DataError
 from assay.metrics import BinaryMetrics, Metric, MulticlassMetrics, RegressionMetrics
+from assay.metrics.cross_model import CrossModelMetrics
+from assay.metrics.cross_names import requested
 
 # A Parquet file of several row groups is read in parts of at least this many rows, by as many
 # workers: enough rows that a part's fixed costs do not matter.
@@ -58,14 +63,44 @@ class EvalPlan:
         elif self.task == "multiclass":
             builtin = MulticlassMetrics(class_names=self.class_names, top_k=cfg.top_k,
                                         num_buckets=cfg.num_buckets, exact=cfg.exact)
+        elif self.task == "multilabel":
+            from assay.metrics.multilabel import MultilabelMetrics
+
+            builtin = MultilabelMetrics(class_names=self.class_names,
+                                        threshold=cfg.decision_thresholds[0],
+                                        num_buckets=cfg.num_buckets, exact=cfg.exact)
         else:
             builtin = RegressionMetrics(quantiles=cfg.residual_quantiles, exact=cfg.exact)
-        return [builtin] + [load_custom_metric(c.cls, c.kwargs) for c in cfg.custom_metrics]
+        families = [builtin] + [load_custom_metric(c.cls, c.kwargs) for c in cfg.custom_metrics]
+        if cfg.query_key is not None:  # ranking metrics, on top of the task's
+            from assay.metrics.ranking import RankingMetrics
+
+            families.append(RankingMetrics(cfg.query_key, cfg.gain_key, cfg.ranking_top_k))
+        if self.cross_metric_names:
+            families.append(CrossModelMetrics(self.cross_metric_names))
+        from assay.metrics.tfma_family import tfma_family  # TFMA-semantics metrics, if asked
+
+        return families + tfma_family(self.task, cfg)
+
+    @property
+    def cross_metric_names(self) -> Tuple[str, ...]:
+        """The cross-model metrics to compute (assay.metrics.cross_names): those that `metrics:`
+        or a threshold names, when there is a baseline to compare with; else ()."""
+        if not self.config.has_baseline:
+            return ()
+        return cross_metric_names(self.config)
 
     @property
     def needs_features(self) -> bool:
         """Whether the ModelBatches carry the examples' features (custom metrics read them)."""
-        return bool(self.config.custom_metrics)
+        return bool(self.config.custom_metrics) or self.config.query_key is not None
+
+
+def cross_metric_names(config: EvalConfig) -> Tuple[str, ...]:
+    """The cross-model metric names that `metrics:` or a threshold of `config` names."""
+    named = list(config.cross_model_metrics) + list(config.metrics or ()) + \
+        [t.metric for t in config.validation.thresholds]
+    return requested(named)
 
 
 def _first_batch(config: EvalConfig, files: Tuple[str, ...], fmt: str) -> pa.RecordBatch:
@@ -118,6 +153,8 @@ def _sample_predictions(config: EvalConfig, first: pa.RecordBatch, fmt: str
 def _class_names(config: EvalConfig, task: str, cand: np.ndarray) -> Optional[Tuple[str, ...]]:
     """The class names of a multiclass or binary task (None for a binary task without a
     label_vocabulary, and for regression)."""
+    if task == "multilabel":
+        return multilabel_class_names(config, cand)
     if task == "multiclass":
         if config.label_vocabulary is not None:
             return config.label_vocabulary
@@ -146,9 +183,10 @@ def make_plan(config: EvalConfig, examples: Any) -> EvalPlan:
     files = tuple(assay_io.resolve_files(examples, split=config.split))
     fmt = config.format if config.format != "auto" else assay_io.detect_format(files[0])
     first = _first_batch(config, files, fmt)
+    first = first_batch_transformed(config, first, RAW_RECORD_COLUMN if fmt == "tfrecord" else None)
     _check_columns(config, first, fmt)
     sample_preds, raw_needed = _sample_predictions(config, first, fmt)
-    labels = assay_io.single_values(first, config.label, "label")
+    labels = None if config.task == "multilabel" else first_labels(config, first)
     cand = sample_preds["candidate"]
     task = config.task or infer_task(config, labels, cand)
     quantile_features = tuple(sorted({(c.feature, c.quantiles) for s in config.slices
@@ -169,6 +207,8 @@ def make_plan(config: EvalConfig, examples: Any) -> EvalPlan:
             raise BaselineError(f"the baseline model's predictions do not fit the task: {e}") \
                 from e
     check_metric_names(plan)
+    for name in cross_metric_names(config):  # thresholds may name them too
+        check_cross_metric(task, name)
     return plan
 
 

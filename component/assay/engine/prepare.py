@@ -17,6 +17,7 @@ import numpy as np
 from assay.config.schema import ConfigError, EvalConfig
 from assay.metrics import DEFAULT_METRIC_NAMES, Metric
 from assay.metrics.base import PASS_METHODS, check_metric_contract
+from assay.metrics.cross_names import COSINE_SIMILARITY, is_cross_name
 from assay.metrics.registry import declared_directions
 from assay.models import load as assay_models
 
@@ -127,12 +128,26 @@ def check_metric_names(plan: "EvalPlan") -> None:
     families = plan.metric_families()
     known = set(families[0].metric_names())
     known |= {getattr(f, "name", "") for f in families[1:]}
+    known |= {n for f in families[1:] if hasattr(f, "metric_names") for n in f.metric_names()}
+    known |= set(getattr(families[-1], "names", ())) if families[-1].name == "tfma" else set()
     for name in plan.config.metrics:
+        if is_cross_name(name):
+            check_cross_metric(plan.task, name)
+            continue
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"unknown metric '{name}' for a {plan.task} task{hint} "
                               f"(known: {', '.join(sorted(DEFAULT_METRIC_NAMES[plan.task]))})")
+
+
+def check_cross_metric(task: str, name: str) -> None:
+    """Refuses a cross-model metric that the task's predictions do not allow: the flip rates
+    and the prediction difference compare one score per example, which a multiclass task has
+    not (TFMA would read its first class alone)."""
+    if task == "multiclass" and not name.startswith(COSINE_SIMILARITY):
+        raise ConfigError(f"{name} compares one score per example, but the task is multiclass "
+                          f"(class probabilities); use {COSINE_SIMILARITY} to compare them")
 
 
 def infer_task(cfg: EvalConfig, labels: np.ndarray, preds: np.ndarray) -> str:
@@ -161,7 +176,9 @@ def infer_task(cfg: EvalConfig, labels: np.ndarray, preds: np.ndarray) -> str:
         # Predictions that are (nearly all) probabilities: a few stray values outside [0, 1]
         # are reported as invalid later rather than turning the task into a regression.
         in_unit = float(np.mean((p >= 0) & (p <= 1))) if len(p) else 0.0
-        if width == 2 or in_unit >= 0.99 or \
-                getattr(cfg.model_specs["candidate"], "transform", "none") == "sigmoid":
+        spec = cfg.model_specs["candidate"]
+        # Scores (outputs: scores, e.g. logits taken as TFMA takes them) on 0/1 labels: binary.
+        if width == 2 or in_unit >= 0.99 or getattr(spec, "transform", "none") == "sigmoid" \
+                or getattr(spec, "outputs", "probabilities") == "scores":
             return "binary"
     return "regression"

@@ -119,6 +119,11 @@ def _cross(left_rows: np.ndarray, left_codes: np.ndarray, right_rows: np.ndarray
     left_codes has shape [m, j] (codes so far), right_codes shape [p]. Returns (rows, left_index,
     right_index) of the joined pairs.
     """
+    if not len(left_rows) or not len(right_rows):
+        # Nothing joins; also the empty batch (every row skipped as invalid), whose zero-length
+        # counts the prefix sums below would pad to length 1.
+        none = np.zeros(0, np.int64)
+        return none, none, none
     right_count = np.bincount(right_rows, minlength=num_rows)
     right_start = np.concatenate([[0], np.cumsum(right_count)[:-1]])
     reps = right_count[left_rows]

@@ -130,6 +130,8 @@ class GroupedMetric(Metric):
         return self.merge([acc, self._accumulate(batch, np.zeros(len(batch), np.int64), 1)[0]])
 
     def add_grouped(self, batch: ModelBatch, group_ids: np.ndarray, n_groups: int) -> List[Any]:
+        if not len(group_ids):  # an empty batch (every row skipped): np.bincount of no weights
+            return [self.create() for _ in range(n_groups)]  # is int64, so add nothing at all
         return self._accumulate(batch, np.asarray(group_ids, np.int64), n_groups)
 
     def metric_names(self) -> List[str]:

@@ -20,12 +20,16 @@ class ModelBatch:
         or shape [n, k] float64 (class probabilities) for multi-class tasks.
       weights: shape [n] float64; all ones when the config names no weight column.
       features: the batch's raw columns (all of them), for custom metrics that need them.
+      baseline_predictions: the baseline's predictions on the same rows, shaped like
+        `predictions`, for the cross-model metrics (assay.metrics.cross_model); None for the
+        baseline itself and when no cross-model metric is asked for.
     """
 
     labels: np.ndarray
     predictions: np.ndarray
     weights: np.ndarray
     features: Optional[pa.RecordBatch] = None
+    baseline_predictions: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -35,4 +39,6 @@ class ModelBatch:
         features = None
         if self.features is not None:
             features = self.features.take(pa.array(rows))
-        return ModelBatch(self.labels[rows], self.predictions[rows], self.weights[rows], features)
+        base = None if self.baseline_predictions is None else self.baseline_predictions[rows]
+        return ModelBatch(self.labels[rows], self.predictions[rows], self.weights[rows], features,
+                          base)

@@ -21,12 +21,14 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from assay.config.values import choice, expect
 from assay.errors import ConfigError
+from assay.metrics.ranking_names import ranking_metric_info
+from assay.metrics.tfma_names import tfma_metric_info
 
 HIGHER = "higher"
 LOWER = "lower"
 DIRECTION_CHOICES = (HIGHER, LOWER)
 
-TASKS = ("binary", "multiclass", "regression")
+TASKS = ("binary", "multiclass", "regression", "multilabel")
 
 # task -> (family module, its {name: direction} function, its "is this one of my names" function).
 # Imported on first use: the config asks this registry while it is parsed, and a config does not
@@ -35,6 +37,7 @@ _FAMILIES = {
     "binary": ("assay.metrics.binary", "binary_directions", "binary_metric_info"),
     "multiclass": ("assay.metrics.multiclass", "multiclass_directions", "multiclass_metric_info"),
     "regression": ("assay.metrics.regression", "regression_directions", "regression_metric_info"),
+    "multilabel": ("assay.metrics.multilabel", "multilabel_directions", "multilabel_metric_info"),
 }
 
 
@@ -60,6 +63,7 @@ HEADLINE_METRICS: Dict[str, Tuple[str, ...]] = {
     "binary": ("auc", "auc_pr", "log_loss", "accuracy", "precision", "recall", "calibration"),
     "multiclass": ("accuracy", "top_3_accuracy", "log_loss", "f1_macro", "auc_macro"),
     "regression": ("rmse", "mae", "mape", "r2", "mean_prediction"),
+    "multilabel": ("f1_macro", "f1_micro", "auc_macro", "subset_accuracy", "hamming_loss"),
 }
 
 
@@ -73,7 +77,8 @@ def metric_info(name: str) -> Tuple[bool, Optional[str]]:
         known, direction = _family(task, 1)(name)
         if known:
             return True, direction
-    return False, None
+    known, direction = ranking_metric_info(name)  # with a query_key, for any task
+    return (known, direction) if known else tfma_metric_info(name)
 
 
 def metric_direction(name: str) -> Optional[str]:
@@ -114,10 +119,19 @@ def declared_directions(metrics: Sequence[Any]) -> Dict[str, Optional[str]]:
     return out
 
 
+def requested_tfma_names(task: str, names: Sequence[str]) -> Tuple[str, ...]:
+    """The names among `names` that the TFMA-semantics family (assay.metrics.tfma_family)
+    computes for `task` and the task's own family does not: the metrics it is built for."""
+    own = _family(task, 1) if task in _FAMILIES else (lambda n: (False, None))
+    return tuple(dict.fromkeys(n for n in names
+                               if not own(n)[0] and tfma_metric_info(n, task)[0]))
+
+
 def headline_metrics(task: Optional[str]) -> Tuple[str, ...]:
     """The headline metrics of a task (see HEADLINE_METRICS); () for an unknown task."""
     return HEADLINE_METRICS.get(task or "", ())
 
 
 __all__ = ["DIRECTION_CHOICES", "HEADLINE_METRICS", "HIGHER", "LOWER", "TASKS",
-           "declared_directions", "headline_metrics", "task_directions", "metric_direction", "metric_info"]
+           "declared_directions", "headline_metrics", "requested_tfma_names", "task_directions",
+           "metric_direction", "metric_info"]

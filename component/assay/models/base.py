@@ -13,7 +13,7 @@ what the config asks of it.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +35,7 @@ class ModelAdapter:
 
     description: str = ""
     needs_raw_records: bool = False  # True when the model takes serialized tf.Examples
+    preprocessing: Tuple[str, ...] = ()  # the signatures transformed_features runs
 
     def __init__(self, batch_size: int = 1024):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
@@ -81,6 +82,11 @@ class ModelAdapter:
 
     def _predict_chunk(self, batch: pa.RecordBatch) -> Any:
         raise NotImplementedError
+
+    def transformed_features(self, batch: pa.RecordBatch) -> Dict[str, np.ndarray]:
+        """The features the model's preprocessing functions compute from `batch` ({} when it
+        has none; `assay.models.tensorflow.SavedModelAdapter` runs signatures)."""
+        return {}
 
     def _as_output(self, values: Any, rows: int) -> np.ndarray:
         out = np.asarray(values, dtype=np.float64)

@@ -146,9 +146,13 @@ def _load(spec: ModelSpec, raw_record_column: Optional[str]) -> ModelAdapter:
     if kind != "saved_model" and spec.signature is not None:
         raise ConfigError(f"'signature' applies to TF SavedModels, but '{spec.path}' is a {kind} "
                           f"model (got signature {spec.signature!r})")
+    if kind != "saved_model" and spec.preprocessing:
+        raise ConfigError(f"'preprocessing' runs signatures of a TF SavedModel, but "
+                          f"'{spec.path}' is a {kind} model (got preprocessing "
+                          f"{list(spec.preprocessing)})")
     if kind == "saved_model":
         return SavedModelAdapter(path, spec.signature, spec.output, raw_record_column,
-                                 spec.batch_size)
+                                 spec.batch_size, spec.preprocessing)
     if kind == "keras":
         return KerasAdapter(path, spec.features, spec.output, spec.batch_size)
     if spec.output is not None:

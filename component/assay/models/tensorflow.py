@@ -42,10 +42,15 @@ class SavedModelAdapter(ModelAdapter):
     record column when the batch has it, else the batch's rows encoded as tf.Examples. Any other
     signature is fed one tensor per input, from the column of the same name, cast to the
     input's dtype and shaped [n] or [n, k] as the input's shape says.
+
+    `preprocessing` names further signatures, fed the same way, whose outputs
+    `transformed_features` returns (TFMA's preprocessing_function_names, e.g. the
+    `transform_features` signature TFX's Trainer modules export; see assay.engine.transformed).
     """
 
     def __init__(self, path: str, signature: Optional[str] = None, output: Optional[str] = None,
-                 raw_record_column: Optional[str] = None, batch_size: int = 1024):
+                 raw_record_column: Optional[str] = None, batch_size: int = 1024,
+                 preprocessing: Sequence[str] = ()):
         super().__init__(batch_size)
         import tensorflow as tf
 
@@ -60,45 +65,90 @@ class SavedModelAdapter(ModelAdapter):
         local = local_copy(path, self._copy.name) if self._copy else path
         self._model = tf.saved_model.load(local)  # keeps the signature's variables alive
         signatures = dict(self._model.signatures)
-        if self.signature_name not in signatures:
-            raise ModelError(f"the SavedModel at '{path}' has no signature "
-                             f"'{self.signature_name}' (signatures: "
-                             f"{', '.join(sorted(signatures)) or 'none'})")
-        self._fn = signatures[self.signature_name]
-        _, kwargs = self._fn.structured_input_signature
-        self.inputs: Dict[str, Any] = dict(sorted(kwargs.items()))  # name -> tf.TensorSpec
+        self._fn, self.inputs = self._signature(signatures, self.signature_name)
         what = f"signature '{self.signature_name}' of the SavedModel at '{path}'"
-        if not self.inputs:
-            raise ModelError(f"{what} takes no named inputs")
         self.output = choose_output(sorted(self._fn.structured_outputs), output, what)
         out_spec = self._fn.structured_outputs[self.output]
         if not (out_spec.dtype.is_floating or out_spec.dtype.is_integer or out_spec.dtype.is_bool):
             raise ModelError(f"output '{self.output}' of {what} holds {out_spec.dtype.name} "
                              f"values; predictions must be numbers (set output: to a numeric "
                              f"output)")
-        only = next(iter(self.inputs.values())) if len(self.inputs) == 1 else None
-        self.needs_raw_records = only is not None and only.dtype == tf.string
+        self.needs_raw_records = _takes_serialized(self.inputs, tf)
         if self.needs_raw_records:
             taken = "serialized tf.Example"
         else:
             taken = "features " + ", ".join(self._describe_input(n) for n in self.inputs)
         self.description = (f"TF SavedModel at {path}, signature '{self.signature_name}' "
                             f"({taken}), output '{self.output}'")
+        self.preprocessing = tuple(preprocessing)
+        self._preprocessing_fns = [(n,) + self._signature(signatures, n, "preprocessing ")
+                                   for n in self.preprocessing]
+        # A preprocessing signature that parses tf.Examples needs the raw records too.
+        self.needs_raw_records |= any(_takes_serialized(inputs, tf)
+                                      for _, _, inputs in self._preprocessing_fns)
+
+    def _signature(self, signatures: Dict[str, Any], name: str, role: str = ""
+                   ) -> Tuple[Any, Dict[str, Any]]:
+        """(concrete function, {input name: tf.TensorSpec}) of the signature `name`."""
+        if name not in signatures:
+            raise ModelError(f"the SavedModel at '{self.path}' has no {role}signature '{name}' "
+                             f"(signatures: {', '.join(sorted(signatures)) or 'none'})")
+        fn = signatures[name]
+        _, kwargs = fn.structured_input_signature
+        if not kwargs:
+            raise ModelError(f"{role}signature '{name}' of the SavedModel at '{self.path}' "
+                             f"takes no named inputs")
+        return fn, dict(sorted(kwargs.items()))
 
     def _describe_input(self, name: str) -> str:
-        spec = self.inputs[name]
-        shape = [None if d is None else int(d) for d in spec.shape.as_list()] \
-            if spec.shape.rank is not None else "unknown shape"
-        return f"{name} {spec.dtype.name} {shape}"
+        return _describe_input(name, self.inputs[name])
 
     def _predict_chunk(self, batch: pa.RecordBatch) -> np.ndarray:
+        return self._fn(**self._feed(batch, self.inputs, self.signature_name))[self.output].numpy()
+
+    def _feed(self, batch: pa.RecordBatch, inputs: Dict[str, Any], signature: str
+              ) -> Dict[str, Any]:
         tf = self._tf
-        if self.needs_raw_records:
-            name = next(iter(self.inputs))
-            feed = {name: tf.constant(self._serialized(batch), dtype=tf.string)}
-        else:
-            feed = self._features(batch)
-        return self._fn(**feed)[self.output].numpy()
+        if _takes_serialized(inputs, tf):
+            return {next(iter(inputs)): tf.constant(self._serialized(batch), dtype=tf.string)}
+        return self._features(batch, inputs, signature)
+
+    def transformed_features(self, batch: pa.RecordBatch) -> Dict[str, np.ndarray]:
+        """The outputs of the preprocessing signatures on `batch`, as TFMA's
+        TransformedFeaturesExtractor computes them: {name: array of shape [n] or [n, ...]}.
+
+        Signatures run in the order given, `batch_size` rows at a time; a later signature's
+        output replaces an earlier one's of the same name.
+
+        Raises:
+          ModelError: a signature failed, or gave an output not shaped [n, ...].
+        """
+        n = batch.num_rows
+        parts: Dict[str, list] = {}
+        for start in range(0, max(n, 1), self.batch_size):
+            chunk = batch.slice(start, self.batch_size)
+            merged: Dict[str, np.ndarray] = {}
+            for name, fn, inputs in self._preprocessing_fns:
+                feed = self._feed(chunk, inputs, name)
+                try:
+                    outputs = fn(**feed)
+                except Exception as e:  # TF's own errors
+                    raise ModelError(f"preprocessing signature '{name}' of the SavedModel at "
+                                     f"'{self.path}' failed on rows {start}..."
+                                     f"{start + chunk.num_rows - 1} of a batch: "
+                                     f"{type(e).__name__}: {str(e)[:1000]}") from e
+                merged.update((k, np.asarray(v)) for k, v in outputs.items())
+            for key, value in merged.items():
+                parts.setdefault(key, []).append(value)
+        out = {}
+        for key, chunks in parts.items():
+            value = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            if value.ndim == 0 or value.shape[0] != n:
+                raise ModelError(f"preprocessing output '{key}' of the SavedModel at "
+                                 f"'{self.path}' has shape {value.shape} for {n} examples; "
+                                 f"expected [{n}, ...]")
+            out[key] = value
+        return out
 
     def _serialized(self, batch: pa.RecordBatch) -> np.ndarray:
         raw = self.raw_record_column
@@ -108,29 +158,41 @@ class SavedModelAdapter(ModelAdapter):
             batch = select(batch, [n for n in batch.schema.names if n != raw])
         return np.array(encode_examples(batch), dtype=object)
 
-    def _features(self, batch: pa.RecordBatch) -> Dict[str, Any]:
-        missing = [n for n in self.inputs if n not in batch.schema.names]
+    def _features(self, batch: pa.RecordBatch, inputs: Dict[str, Any], signature: str
+                  ) -> Dict[str, Any]:
+        missing = [n for n in inputs if n not in batch.schema.names]
         if missing:
             have = [n for n in batch.schema.names if n != self.raw_record_column]
-            expected = "; ".join(self._describe_input(n) for n in self.inputs)
-            raise DataError(f"signature '{self.signature_name}' of the SavedModel at "
+            expected = "; ".join(_describe_input(n, inputs[n]) for n in inputs)
+            raise DataError(f"signature '{signature}' of the SavedModel at "
                             f"'{self.path}' takes the inputs {expected}, but the data has no "
                             f"column {', '.join(repr(m) for m in missing)} (columns: "
                             f"{', '.join(have) or 'none'})")
         feed = {}
-        for name, spec in self.inputs.items():
+        for name, spec in inputs.items():
             dims = spec.shape.as_list() if spec.shape.rank is not None else [None]
             if len(dims) not in (1, 2):
-                raise ModelError(f"input '{name}' of signature '{self.signature_name}' has "
+                raise ModelError(f"input '{name}' of signature '{signature}' has "
                                  f"shape {dims}; only [None] and [None, k] inputs are supported")
             width = dims[1] if len(dims) == 2 else 1
-            what = f"input {self._describe_input(name)} of signature '{self.signature_name}'"
+            what = f"input {_describe_input(name, spec)} of signature '{signature}'"
             values = fixed_width_values(batch.column(name), width, name, what)
             values = cast_values(values, _tf_numpy_dtype(spec.dtype), name, what)
             if len(dims) == 1:
                 values = values[:, 0]
             feed[name] = self._tf.constant(values, dtype=spec.dtype)
         return feed
+
+
+def _describe_input(name: str, spec: Any) -> str:
+    shape = [None if d is None else int(d) for d in spec.shape.as_list()] \
+        if spec.shape.rank is not None else "unknown shape"
+    return f"{name} {spec.dtype.name} {shape}"
+
+
+def _takes_serialized(inputs: Dict[str, Any], tf: Any) -> bool:
+    """Whether a signature takes serialized tf.Examples: a single string input."""
+    return len(inputs) == 1 and next(iter(inputs.values())).dtype == tf.string
 
 
 # ------------------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ report may hold thousands of slices:
                           "b": [baseline values] or null,
                           "f": {metric index: failed-check reason}, "p": plot index or null}],
               "specs": [{"name", "rows": [slice index...], "gaps": [failed max_gap reasons]}],
-              "plots": [{"candidate": PLOTS, "baseline": PLOTS}], "plots_left_out": n}
+              "plots": [{"candidate": PLOTS, "baseline": PLOTS}], "plots_left_out": n,
+              "model_table": MODEL_TABLE (only with more than two models or cross-model
+              metrics: assay.report.models_table)}
 
     PLOTS = {"roc": {"x": fpr, "y": tpr, "t": thresholds}, "pr": {"x": recall, "y": precision,
              "t": thresholds}, "cal": {"bins", "p": mean prediction, "l": mean label,
@@ -56,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, 
 import numpy as np
 
 from assay.metrics.registry import headline_metrics, metric_direction
+from assay.report.models_table import model_table
 from assay.results.slices import OVERALL, SliceKey, slice_key, slice_label, values_match
 from assay.errors import ConfigError
 
@@ -317,7 +320,15 @@ def _result_data(result: "EvalResult", plot_budget: int) -> Dict[str, Any]:
         "default_metrics": _default_metrics(result.task, metrics, checks),
         "directions": _directions(result, metrics), "slices": slices, "specs": specs,
         "plots": plots, "plots_left_out": left_out,
+        **_with_model_table(result.records, _default_metrics(result.task, metrics, checks)),
     }
+
+
+def _with_model_table(records: Sequence[Mapping], metrics: Sequence[str]) -> Dict[str, Any]:
+    """{"model_table": MODEL_TABLE} with more than two models or cross-model metrics, else {}
+    (assay.report.models_table)."""
+    table = model_table(records, metrics)
+    return {} if table is None else {"model_table": table}
 
 
 # ---------------------------------------------------------------------------------------------

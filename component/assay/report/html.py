@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 from assay.data.files import join, write_text
 from assay.report.data import (NOTEBOOK_PLOT_BUDGET, PAGE_PLOT_BUDGET, as_number,
                                check_result, report_data, run_labels)
+from assay.report.models_table import model_table_html
 from assay.results.slices import OVERALL, slice_label
 from assay.errors import ConfigError
 
@@ -177,7 +178,7 @@ def _summary_html(data: Mapping[str, Any]) -> str:
              f"<b>{_e(fmt(data.get('examples_read')))}</b> examples read",
              f"<b>{n_slices:,}</b> slices ({withheld:,} withheld below min_slice_size "
              f"{_e(data.get('min_slice_size'))})"]
-    for name in ("candidate", "baseline"):
+    for name in models:  # candidate, baseline, then any benchmark models
         if name in models:
             items.append(f'<span class="ar-key ar-{name}"></span>{name}: '
                          f'{_e(describe(models[name]))}')
@@ -304,6 +305,7 @@ def _fragment(data: Mapping[str, Any], root_id: str) -> str:
         parts.append(f'<h2 class="ar-latest">Latest result: {_e(data["runs"][-1]["label"])}</h2>')
     parts.append(_verdict_html(result))
     parts.append(_summary_html(result))
+    parts.append(model_table_html(result.get("model_table"), fmt))
     if result["plots_left_out"]:
         parts.append(f'<p class="ar-more">Plots of {result["plots_left_out"]:,} smaller slices '
                      f'are left out to keep the page small; they are in assay_plots.json.</p>')

@@ -173,6 +173,10 @@ class StagedOutput:
         """Writes `text` to `name` ('/'-separated, relative) inside the staging."""
         files.write_text(files.join(self.path, *name.split("/")), text)
 
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Writes `data` to `name` ('/'-separated, relative) inside the staging."""
+        files.write_bytes(files.join(self.path, *name.split("/")), data)
+
     def commit(self) -> None:
         """Publishes the staged result as `output` (the previous one is replaced whole)."""
         if self.remote:

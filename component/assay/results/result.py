@@ -11,6 +11,8 @@
       validation.json     the verdict and every check (when validation ran)
       blessing/           an empty BLESSED or NOT_BLESSED file
       report.html         the self-contained HTML report (assay report DIR writes it again)
+      metrics-00000-of-00001.tfrecord, plots-00000-of-00001.tfrecord, validations.tfrecord,
+      eval_config.json    TFMA's own files, for TFMA's readers (assay.results.tfma_files)
 
 assay's own metrics and plots files carry the `assay_` prefix so that no TFMA reader's glob
 (`metrics*`, `plots*`, `validations*`) picks them up beside the TFMA files of the same

@@ -31,7 +31,7 @@ from tfx.types import standard_artifacts, system_executions
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from assay.errors import ConfigError, ConfigTypeError
-from assay.tfx import executor
+from assay.tfx import executor, params
 
 # Keys of the component's inputs, outputs and parameters (those TFX's Evaluator also has keep
 # its names, so pipelines and tools that read `outputs["blessing"]` work unchanged).
@@ -172,29 +172,28 @@ class Evaluator(base_beam_component.BaseBeamComponent):
             `assay.config.tfma.from_tfma`.
           example_splits: the splits to evaluate (default ['eval']); several splits are read
             together as one input, as TFX's Evaluator does.
-          schema: accepted for drop-in compatibility; assay reads feature types from the data.
+          schema: accepted for drop-in compatibility and passed to the executor, which does
+            not use it: assay reads feature types from the data (`params.SCHEMA_NOTE` says why
+            that loses nothing).
           force_bless: bless whatever the checks say, recording this reason.
           allow_custom_code: the modules whose classes the config's custom_metrics may load
             (they run code when imported), e.g. ["mypkg.metrics"]; none by default.
           allow_pickle: allow loading joblib/pickle models (scikit-learn, XGBoost, LightGBM),
             which run code when loaded; False by default. The config cannot allow it.
-          feature_slicing_spec, fairness_indicator_thresholds, module_file, module_path: TFX
-            Evaluator parameters that assay does not support; giving one raises ConfigError.
+          feature_slicing_spec: TFX's deprecated evaluator_pb2.FeatureSlicingSpec (or its JSON
+            form), with `config`: its column_for_slicing lists become the config's slices, plus
+            the overall slice (refused with eval_config, as TFX does, and with a config that
+            has slices).
+          fairness_indicator_thresholds, module_file, module_path: refused with ConfigError
+            saying why (`assay.tfx.params`): a module provides TFMA extractors, which assay
+            does not run; Fairness Indicators are not computed yet.
 
         Raises:
           ConfigError (ConfigTypeError for a wrong type; both are also ValueError / TypeError):
             a bad combination or value, with the parameter named; a config error is the
             config's own message.
         """
-        for name, value, hint in (
-                ("feature_slicing_spec", feature_slicing_spec, "use eval_config.slicing_specs or "
-                                                               "the config's slices"),
-                ("fairness_indicator_thresholds", fairness_indicator_thresholds,
-                 "use decision_thresholds in the config"),
-                ("module_file", module_file, "use the config's custom_metrics"),
-                ("module_path", module_path, "use the config's custom_metrics")):
-            if value is not None:
-                raise ConfigError(f"assay.tfx.Evaluator does not support '{name}'; {hint}")
+        params.refuse_unsupported(module_file, module_path, fairness_indicator_thresholds)
         if (config is None) == (eval_config is None):
             raise ConfigError("give exactly one of 'config' (assay's config) or 'eval_config' (a "
                               "tfma.EvalConfig) (got " + ("both" if config is not None else
@@ -212,6 +211,8 @@ class Evaluator(base_beam_component.BaseBeamComponent):
             from assay.config.tfma import eval_config_json
 
             eval_json = eval_config_json(eval_config)
+        config_json = params.with_feature_slicing_spec(config_json, eval_json,
+                                                       feature_slicing_spec)
         splits_json = _splits_json(example_splits)
         # Bind and validate now, with placeholders for the artifacts' URIs.
         resolved = executor.resolve_config(

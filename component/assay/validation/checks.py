@@ -26,6 +26,10 @@ Semantics (each is tested in tests/test_validation.py):
     decides when every check is skipped). `baseline_error`: change checks fail with that
     reason, unless `baseline_failure: ignore`, which judges the candidate as a first model.
   - A NaN value, a missing metric, slice or baseline value is a failure with its reason.
+  - `model: NAME` checks that model's records instead of the candidate's (its change against
+    the baseline for max_regression); its reasons begin "model NAME: ". A cross-model metric
+    (flip rates, ...) is read from the model's diff record ("diff", "diff:NAME"); without a
+    baseline its checks are skipped like change checks.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ import dataclasses
 import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from assay.config.model_names import diff_name
 from assay.config.thresholds import SliceSelector, Threshold
+from assay.metrics.cross_names import is_cross_name
 from assay.metrics.registry import LOWER
 from assay.results.slices import values_match
 from assay.validation.records import (RecordIndex, SliceRecord, lookup, subject_of,
@@ -65,6 +71,8 @@ class Check:
       change: in the unit of the kind: candidate - baseline for min / max /
         max_regression_absolute, (candidate - baseline) / |baseline| for
         max_regression_relative, the gap for max_gap.
+      model: the model checked (the threshold's `model`); written to validation.json only when
+        it is not the candidate, so two-model verdicts keep their format.
     """
 
     metric: str
@@ -77,10 +85,13 @@ class Check:
     baseline: Optional[float] = None
     change: Optional[float] = None
     spec: Optional[Tuple[str, ...]] = None
+    model: str = "candidate"
 
     def to_dict(self) -> Dict[str, Any]:
         out = dataclasses.asdict(self)
         out["spec"] = None if self.spec is None else list(self.spec)
+        if self.model == "candidate":
+            del out["model"]
         return out
 
     @classmethod
@@ -230,8 +241,14 @@ def _no_slice_reason(features: Sequence[str]) -> str:
             f"among the slicing specs, and does the data have these features?")
 
 
+def _records_of(t: Threshold) -> str:
+    """The record model a threshold reads: the model's own, or for a cross-model metric the
+    model's diff record."""
+    return diff_name(t.model) if is_cross_name(t.metric) else t.model
+
+
 def _checks_on_selector(t: Threshold, sel: SliceSelector, ctx: RecordIndex) -> List[Check]:
-    candidates = ctx.slices("candidate", sel.features)
+    candidates = ctx.slices(_records_of(t), sel.features)
     if sel.values is not None:
         matches = [s for s in candidates
                    if all(values_match(w, v) for w, v in zip(sel.values, s.values))]
@@ -269,7 +286,7 @@ def _gap_check(t: Threshold, ctx: RecordIndex) -> Check:
     def fail(reason: str, value: Optional[float] = None) -> Check:
         return Check(t.metric, "max_gap", {}, gap.value, FAIL, reason, value, spec=gap.across)
 
-    slices = ctx.slices("candidate", gap.across)
+    slices = ctx.slices(t.model, gap.across)
     if not slices:
         return fail(f"{t.metric} max_gap: {_no_slice_reason(gap.across)}")
     with_data = [s for s in slices if "withheld" not in s.record]
@@ -304,7 +321,14 @@ def checks_for(t: Threshold, ctx: RecordIndex) -> List[Check]:
     """Every check of one threshold: each bound on each slice it names (a slice named twice is
     checked once), then its max_gap."""
     checks: List[Check] = []
-    if t.bounds():
+    if is_cross_name(t.metric) and not ctx.baseline_available:
+        status = FAIL if ctx.baseline_failed else SKIPPED
+        note = (f"the baseline model could not be evaluated ({ctx.baseline_error})"
+                if ctx.baseline_failed else ctx.no_baseline_note)
+        checks = [Check(t.metric, kind, sel.to_config() if sel.values else {}, bound, status,
+                        f"{t.metric} compares with the baseline, and {note}")
+                  for sel in t.slices for kind, bound in t.bounds()]
+    elif t.bounds():
         seen = set()
         for sel in t.slices:
             for c in _checks_on_selector(t, sel, ctx):
@@ -314,4 +338,7 @@ def checks_for(t: Threshold, ctx: RecordIndex) -> List[Check]:
                     checks.append(c)
     if t.max_gap is not None:
         checks.append(_gap_check(t, ctx))
+    if t.model != "candidate":
+        checks = [dataclasses.replace(c, model=t.model, reason=f"model {t.model}: {c.reason}")
+                  for c in checks]
     return checks
