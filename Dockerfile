@@ -45,8 +45,11 @@ FROM build AS project
 COPY README.md ./
 COPY component/ component/
 # The assay package itself, and its files gathered under /project as they lie in the venv.
+# uv's cache would otherwise reuse the wheel it built before while pyproject.toml is unchanged
+# (its cache keys), i.e. install the old code: rebuild the project on every build.
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --extra models --no-editable \
+        --refresh-package assay --reinstall-package assay \
     && cd / && mkdir /project \
     && cp -a --parents opt/assay/.venv/bin/assay \
         opt/assay/.venv/lib/python3.10/site-packages/assay \
