@@ -7,13 +7,16 @@ export UV_COMPILE_BYTECODE := 1
 PYTHON := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: setup demo test test-deps bench clean
+.PHONY: setup demo test test-core test-deps bench clean
+
+# The Pythons the core (no TFX stack) is tested on besides 3.10 (tests/core/run.sh).
+CORE_PYTHONS ?= 3.12 3.13
 
 setup: .venv/.assay-installed
 
 .venv/.assay-installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-extras
 	@touch $@
 
 demo: setup
@@ -30,11 +33,19 @@ test-deps:
 	  echo "ERROR: docker.io, debootstrap and iptables could not be installed (tests/docker.sh install): the container tests will fail" >&2; \
 	  rm -f "$$log"; [ "$$CI" != true ] || exit 1; }; rm -f "$$log"
 
+# The full suite on Python 3.10 (every extra installed), then the core tests (tests/core/) in
+# fresh venvs on CORE_PYTHONS with only the core, scikit-learn and pytest.
 test: setup test-deps
 	$(PYTHON) -m pytest -n 2 --dist loadfile -q
+	@$(MAKE) --no-print-directory test-core
+
+test-core:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	UV="$(UV)" bash tests/core/run.sh $(CORE_PYTHONS)
 
 bench: setup
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/gate_sim.py
 
 clean:
-	rm -rf .venv demo-output
+	rm -rf .venv .tmp/core-py* demo-output

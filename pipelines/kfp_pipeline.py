@@ -115,7 +115,7 @@ def build_pipeline(image: str = DEFAULT_IMAGE):
     @dsl.pipeline(name=PIPELINE_NAME, description=(
         "Train a candidate and a baseline, evaluate the candidate with assay, push it only when "
         "assay blesses it."))
-    def train_evaluate_push(config: str = CONFIG, serving_dir: str = "/mnt/serving",
+    def train_evaluate_push(config: dict = json.loads(CONFIG), serving_dir: str = "/mnt/serving",
                             rows: int = 4000):
         data = make_data_op(rows=rows)
         baseline = train_op(data=data.outputs["train_data"], features=["miles"])

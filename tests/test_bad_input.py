@@ -390,3 +390,96 @@ def test_unusable_sqlite_stores_are_metadata_errors_naming_the_store(data, capsy
     assert _tables(foreign) == ["users"] and _tables(clash) == ["Artifact"]
     assert not_sqlite.read_text() == "these are my notes, not a database\n"
 
+
+
+# --------------------------------------------------------------------------------------------
+# No silent surprises (issue 14): logits on 0/1 labels, thresholds on what is not computed,
+# a config given as examples
+
+
+@pytest.fixture(scope="module")
+def logits(tmp_path_factory):
+    """0/1 labels with logit predictions (most outside [0, 1]), as Parquet."""
+    root = tmp_path_factory.mktemp("logits")
+    rng = np.random.default_rng(7)
+    n = 1500
+    label = rng.integers(0, 2, n)
+    logit = rng.normal(0, 2, n) + 1.5 * label
+    write_parquet(__import__("pandas").DataFrame(
+        {"label": label, "logit": logit, "day": rng.integers(1, 8, n)}), root / "eval.parquet")
+    return root, label, logit
+
+
+def _logit_config(**spec):
+    return {"label": "label", "models": {"candidate": {"prediction": "logit", **spec}}}
+
+
+def test_logits_on_0_1_labels_are_refused_with_the_ways_out(logits, tmp_path):
+    root, _, _ = logits
+    with pytest.raises(assay.ConfigError, match=r"holds 0/1 labels, but \d+% of the "
+                       r"candidate's predictions .* lie outside \[0, 1\]") as e:
+        assay.evaluate(_logit_config(), str(root / "eval.parquet"), str(tmp_path / "out"))
+    for way_out in ("transform: sigmoid", "outputs: scores", "task: regression"):
+        assert way_out in str(e.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_each_way_out_of_the_logits_error_evaluates(logits, tmp_path):
+    from sklearn.metrics import mean_squared_error, roc_auc_score
+
+    root, label, logit = logits
+    examples = str(root / "eval.parquet")
+    # A sigmoid keeps the order of the scores: the same AUC as on the logits.
+    sig = assay.evaluate(_logit_config(transform="sigmoid"), examples, str(tmp_path / "sig"))
+    assert sig.task == "binary"
+    assert sig.metrics()["auc"] == pytest.approx(roc_auc_score(label, logit), abs=1e-9)
+    scores = assay.evaluate(_logit_config(outputs="scores"), examples, str(tmp_path / "sc"))
+    assert scores.task == "binary"
+    reg = assay.evaluate(dict(_logit_config(), task="regression"), examples,
+                         str(tmp_path / "reg"))
+    assert reg.metrics()["mse"] == pytest.approx(mean_squared_error(label, logit), rel=1e-9)
+
+
+def test_logits_error_in_the_cli_is_a_config_error(logits, tmp_path, capsys):
+    root, _, _ = logits
+    (tmp_path / "c.yaml").write_text("label: label\nmodels: {candidate: {prediction: logit}}\n")
+    assert_refused(capsys, ["evaluate", "--config", str(tmp_path / "c.yaml"), "--examples",
+                            str(root / "eval.parquet"), "--output", str(tmp_path / "out")],
+                   cli.EXIT_USAGE, "transform: sigmoid", output=tmp_path / "out")
+
+
+def test_a_threshold_on_a_metric_of_another_task_fails_before_the_pass(logits, tmp_path,
+                                                                       monkeypatch):
+    """Without `task:`, the task is known after the first batch: the check runs there, before
+    any worker starts (the pass would raise if it ran)."""
+    from assay.engine import local
+
+    def no_pass(*args, **kwargs):
+        raise AssertionError("the pass ran")
+
+    monkeypatch.setattr(local, "run_local", no_pass)
+    root, _, _ = logits
+    cfg = dict(_logit_config(transform="sigmoid"),
+               thresholds=[{"metric": "rmse", "max": 1.0}, {"metric": "auc", "min": 0.5}])
+    with pytest.raises(assay.ConfigError, match=r"thresholds\[0\] \(rmse\): metric 'rmse' is "
+                                                r"not computed for this binary task"):
+        assay.evaluate(cfg, str(root / "eval.parquet"), str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("name, what", [("config.yaml", "a YAML file"),
+                                        ("config.json", "a JSON file"),
+                                        ("model.joblib", "a joblib model")])
+def test_a_non_data_file_given_as_examples_is_named_as_such(data, capsys, name, what):
+    path = data / "given" / name
+    path.parent.mkdir()
+    shutil.copy(data / "config.yaml", path)
+    assert_refused(capsys, evaluate_args(data, data / "out", **{"--examples": str(path)}),
+                   cli.EXIT_USAGE, f"{path} is {what}, not examples (expected TFRecord, CSV "
+                   f"or Parquet files)", output=data / "out")
+
+
+def test_an_explicit_format_is_trusted_whatever_the_name(data, tmp_path):
+    shutil.copy(data / "eval.csv", data / "eval.txt.json")
+    result = assay.evaluate(dict(label="label", models={"candidate": {"prediction": "p"}},
+                                 format="csv"), str(data / "eval.txt.json"), str(tmp_path / "o"))
+    assert result.info["examples_read"] == 200

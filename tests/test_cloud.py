@@ -187,7 +187,8 @@ def test_a_bucket_that_does_not_exist_is_named(cloud_store, case):
     bucket = cloud_store.make_bucket()
     root = f"{cloud_store.scheme}://{bucket}"
     data = cloud_store.upload(d / "data", f"{root}/data")
-    config = dict(CONFIG, models={"candidate": {"prediction": "hour"}}, thresholds=[])
+    config = dict(CONFIG, models={"candidate": {"prediction": "hour"}}, thresholds=[],
+                  task="regression")  # hour (0-23) as a prediction of the 0/1 label
     missing = f"no-such-bucket-{bucket[-6:]}"
     with pytest.raises(StorageError,
                        match=rf"cannot (read|list) {cloud_store.scheme}://{missing}/data: bucket "

@@ -193,7 +193,7 @@ def test_wrong_types_are_config_type_errors(raw, match):
 
 
 def test_one_number_checker_takes_numpy_numbers_and_refuses_nan():
-    np = pytest.importorskip("numpy")
+    import numpy as np
     spec = parse_slice_spec({"feature": "m", "boundaries": [np.float32(0.5), np.int64(2)]})
     assert spec.columns[0].boundaries == (0.5, 2.0)
     with pytest.raises(ConfigError, match=r"'slices\[0\].boundaries\[\]' must be a finite number"):
@@ -256,3 +256,95 @@ def test_allow_pickle_is_the_callers_opt_in_never_config():
     bound = bound_config(built, model="b.joblib", baseline="c.joblib")
     assert [(n, s.path, s.allow_pickle) for n, s in bound.models] == [
         ("candidate", "b.joblib", True), ("baseline", "c.joblib", True)]
+
+
+# ---- issue 14: every problem at once; what thresholds name, checked when the config is read --
+
+
+def test_every_config_problem_is_reported_at_once_each_with_its_place():
+    raw = _base(min_slice_sise=3, min_slice_size="x", slices=[["hour"], 3], task="binari",
+                thresholds=[{"metric": "auc", "mni": 0.5}, {"metric": "auc", "min": "0.7"},
+                            {"metric": "auc", "min": 0.5}],
+                first_model="maybe")
+    with pytest.raises(ConfigError) as e:
+        EvalConfig.from_dict(raw)
+    message = str(e.value)
+    lines = message.splitlines()
+    assert lines[0] == "7 problems in the config:"
+    expected = ["unknown key 'min_slice_sise' in the config; did you mean 'min_slice_size'?",
+                "'task' must be one of binary, multiclass, regression, multilabel (got "
+                "'binari'); did you mean 'binary'?",
+                "'min_slice_size' must be an integer (got 'x', a str)",
+                "slices[1] must be a list of features",
+                "thresholds[0] (auc): unknown key 'mni' in this threshold; did you mean 'min'?",
+                "thresholds[1] (auc): 'min' must be a number (got '0.7', a str)",
+                "'first_model' must be one of bless, reject (got 'maybe')"]
+    assert len(lines) == 1 + len(expected)
+    for line, fragment in zip(lines[1:], expected):
+        assert line.startswith("  - ") and fragment in line, (line, fragment)
+
+
+def test_one_problem_keeps_its_own_message_and_type():
+    with pytest.raises(ConfigTypeError, match=r"^thresholds\[2\] \(auc\): 'min' must be a "
+                                              r"number \(got '0.7', a str\)$"):
+        EvalConfig.from_dict(_base(thresholds=[{"metric": "auc", "min": 0.5},
+                                               {"metric": "auc", "min": 0.6},
+                                               {"metric": "auc", "min": "0.7"}]))
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"thresholds": [{"metric": "acu", "min": 0.5}]},
+     r"thresholds\[0\] \(acu\): metric 'acu' is not a metric assay computes; nearest: auc"),
+    ({"task": "binary", "thresholds": [{"metric": "rmse", "max": 1}]},
+     r"thresholds\[0\] \(rmse\): metric 'rmse' is not computed for a binary task"),
+    ({"metrics": ["auc"], "thresholds": [{"metric": "log_loss", "max": 1}]},
+     r"metric 'log_loss' is left out by 'metrics:', which lists only auc; add log_loss"),
+    ({"slices": [["hour"]], "thresholds": [{"metric": "auc", "min": 0.5,
+                                             "slices": [{"houre": 3}]}]},
+     r"slice houre=3: no slicing spec in 'slices' gives it \(slices: overall, hour\); add "
+     r"\[houre\] to slices; nearest: hour"),
+    ({"slices": [{"day": 3}], "thresholds": [{"metric": "auc", "min": 0.5,
+                                              "slices": [{"day": 4}]}]},
+     r"slice day=4: no slicing spec in 'slices' gives it"),
+    ({"thresholds": [{"metric": "auc", "max_gap": {"across": ["region"], "value": 0.1}}]},
+     r"max_gap.across \['region'\] is not among the slicing specs \(slices: overall\)"),
+])
+def test_thresholds_on_what_is_not_computed_fail_when_read(extra, message):
+    with pytest.raises(ConfigError, match=message):
+        EvalConfig.from_dict(_base(**extra))
+
+
+def test_thresholds_on_what_is_computed_pass():
+    cfg = EvalConfig.from_dict(_base(
+        slices=[["hour"], {"day": 3}, ["hour", "day"], {"feature": "miles",
+                                                         "boundaries": [1, 5]}],
+        metrics=["auc", "recall"],
+        thresholds=[{"metric": "auc", "min": 0.5, "slices": [{"hour": 3}, {"day": 3.0},
+                                                             {"day": 3, "hour": 1}]},
+                    {"metric": "recall", "slices": [["hour"], {"miles": "[1, 5)"}], "min": 0},
+                    {"metric": "example_count", "min": 10},
+                    {"metric": "auc", "max_gap": {"across": ["day", "hour"], "value": 0.2}}]))
+    assert len(cfg.validation.thresholds) == 4
+
+
+def test_custom_metric_names_wait_for_the_metrics_to_load():
+    cfg = EvalConfig.from_dict(_base(custom_metrics=["mypkg.metrics:MaxError"],
+                                     thresholds=[{"metric": "max_error", "max": 1,
+                                                  "direction": "lower"}]))
+    assert cfg.validation.thresholds[0].metric == "max_error"
+
+
+@pytest.mark.parametrize("tfma, assay_name", [("AUC", "auc_tfma"), ("BinaryAccuracy", "accuracy"),
+                                              ("MeanSquaredError", "mse"),
+                                              ("ExampleCount", "example_count")])
+def test_tfma_metric_spellings_are_aliases(tfma, assay_name):
+    cfg = EvalConfig.from_dict(_base(metrics=[tfma], thresholds=[{"metric": tfma, "min": 0}]))
+    assert cfg.validation.thresholds[0].metric == assay_name
+    assert cfg.metrics == (assay_name,)
+    assert EvalConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_an_assay_name_is_never_aliased():
+    # `accuracy` is assay's own name (TFMA's Accuracy is an alias of it, not the reverse).
+    cfg = EvalConfig.from_dict(_base(thresholds=[{"metric": "accuracy", "min": 0}]))
+    assert cfg.validation.thresholds[0].metric == "accuracy"

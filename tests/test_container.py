@@ -4,7 +4,8 @@ The session fixture `image` makes sure a Docker engine answers (tests/docker.sh 
 docker.io and starts dockerd when none runs; a daemon it started is stopped at the end of the
 session), makes sure the base image exists (on a machine that cannot reach a registry,
 tests/docker.sh builds a TEST-ONLY stand-in for python:3.10.13-slim-bookworm), and builds the
-image once per session; every test uses that one image. Docker's layer cache (kept in the
+image once per session; every test uses that one image. The slim image (`--target slim`, no
+TensorFlow, Beam or TFX) is built once per session too, and runs one evaluation. Docker's layer cache (kept in the
 engine's data root between sessions) makes a rebuild on an unchanged tree take seconds.
 
 If the engine cannot start or the image does not build, every test here FAILS, with the reason:
@@ -34,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DOCKER = os.environ.get("ASSAY_TEST_DOCKER", "/usr/bin/docker")   # Debian's client (BuildKit)
 IMAGE = os.environ.get("ASSAY_TEST_IMAGE", "assay:container-test")
+SLIM_IMAGE = os.environ.get("ASSAY_TEST_SLIM_IMAGE", "assay:container-test-slim")
 UID = 10001
 BUILD_TIMEOUT_S = 1800
 RUN_TIMEOUT_S = 600
@@ -74,28 +76,43 @@ def engine():
 
 
 @pytest.fixture(scope="session")
-def image(engine):
-    """The image built from the Dockerfile as written (once per session), tagged IMAGE."""
+def base_image(engine):
     proc = _docker_sh("base-image")
     if proc.returncode != 0:
         _fail("CONTAINER TESTS CANNOT RUN: no base image python:3.10.13-slim-bookworm "
               "(tests/docker.sh base-image)", proc)
-    previous = _image_id(IMAGE)
+
+
+def _build(tag, *args):
+    """`docker build` of the Dockerfile as written (args: e.g. --target slim), tagged `tag`."""
+    previous = _image_id(tag)
     start = time.monotonic()
     env = dict(os.environ, DOCKER_BUILDKIT="1")
-    proc = _run([DOCKER, "build", "--network=host", "--progress=plain", "-t", IMAGE, ROOT],
+    proc = _run([DOCKER, "build", "--network=host", "--progress=plain", *args, "-t", tag, ROOT],
                 BUILD_TIMEOUT_S, env=env)
     if proc.returncode != 0:
-        _fail("THE IMAGE DID NOT BUILD from the Dockerfile", proc)
+        _fail(f"THE IMAGE {tag} DID NOT BUILD from the Dockerfile", proc)
     seconds = time.monotonic() - start
-    if previous and previous != _image_id(IMAGE):     # the last session's image, now untagged
+    if previous and previous != _image_id(tag):     # the last session's image, now untagged
         _run([DOCKER, "image", "rm", previous], 120)
     # Keep the engine's data root bounded across sessions: build cache unused for a day goes
     # (each uv.lock change leaves a 3 GB venv layer behind).
     _run([DOCKER, "builder", "prune", "-f", "--filter", "unused-for=24h"], 300)
-    size = _run([DOCKER, "image", "inspect", "-f", "{{.Size}}", IMAGE], 60).stdout.strip()
-    print(f"\nbuilt {IMAGE} in {seconds:.0f} s ({int(size or 0) / 1e9:.2f} GB)")
-    return IMAGE
+    size = _run([DOCKER, "image", "inspect", "-f", "{{.Size}}", tag], 60).stdout.strip()
+    print(f"\nbuilt {tag} in {seconds:.0f} s ({int(size or 0) / 1e9:.2f} GB)")
+    return tag
+
+
+@pytest.fixture(scope="session")
+def image(base_image):
+    """The full image (the Dockerfile's default target), built once per session: IMAGE."""
+    return _build(IMAGE)
+
+
+@pytest.fixture(scope="session")
+def slim_image(base_image):
+    """The slim image (`--target slim`: no TensorFlow, Beam, TFX), once per session."""
+    return _build(SLIM_IMAGE, "--target", "slim")
 
 
 def _image_id(tag):
@@ -470,3 +487,69 @@ def test_kfp_component_with_the_docker_runner(image, case, tmp_path, locked_down
                 if r["slice"] == {} and r["model"] == "baseline")
     assert base["auc"] == pytest.approx(roc_auc_score(y, case.baseline_model), rel=1e-9)
     assert math.isfinite(scalars["log_loss"])
+
+
+# --------------------------------------------------------------------------------------------
+# The slim image
+
+TFX_STACK = ("tensorflow", "apache_beam", "tfx", "tfx_bsl", "kfp", "ml_metadata",
+             "tensorflow_model_analysis")
+
+
+def _installed(image, modules):
+    code = ("import importlib.util as u, json; "
+            f"print(json.dumps([m for m in {list(modules)!r} if u.find_spec(m)]))")
+    proc = docker_run(image, "-c", code, entrypoint="python")
+    assert proc.returncode == 0, proc.stdout
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_slim_image_evaluates_without_the_tfx_stack(slim_image, image, case, tmp_path):
+    """The slim image holds none of the TFX stack (the full one holds all of it), runs as the
+    same locked-down user, and evaluates the case (a joblib model and a prediction column) with
+    scikit-learn's values, as the full image does."""
+    assert _installed(slim_image, TFX_STACK + ("sklearn", "xgboost", "lightgbm")) == [
+        "sklearn", "xgboost", "lightgbm"]
+    assert _installed(image, TFX_STACK) == list(TFX_STACK)
+    sizes = {tag: int(_run([DOCKER, "image", "inspect", "-f", "{{.Size}}", tag], 60).stdout)
+             for tag in (image, slim_image)}
+    print(f"\nimage sizes: full {sizes[image] / 1e9:.2f} GB, slim {sizes[slim_image] / 1e9:.2f} GB")
+    assert sizes[slim_image] < sizes[image] / 2
+
+    out = tmp_path / "out"
+    out.mkdir()
+    _writable_by_the_image(str(out))
+    proc = docker_run(slim_image, "evaluate", "--config", "/data/config.yaml",
+                      "--examples", "/data/eval.csv", "--output", "/out/eval",
+                      "--allow-pickle", mounts=[(case.data, "/data", "ro"),
+                                                (str(out), "/out", "rw")])
+    assert proc.returncode == 0, proc.stdout
+    verdict = "BLESSED" if case.blessed else "NOT_BLESSED"
+    assert f"verdict: {verdict}" in proc.stdout, proc.stdout
+    result = out / "eval"
+    assert json.loads((result / "validation.json").read_text())["outcome"] == verdict
+    assert os.listdir(result / "blessing") == [verdict]
+    check_metrics_against_sklearn(case, json.loads((result / "assay_metrics.json").read_text()))
+    owners = {os.stat(os.path.join(d, f)).st_uid for d, _, fs in os.walk(result) for f in fs}
+    assert owners == {UID}
+
+    # What it lacks is named: a TFRecord file needs tfx-bsl, the `tfrecord` extra (exit 2).
+    from assay.data.tfrecord import masked_crc
+
+    tfrecord = tmp_path / "tfrecord"
+    tfrecord.mkdir()
+    with open(tfrecord / "eval.tfrecord", "wb") as f:
+        for data in [b"\n\x00"] * 3:                          # three empty tf.Examples
+            length = len(data).to_bytes(8, "little")
+            f.write(length + masked_crc(length).to_bytes(4, "little"))
+            f.write(data + masked_crc(data).to_bytes(4, "little"))
+    _readable(str(tfrecord))
+    proc = docker_run(slim_image, "evaluate", "--config", "/data/config.yaml",
+                      "--examples", "/records/eval.tfrecord", "--output", "/out/records",
+                      "--allow-pickle", mounts=[(case.data, "/data", "ro"),
+                                                (str(tfrecord), "/records", "ro"),
+                                                (str(out), "/out", "rw")])
+    assert proc.returncode == 2, proc.stdout
+    assert "reading TFRecord files of tf.Examples needs tfx_bsl" in proc.stdout, proc.stdout
+    assert "pip install 'assay[tfrecord]'" in proc.stdout, proc.stdout
+    assert not (out / "records").exists()

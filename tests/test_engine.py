@@ -216,7 +216,7 @@ def test_results_files_and_load_result(evaluate, data_dir, trips_df, tmp_path):
     out = tmp_path / "out"
     result = evaluate(_config(), str(data_dir / "trips.parquet"), str(out))
     doc = json.loads((out / "assay_metrics.json").read_text())
-    assert doc["version"] == 1 and doc["task"] == "binary"
+    assert doc["version"] == 2 and doc["task"] == "binary"
     first = doc["records"][0]
     assert set(first) == {"slice", "model", "metrics"}
     assert (first["slice"], first["model"]) == ({}, "candidate")

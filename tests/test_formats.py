@@ -8,7 +8,10 @@ what lands on disk is compared with the reviewed files in tests/golden/:
     results directory's files and the blessing marker), mlmd.json (the ModelEvaluation, ModelBlessing
     and execution properties that --mlmd records), kfp/executor_output.json, kfp/metrics,
     kfp/classification_metrics, kfp/files.json (the parameter file and the blessing marker);
-    regression/ the same results files.
+    regression/ the same results files; undefined/assay_metrics.json: values that are not
+    finite (null, with the reason in "undefined": format version 2).
+
+Every file is read with a strict parser (RFC 8259: NaN or Infinity fail the test).
 
 Only what legitimately varies is normalised: absolute paths (-> <TMP>), the assay version, the
 engine name, and floats, rounded to 12 significant digits (summation order may differ in the
@@ -58,6 +61,16 @@ REGRESSION_CONFIG = {
     "thresholds": [{"metric": "rmse", "max": 2.0}, {"metric": "r2", "min": 0.5}],
 }
 
+# Slice g=a holds positives only, g=b negatives only; the baseline never predicts a positive.
+UNDEFINED_CONFIG = {
+    "label": "label",
+    "models": {"candidate": {"prediction": "prediction"},
+               "baseline": {"prediction": "old_prediction"}},
+    "slices": [["g"]],
+    "decision_thresholds": [0.5],
+    "min_slice_size": 1,
+}
+
 
 # --------------------------------------------------------------------------------------------
 # Deterministic data: integer arithmetic, no random generator, so every machine and numpy
@@ -81,6 +94,14 @@ def binary_rows(n=160):
         ",".join(str(v) for v in row) for row in rows]
 
 
+def undefined_rows(n=24):
+    rows = ["g,label,prediction,old_prediction"]
+    for i in range(n):
+        g = "ab"[i % 2]
+        rows.append(f"{g},{1 if g == 'a' else 0},{(i % 6) / 6 + 0.05:.4f},0.5")
+    return rows
+
+
 def regression_rows(n=60):
     rows = ["region,fare,predicted_fare"]
     for i in range(n):
@@ -94,6 +115,7 @@ def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("golden")
     (root / "binary.csv").write_text("\n".join(binary_rows()) + "\n")
     (root / "regression.csv").write_text("\n".join(regression_rows()) + "\n")
+    (root / "undefined.csv").write_text("\n".join(undefined_rows()) + "\n")
     return root
 
 
@@ -123,7 +145,7 @@ def normalise(value, root):
 
 def check_golden(name, doc, root):
     """Compares `doc` (JSON-able), normalised, with tests/golden/NAME."""
-    text = json.dumps(normalise(doc, root), indent=1, sort_keys=True) + "\n"
+    text = json.dumps(normalise(doc, root), indent=1, sort_keys=True, allow_nan=False) + "\n"
     path = os.path.join(GOLDEN, name)
     if UPDATE:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -140,9 +162,14 @@ def check_golden(name, doc, root):
             f"ASSAY_UPDATE_GOLDEN=1 and review `git diff tests/golden/`")
 
 
+def _not_json(constant):
+    raise ValueError(f"{constant} is not JSON (RFC 8259): a non-finite number must be null")
+
+
 def read_json(path):
+    """The file, parsed strictly: NaN, Infinity and -Infinity are refused."""
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        return json.load(f, parse_constant=_not_json)
 
 
 def listing(directory):
@@ -185,6 +212,16 @@ def test_regression_results_files(root):
     for name in ("assay_metrics.json", "assay_plots.json", "validation.json", "config.json"):
         check_golden(f"regression/{name}", read_json(os.path.join(result.path, name)), root)
     check_golden("regression/files.json", listing(result.path), root)
+
+
+def test_undefined_values_are_null_with_their_reason(root):
+    result = api.evaluate(UNDEFINED_CONFIG, str(root / "undefined.csv"),
+                          str(root / "undefined"), engine="local", workers=1)
+    doc = read_json(os.path.join(result.path, "assay_metrics.json"))
+    assert doc["version"] == 2
+    assert doc["records"][3]["undefined"]["auc"] == (
+        "no negative labels (the ROC curve needs both classes)")
+    check_golden("undefined/assay_metrics.json", doc, root)
 
 
 # --------------------------------------------------------------------------------------------

@@ -59,12 +59,18 @@ def test_component_interface():
                                "baseline_model": ("system.Model", True),
                                "config_file": ("system.Artifact", True)}
     assert {n: d["parameterType"] for n, d in inputs["parameters"].items()} == {
-        "config": "STRING", "beam_pipeline_args": "LIST", "allow_pickle": "BOOLEAN",
+        "config": "STRUCT", "label": "STRING", "task": "STRING", "slices": "LIST",
+        "thresholds": "LIST", "beam_pipeline_args": "LIST", "allow_pickle": "BOOLEAN",
         "force_bless": "STRING", "allow_custom_code": "LIST"}
+    # Every parameter has a default, so the KFP UI's form can leave any of them empty; the
+    # executor fills in the same defaults for specs that do not send them.
+    assert {n: d["defaultValue"] for n, d in inputs["parameters"].items()} == \
+        executor.PARAMETER_DEFAULTS
     assert {n: d["artifactType"]["schemaTitle"] for n, d in outputs["artifacts"].items()} == {
         "evaluation": "system.Artifact", "metrics": "system.Metrics",
-        "classification_metrics": "system.ClassificationMetrics", "report": "system.HTML",
-        "blessing": "system.Artifact"}
+        "classification_metrics": "system.ClassificationMetrics",
+        "sliced_classification_metrics": "system.SlicedClassificationMetrics",
+        "report": "system.HTML", "blessing": "system.Artifact"}
     assert outputs["parameters"]["blessed"]["parameterType"] == "BOOLEAN"
     container = spec["deploymentSpec"]["executors"]["exec-assay-evaluate"]["container"]
     assert container == {"image": assay_kfp.DEFAULT_IMAGE,
@@ -89,6 +95,11 @@ def test_local_paths_follow_the_kfp_sdk():
     for uri in ("gs://b/p/eval", "minio://mlpipeline/v2/artifacts/x", "s3://b/k",
                 "/tmp/local/uri"):
         assert executor.local_path(uri) == dsl.Artifact(uri=uri).path
+    # oci:// (a KServe modelcar image): the SDK's Model.path and the Go launcher's
+    # LocalPathForURI: '/' -> '_' under /oci/, the model files under /models.
+    oci = "oci://registry.example.com/ml/candidate:1.0"
+    assert executor.local_path(oci) == dsl.Model(uri=oci).path == \
+        "/oci/registry.example.com_ml_candidate:1.0/models"
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,8 +267,8 @@ def check_outputs(root, blessed, inputs):
     assert (root / "parameters" / "blessed").read_text() == ("true" if blessed else "false")
     doc = json.loads(text)
     arts = {name: a["artifacts"][0] for name, a in doc["artifacts"].items()}
-    assert set(arts) == {"evaluation", "metrics", "classification_metrics", "report",
-                         "blessing"}
+    assert set(arts) == {"evaluation", "metrics", "classification_metrics",
+                         "sliced_classification_metrics", "report", "blessing"}
     for name, art in arts.items():
         assert art["uri"] == f"{root}/{name}" and art["name"] == name
 
@@ -293,8 +304,21 @@ def check_outputs(root, blessed, inputs):
     assert tn + fp + fn + tp == 1500
     assert tn + fp == round(1500 * (1 - overall["mean_label"]))
 
+    # Every slice's ClassificationMetrics; the overall one is the same as above.
+    sliced = arts["sliced_classification_metrics"]["metadata"]["evaluationSlices"]
+    assert sliced[0] == {"slice": "overall", "sliceClassificationMetrics": cls}
+    assert {s["slice"] for s in sliced} == {"overall"} | {
+        f"payment={s['payment']}" for s in slices_of(root / "evaluation")}
+
     report = (root / "report").read_text()
     assert report.lstrip().lower().startswith("<!doctype html") and marker in report
+
+
+def slices_of(evaluation):
+    """The payment slices that the evaluation computed (not withheld), from its own file."""
+    doc = json.loads((evaluation / "assay_metrics.json").read_text())
+    return [r["slice"] for r in doc["records"] if r["model"] == "candidate" and r["slice"]
+            and "withheld" not in r]
 
 
 def test_entrypoint_errors_are_one_line_with_status(inputs, tmp_path, capsys):
@@ -310,7 +334,8 @@ def test_entrypoint_errors_are_one_line_with_status(inputs, tmp_path, capsys):
     bad["inputs"]["parameterValues"]["config"] = ""
     assert executor.main(["--executor-input", json.dumps(bad)]) == EXIT_USAGE
     assert capsys.readouterr().err == ("assay: error: no config: set the `config` parameter "
-                                       "(YAML or JSON text) or wire a `config_file` artifact\n")
+                                       "(a dict, or YAML/JSON text) or the `label` parameter, "
+                                       "or wire a `config_file` artifact\n")
     del bad["outputs"]["artifacts"]["report"]
     with pytest.raises(executor.ExecutorInputError, match=r"no output artifact report"):
         executor.run(bad)
@@ -342,6 +367,9 @@ def test_entrypoint_reports_an_internal_error_as_a_bug(inputs, tmp_path, capsys,
 
 @pytest.mark.parametrize("config, match", [
     ("", r"no config: set the `config` parameter"),
+    ({}, r"no config: set the `config` parameter"),
+    (["label"], r"the `config` parameter must be a dict \(KFP's STRUCT\) or YAML/JSON text "
+                r"\(got \['label'\], a list\)"),
     ("- a\n- b\n", r"the `config` parameter must be a YAML/JSON mapping \(got list"),
     ("label: [unclosed\n", r"the `config` parameter is not valid YAML/JSON"),
 ])
@@ -409,9 +437,11 @@ def test_pipeline_steps_run_with_kfp_local(tmp_path):
     spec.CopyFrom(component.pipeline_spec.components["comp-assay-evaluate"])
     for unwired in ("baseline_model", "config_file"):   # see test_kfp_local_cannot_run...
         del spec.input_definitions.artifacts[unwired]
+    # The config as the pipeline passes it: a dict (STRUCT), whose whole numbers kfp.local
+    # sends as floats (min_slice_size: 50.0).
     proto = executor_input_utils.construct_executor_input(
         spec, {"examples": trained["eval_data"], "model": trained["model"],
-               "config": kfp_pipeline.CONFIG, "allow_pickle": True},
+               "config": json.loads(kfp_pipeline.CONFIG), "allow_pickle": True},
         str(tmp_path / "root" / "assay-evaluate"), block_input_artifact=False)
     executor.run(executor_input_utils.executor_input_to_dict(proto, spec))
     outputs = executor_output_utils.get_outputs_for_task(proto, spec)
@@ -419,6 +449,10 @@ def test_pipeline_steps_run_with_kfp_local(tmp_path):
     assert type(outputs["metrics"]).__name__ == "Metrics"
     assert outputs["metrics"].metadata["auc"] > 0.65
     assert type(outputs["classification_metrics"]).__name__ == "ClassificationMetrics"
+    assert type(outputs["sliced_classification_metrics"]).__name__ == \
+        "SlicedClassificationMetrics"
+    assert [s["slice"] for s in outputs["sliced_classification_metrics"].metadata[
+        "evaluationSlices"]][:2] == ["overall", "payment=Cash"]
     assert outputs["blessed"] is True
     assert os.listdir(outputs["blessing"].path) == ["BLESSED"]
     assert outputs["blessing"].metadata["blessed"] == 1
@@ -434,3 +468,226 @@ def test_pipeline_steps_run_with_kfp_local(tmp_path):
         assert os.listdir(pushed) == ["model.joblib"]
 
 
+
+
+# --------------------------------------------------------------------------------------------
+# Typed parameters, artifact types, SlicedClassificationMetrics, oci://
+
+def test_compiled_pipeline_passes_typed_parameters(tmp_path):
+    """A pipeline passes the config as a dict and the settings as their own parameters; the
+    compiled spec carries them as STRUCT / STRING / LIST constants, as KFP's UI edits them."""
+    from kfp import compiler, dsl
+    from kfp.dsl.types.type_utils import InconsistentTypeException
+
+    component = assay_kfp.evaluator_component("reg/assay:1")
+    config = {"models": {"candidate": {"prediction": "score"}}, "min_slice_size": 20}
+
+    @dsl.pipeline
+    def typed(label: str = "label", slices: list = [[], ["payment"]]):  # noqa: B006
+        data = dsl.importer(artifact_uri="/data/eval.csv", artifact_class=dsl.Dataset)
+        component(examples=data.output, config=config, label=label, slices=slices,
+                  thresholds=[{"metric": "auc", "min": 0.7}])
+
+    path = str(tmp_path / "typed.yaml")
+    compiler.Compiler().compile(typed, path)
+    spec = yaml.safe_load(open(path))
+    root = spec["root"]["inputDefinitions"]["parameters"]
+    assert {n: (d["parameterType"], d["defaultValue"]) for n, d in root.items()} == {
+        "label": ("STRING", "label"), "slices": ("LIST", [[], ["payment"]])}
+    params = spec["root"]["dag"]["tasks"]["assay-evaluate"]["inputs"]["parameters"]
+    assert params == {
+        "config": {"runtimeValue": {"constant": config}},
+        "label": {"componentInputParameter": "label"},
+        "slices": {"componentInputParameter": "slices"},
+        "thresholds": {"runtimeValue": {"constant": [{"metric": "auc", "min": 0.7}]}}}
+
+    # YAML text for `config` is refused when the pipeline is defined (KFP checks the type);
+    # it belongs in a config_file artifact, or parsed into a dict first.
+    def text_config():
+        data = dsl.importer(artifact_uri="/data/eval.csv", artifact_class=dsl.Dataset)
+        component(examples=data.output, config="label: label\n")
+
+    with pytest.raises(InconsistentTypeException,
+                       match=r"input 'config'.*'STRING' is incompatible with the input type "
+                             r"'STRUCT'"):
+        dsl.pipeline(text_config)
+
+
+def test_kfp_refuses_tfx_schema_titles():
+    """Why `evaluation` and `blessing` are system.Artifact (assay.kfp.component's docstring):
+    kfp 2.13 refuses TFX's titles. When a KFP release accepts them, this fails: use them."""
+    from kfp import dsl
+
+    class ModelBlessing(dsl.Artifact):
+        schema_title = "tfx.ModelBlessing"
+        schema_version = "0.0.1"
+
+    def blesses(blessing: dsl.Output[ModelBlessing]):
+        return dsl.ContainerSpec(image="x", command=["true"])
+
+    with pytest.raises(TypeError, match=r"must belong to `system` or `google` namespace\. "
+                                        r"Got: tfx\.ModelBlessing"):
+        dsl.container_component(blesses)
+
+
+def _task(tmp_path, parameters, config_file=None):
+    artifacts = {"examples": ("system.Dataset", "/x")}
+    if config_file:
+        artifacts["config_file"] = ("system.Artifact", config_file)
+    return executor.ExecutorInput.from_dict(hand_built_executor_input(
+        tmp_path, artifacts, parameters))
+
+
+def test_typed_parameters_merge_into_the_config(tmp_path, capsys):
+    base = {"label": "y", "slices": [[]], "min_slice_size": 20.0,
+            "thresholds": [{"metric": "auc", "min": 0.5}]}
+    merged = executor._config(_task(tmp_path, {
+        "config": base, "label": "y", "slices": [[], ["payment"]],
+        "thresholds": [{"metric": "auc", "min": 0.75, "max_regression": 0.0}]}), "/m", None)
+    assert merged == {
+        "label": "y", "slices": [[], ["payment"]], "min_slice_size": 20,
+        "thresholds": [{"metric": "auc", "min": 0.75, "max_regression": 0}],
+        "models": {"candidate": {"path": "/m"}}}
+    # KFP's STRUCT numbers are doubles: whole ones become ints, which assay's counts need.
+    assert type(merged["min_slice_size"]) is int
+    err = capsys.readouterr().err
+    assert "the `slices` parameter replaces the config's slices ([[]] -> [[], ['payment']])" \
+        in err and "the `thresholds` parameter replaces" in err and "`label`" not in err
+    # The settings alone are a config; a config given as YAML text (an older spec) is read.
+    assert executor._config(_task(tmp_path, {"label": "y", "task": "binary"}), "/m", None) == {
+        "label": "y", "task": "binary", "models": {"candidate": {"path": "/m"}}}
+    assert executor._config(_task(tmp_path, {"config": "label: a\nslices: [[]]\n",
+                                             "label": "b"}), "/m", None)["label"] == "b"
+    # A config_file takes the settings too.
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "c.yaml").write_text("label: a\nthresholds: []\n")
+    assert executor._config(_task(tmp_path, {"task": "regression"}, str(tmp_path / "cfg")),
+                            None, None) == {"label": "a", "thresholds": [], "task": "regression"}
+
+
+@pytest.mark.parametrize("parameters, match", [
+    ({"slices": "payment"}, r"the `slices` parameter must be a list \(e\.g\. \[\[\], "
+                            r"\[\"payment\"\]\]\) \(got 'payment', a str\)"),
+    ({"label": ["y"]}, r"the `label` parameter must be a string \(got \['y'\], a list\)"),
+    ({"thresholds": {"metric": "auc"}}, r"the `thresholds` parameter must be a list \(got "),
+])
+def test_typed_parameter_errors(parameters, match, tmp_path):
+    with pytest.raises(ConfigTypeError, match=match):
+        executor._config(_task(tmp_path, dict(parameters, config={"label": "y"})), None, None)
+
+
+def test_config_and_config_file_together_is_an_error(tmp_path):
+    (tmp_path / "c.yaml").write_text("label: a\n")
+    with pytest.raises(executor.ExecutorInputError,
+                       match=r"the `config` parameter or the `config_file` artifact, not both"):
+        executor._config(_task(tmp_path, {"config": {"label": "b"}}, str(tmp_path / "c.yaml")),
+                         None, None)
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """One task run in-process: scores in a column (ties included: multiples of 1/32), the
+    config as a dict with the settings as typed parameters. Returns (data, task root)."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("kfp-scored")
+    data = make_tabular_data(1200, seed=5)
+    logit = -1.5 + 0.2 * data["miles"] + 0.8 * (data["payment"] == "Credit Card")
+    data["score"] = np.round(32 / (1 + np.exp(-logit))) / 32
+    write_csv(data, root / "eval.csv")
+    task = hand_built_executor_input(
+        root / "task", {"examples": ("system.Dataset", str(root / "eval.csv"))},
+        {"config": {"models": {"candidate": {"prediction": "score"}}, "exact": True,
+                    "min_slice_size": 60.0},
+         "label": "label", "slices": [[], ["payment"]],
+         "thresholds": [{"metric": "auc", "min": 0.5}]})
+    executor.run(task)
+    return data, root / "task"
+
+
+def test_typed_parameters_reach_the_evaluation(scored):
+    data, task = scored
+    config = json.loads((task / "evaluation" / "config.json").read_text())
+    assert config == {"label": "label", "models": {"candidate": {"prediction": "score"}},
+                      "min_slice_size": 60, "exact": True, "slices": [[], ["payment"]],
+                      "thresholds": [{"metric": "auc", "min": 0.5}]}
+    doc = json.loads((task / "executor_output.json").read_text())
+    assert doc["parameterValues"]["blessed"] is True
+
+
+def test_sliced_classification_metrics_match_scikit_learn(scored):
+    """Each slice's ROC curve and confusion matrix, recomputed from the data's rows in that
+    slice with scikit-learn, and laid out as the KFP SDK's own class lays it out."""
+    from kfp import dsl
+    from sklearn.metrics import confusion_matrix, roc_curve
+
+    data, task = scored
+    meta = json.loads((task / "sliced_classification_metrics").read_text())
+    doc = json.loads((task / "executor_output.json").read_text())
+    assert doc["artifacts"]["sliced_classification_metrics"]["artifacts"][0]["metadata"] == meta
+    entries = {e["slice"]: e["sliceClassificationMetrics"] for e in meta["evaluationSlices"]}
+    counts = data["payment"].value_counts()
+    assert list(entries)[0] == "overall"
+    assert set(entries) == {"overall"} | {f"payment={p}" for p, n in counts.items() if n >= 60}
+    assert any(n < 60 for n in counts), "no withheld slice: the data no longer tests one"
+
+    for label, got in entries.items():
+        rows = data if label == "overall" else data[data["payment"] == label.split("=", 1)[1]]
+        y, s = rows["label"].to_numpy(), rows["score"].to_numpy()
+        fpr, tpr, thresholds = roc_curve(y, s, drop_intermediate=False)
+        points = got["confidenceMetrics"]
+        # scikit-learn's first point (threshold inf) is assay's threshold above every score.
+        assert [p["confidenceThreshold"] for p in points[1:]] == pytest.approx(thresholds[1:])
+        assert [p["falsePositiveRate"] for p in points] == pytest.approx(fpr)
+        assert [p["recall"] for p in points] == pytest.approx(tpr)
+        assert points[0]["confidenceThreshold"] > s.max()
+        # The confusion matrix at the decision threshold 0.5 (positive iff score > 0.5).
+        expected = confusion_matrix(y, (s > 0.5).astype(int), labels=[0, 1])
+        assert [r["row"] for r in got["confusionMatrix"]["rows"]] == expected.tolist()
+        assert [a["displayName"] for a in got["confusionMatrix"]["annotationSpecs"]] == \
+            ["0", "1"]
+
+    # The layout, as the KFP SDK writes it. kfp 2.13's SlicedClassificationMetrics cannot be
+    # filled through its own log methods (its constructor forgets `_sliced_metrics`, and it
+    # calls ClassificationMetrics methods that do not exist), so each slice is filled through
+    # ClassificationMetrics' methods and laid out by the sliced class's `_update_metadata`.
+    sdk = dsl.SlicedClassificationMetrics()
+    sdk._sliced_metrics = {}
+    for label, got in entries.items():
+        one = dsl.ClassificationMetrics()
+        for p in got["confidenceMetrics"]:
+            one.log_roc_data_point(fpr=p["falsePositiveRate"], tpr=p["recall"],
+                                   threshold=p["confidenceThreshold"])
+        one.set_confusion_matrix_categories(["0", "1"])
+        for name, row in zip(["0", "1"], got["confusionMatrix"]["rows"]):
+            one.log_confusion_matrix_row(name, row["row"])
+        sdk._sliced_metrics[label] = one
+        sdk._update_metadata(label)
+    assert json.loads(json.dumps(sdk.metadata)) == meta
+
+
+def test_oci_model_is_read_at_the_launchers_mount(inputs, tmp_path, monkeypatch):
+    """An oci:// Model (a KServe modelcar image) is read where KFP's launcher mounts it,
+    under $ARTIFACT_LOCAL_PATH (the launcher's root, here a temporary directory); the
+    blessing records the URI and the MLMD id that KFP names the input artifact by."""
+    import shutil
+
+    uri = "oci://registry.example.com/ml/candidate:1.0"
+    monkeypatch.setenv("ARTIFACT_LOCAL_PATH", str(tmp_path / "launcher"))
+    task = hand_built_executor_input(
+        tmp_path / "task", {"examples": ("system.Dataset", str(inputs / "eval_data")),
+                            "model": ("system.Model", uri)},
+        {"config": {"label": "label"}, "allow_pickle": True})
+    task["inputs"]["artifacts"]["model"]["artifacts"][0]["name"] = "1234"
+    with pytest.raises(executor.ExecutorInputError,
+                       match=r"the model oci://registry\.example\.com/ml/candidate:1\.0 is an "
+                             r"OCI image, which KFP's launcher mounts at .*/launcher/oci/"
+                             r"registry\.example\.com_ml_candidate:1\.0/models; that "
+                             r"directory does not exist here"):
+        executor.run(task)
+    mount = tmp_path / "launcher" / "oci" / "registry.example.com_ml_candidate:1.0" / "models"
+    shutil.copytree(inputs / "candidate", mount)
+    output = executor.run(task)
+    meta = output["artifacts"]["blessing"]["artifacts"][0]["metadata"]
+    assert meta["current_model"] == uri and meta["current_model_id"] == 1234
+    assert output["artifacts"]["metrics"]["artifacts"][0]["metadata"]["example_count"] == 1500

@@ -22,7 +22,7 @@ from assay.models.load import clear_shared_models, load_model, resolve_model, sh
 from assay.models.sklearn import JoblibAdapter
 from fresh import loaded_modules
 
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf
 
 RAW = "__raw_record__"
 SOURCES = ("tfrecord_raw", "tfrecord", "tf_examples", "csv", "parquet")

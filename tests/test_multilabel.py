@@ -376,3 +376,40 @@ def test_beam_engine_and_batch_sizes_give_the_local_result(data, result, tmp_pat
             assert other.metrics(slice_) == pytest.approx(result.metrics(slice_), rel=1e-12,
                                                           nan_ok=True), (engine, slice_)
         assert other.plots() == result.plots()
+
+
+def test_tfx_executor_runs_a_multilabel_evaluation(data, result, tmp_path):
+    """TFX's Evaluator interface (the executor as TFX calls it) with a multi-label config: the
+    same values as a direct run, and the verdict in the blessing."""
+    import shutil
+
+    from tfx.types import artifact_utils, standard_artifacts
+
+    from assay.tfx.executor import Executor
+
+    def artifact(cls, name, **attrs):
+        a = cls()
+        a.uri = str(tmp_path / name)
+        os.makedirs(a.uri, exist_ok=True)
+        for k, v in attrs.items():
+            setattr(a, k, v)
+        return a
+
+    root = data[0]
+    examples = artifact(standard_artifacts.Examples, "examples",
+                        split_names=artifact_utils.encode_split_names(["eval"]))
+    os.makedirs(os.path.join(examples.uri, "Split-eval"))
+    shutil.copy(root / "data.tfrecord", os.path.join(examples.uri, "Split-eval", "data"))
+    outputs = {"evaluation": [artifact(standard_artifacts.ModelEvaluation, "evaluation")],
+               "blessing": [artifact(standard_artifacts.ModelBlessing, "blessing")]}
+    config = dict(CONFIG, thresholds=[{"metric": "recall_micro", "min": 0.99}])
+    Executor().Do({"examples": [examples]}, outputs,
+                  {"config": json.dumps(config), "eval_config": None,
+                   "example_splits": json.dumps(["eval"])})
+    ours = assay.load_result(outputs["evaluation"][0].uri)
+    assert ours.task == "multilabel"
+    for slice_ in (None, {"group": "a"}):
+        assert ours.metrics(slice_) == pytest.approx(result.metrics(slice_), rel=1e-12,
+                                                     nan_ok=True)
+    blessed = result.metrics()["recall_micro"] >= 0.99
+    assert os.listdir(outputs["blessing"][0].uri) == ["BLESSED" if blessed else "NOT_BLESSED"]

@@ -128,7 +128,7 @@ def test_the_keras_model_matches_scikit_learn_on_its_own_predictions(data, four)
 
 @pytest.fixture(scope="module")
 def tfma_run(data):
-    tfma = pytest.importorskip("tensorflow_model_analysis")
+    import tensorflow_model_analysis as tfma
     from google.protobuf import json_format
 
     raw = {"model_specs": [
@@ -373,7 +373,7 @@ def _keras_auc(data):
 
 
 def test_tfx_executor_with_three_models(data, tmp_path):
-    pytest.importorskip("tfx.types")
+    import tfx.types  # noqa: F401
     from tfx.dsl.components.base import base_beam_executor
     from tfx.types import artifact_utils, standard_artifacts
 

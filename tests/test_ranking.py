@@ -385,3 +385,32 @@ def test_queries_spread_over_files_and_workers(data, local_result, tmp_path):
         ours, ref = result.metrics(slice_), local_result.metrics(slice_)
         for name in RANKING_NAMES:
             assert ours[name] == pytest.approx(ref[name], rel=1e-12), (slice_, name)
+
+
+def test_kfp_executor_runs_a_ranking_evaluation(data, local_result, tmp_path):
+    """The KFP component's entrypoint, in-process, with the executor input KFP sends: the
+    ranking metrics reach the KFP metrics output and the verdict, equal to a local run's."""
+    import shutil
+
+    from test_kfp import hand_built_executor_input
+
+    from assay.kfp import executor
+
+    root, _ = data
+    os.makedirs(tmp_path / "examples")
+    shutil.copy(root / "rank.tfrecord", tmp_path / "examples" / "rank.tfrecord")
+    want = local_result.metrics()
+    config = dict(CONFIG, thresholds=[{"metric": f"ndcg@{TOP_K[0]}",
+                                       "min": want[f"ndcg@{TOP_K[0]}"] + 0.01}])
+    task = hand_built_executor_input(
+        str(tmp_path / "task"), {"examples": ("system.Dataset", str(tmp_path / "examples"))},
+        {"config": json.dumps(config), "beam_pipeline_args": [], "allow_pickle": False,
+         "force_bless": ""})
+    executor.run(task)
+    # The threshold sits just above the overall value: NOT_BLESSED, as the local run says.
+    assert (tmp_path / "task" / "parameters" / "blessed").read_text() == "false"
+    scalars = json.loads((tmp_path / "task" / "metrics").read_text())
+    for name in RANKING_NAMES:
+        if name in scalars:
+            assert scalars[name] == pytest.approx(want[name], rel=1e-9), name
+    assert f"ndcg@{TOP_K[0]}" in scalars

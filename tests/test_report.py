@@ -592,3 +592,46 @@ def test_cli_report_and_compare(binary, binary_first_model, tmp_path, capsys):
         assert e.value.code == cli.EXIT_USAGE
     assert cli.main(["report", str(tmp_path / "nothing")]) == cli.EXIT_USAGE
     assert "holds no assay results" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------
+# Confidence intervals (`confidence:`): interval bars in the tables and charts
+
+@pytest.fixture(scope="module")
+def binary_with_intervals(data_dir):
+    """BINARY with intervals and a noise-aware gate."""
+    config = dict(BINARY, confidence={"replicates": 20, "seed": 1}, on_inconclusive="pass")
+    return assay.evaluate(config, str(data_dir / "trips.parquet"),
+                          str(data_dir / "binary_ci"))
+
+
+def test_intervals_are_embedded_per_slice_only_when_present(binary, binary_with_intervals):
+    assert all("ci" not in s and "di" not in s
+               for s in page_data.report_data(binary)["result"]["slices"])
+    data = page_data.report_data(binary_with_intervals)["result"]
+    metrics = data["metrics"]
+    records = {(json.dumps(r["slice"], sort_keys=True), r["model"]): r
+               for r in binary_with_intervals.records}
+    auc = metrics.index("auc")
+    shown = 0
+    for s in data["slices"]:
+        if s["h"]:
+            assert "ci" not in s
+            continue
+        key = json.dumps(s["s"], sort_keys=True)
+        for field, model in (("ci", "candidate"), ("di", "diff")):
+            iv = records[(key, model)]["intervals"]["auc"]
+            assert s[field][auc] == [iv["lower"], iv["upper"]]
+            shown += 1
+    assert shown > 4
+
+
+def test_the_page_shows_interval_text_and_inconclusive_checks(binary_with_intervals):
+    page = report.render_report(binary_with_intervals)
+    checks = binary_with_intervals.validation["checks"]
+    assert all(c["outcome"] in ("pass", "fail", "inconclusive") for c in checks)
+    unsure = sum(c["outcome"] == "inconclusive" for c in checks)
+    summary = parse(page).find_all("details", "ar-allchecks")[0].find_all("summary")[0].text()
+    assert summary.endswith(f"({unsure:,} inconclusive)") == (unsure > 0)
+    # The script that draws them is in the page (the browser test draws them).
+    assert ".ar-whisker" in page and "ciText" in page

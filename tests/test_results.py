@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import pytest
@@ -54,6 +55,29 @@ def test_withheld_records_carry_their_example_count():
         result.metrics({"store": "a"})
 
 
+def test_assemble_writes_integer_counts_and_the_reason_of_each_undefined_value():
+    nan = float("nan")
+    per_model = {
+        "candidate": {"metrics": {"example_count": 8.0, "weighted_example_count": 7.5,
+                                  "tp@0.5": 0.0, "fp@0.5": 0.0, "fn@0.5": 3.0, "tn@0.5": 5.0,
+                                  "precision": nan, "recall": 0.0}, "plots": {}},
+        "baseline": {"metrics": {"example_count": 8.0, "weighted_example_count": 7.5,
+                                 "tp@0.5": 2.0, "fp@0.5": 1.0, "fn@0.5": 1.0, "tn@0.5": 4.0,
+                                 "precision": 2 / 3, "recall": 2 / 3}, "plots": {}}}
+    records, _ = assemble([((), per_model)], [[]], ["candidate", "baseline"], min_slice_size=1)
+    cand, base, diff = records
+    # Counts: ints where whole (8, 0, 3, 5); the fractional weighted count stays a float.
+    assert [type(cand["metrics"][k]) for k in ("example_count", "tp@0.5", "fn@0.5")] == [int] * 3
+    assert cand["metrics"]["weighted_example_count"] == 7.5
+    assert type(base["metrics"]["precision"]) is float
+    # NaN stays NaN in memory (validation reads it); "undefined" says why.
+    assert math.isnan(cand["metrics"]["precision"]) and "undefined" not in base
+    assert cand["undefined"] == {"precision": "no predicted positives (no prediction above 0.5)"}
+    assert diff["undefined"] == {"precision": "the candidate's precision is undefined: no "
+                                              "predicted positives (no prediction above 0.5)"}
+    assert diff["metrics"]["example_count"] == 0 and type(diff["metrics"]["tp@0.5"]) is int
+
+
 def test_slices_are_ordered_by_spec_then_value():
     values = ["b", "[5, 10)", 10, "(-inf, 1)", "a", 2, True, "[1, 5)", 2.5]
     assert sorted(values, key=_sort_value) == [True, 2, 2.5, 10, "(-inf, 1)", "[1, 5)",
@@ -76,6 +100,10 @@ def test_staged_output_replaces_the_directory_only_on_commit(tmp_path):
     (out / "old.txt").write_text("old")
     with StagedOutput(str(out)) as staged:
         staged.write_json("assay_metrics.json", {"version": 1, "records": [{"x": float("nan")}]})
+        # Written strict (RFC 8259): NaN as null.
+        assert json.loads(open(os.path.join(staged.path, "assay_metrics.json")).read(),
+                          parse_constant=lambda c: 1 / 0) == {"version": 1,
+                                                              "records": [{"x": None}]}
     assert sorted(os.listdir(tmp_path)) == ["out"] and (out / "old.txt").exists()
     with StagedOutput(str(out)) as staged:
         staged.write_json("assay_metrics.json", {"version": 1, "task": "binary", "records": []})
@@ -103,8 +131,8 @@ def test_load_result_reads_results_written_before_the_assay_prefix(tmp_path):
 
 
 def test_load_result_refuses_other_versions(tmp_path):
-    (tmp_path / "assay_metrics.json").write_text('{"version": 2, "records": []}')
-    with pytest.raises(ValueError, match="has format version 2; this assay reads version 1"):
+    (tmp_path / "assay_metrics.json").write_text('{"version": 7, "records": []}')
+    with pytest.raises(ValueError, match="has format version 7; this assay reads versions 1, 2"):
         load_result(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="holds no assay results"):
         load_result(str(tmp_path / "none"))

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-tfma = pytest.importorskip("tensorflow_model_analysis")
+import tensorflow_model_analysis as tfma
 
 from object_store import ObjectStore  # noqa: E402  (registers memobj://)
 

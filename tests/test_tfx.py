@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-tfx_types = pytest.importorskip("tfx.types")
+import tfx.types as tfx_types
 
 from tfx.dsl.components.base import base_beam_executor  # noqa: E402
 from tfx.types import artifact_utils, channel, standard_artifacts  # noqa: E402

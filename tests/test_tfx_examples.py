@@ -239,13 +239,23 @@ TFX_BLESSES = {"taxi": True, "penguin": False}
 def run(request, tmp_path_factory):
     """Each example's pipeline, run once (module scope: all of one example's tests, then the
     other's)."""
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    import subprocess
+    import sys
 
     build = {"taxi": taxi_pipeline, "penguin": penguin_pipeline}[request.param]
     work_dir = str(tmp_path_factory.mktemp(request.param))
-    pipeline = with_assay_evaluator(build(work_dir))
-    LocalDagRunner().run(pipeline)
-    return Run(request.param, pipeline, work_dir)
+    # The pipeline runs in a process of its own: the examples' Trainer modules build tf.keras
+    # (Keras 2) models, which needs TF_USE_LEGACY_KERAS set before TensorFlow is first imported,
+    # and earlier tests in this worker may have imported it already.
+    script = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+              f"import test_tfx_examples as t\n"
+              f"from tfx.orchestration.local.local_dag_runner import LocalDagRunner\n"
+              f"LocalDagRunner().run(t.with_assay_evaluator(t.{build.__name__}({work_dir!r})))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=dict(os.environ, TF_USE_LEGACY_KERAS="1"), timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    # The same pipeline, defined again here (nothing runs): its names find the run in MLMD.
+    return Run(request.param, with_assay_evaluator(build(work_dir)), work_dir)
 
 
 # ------------------------------------------------------------------------------------------

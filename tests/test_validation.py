@@ -468,7 +468,7 @@ def test_slice_value_matching(wanted, seen, matches):
 
 
 def test_numpy_slice_values_and_metric_values():
-    np = pytest.importorskip("numpy")
+    import numpy as np
     records = [rec({"hour": np.int64(3)}, "candidate", auc=np.float32(0.5))]
     result = run([{"metric": "auc", "slices": [{"hour": 3}], "min": 0.6}], records)
     assert result.reasons == ["auc on slice hour=3 is 0.5, below the minimum 0.6"]
@@ -842,8 +842,9 @@ def test_tfma_parity_against_the_installed_tfma():
 def _config(**validation):
     from assay.config.schema import EvalConfig
 
+    # The slicing specs the thresholds below name (a threshold on an unlisted one is refused).
     return EvalConfig.from_dict({"label": "y", "models": {"candidate": {"prediction": "p"}},
-                                 **validation})
+                                 "slices": [["region"], ["a", "b"], ["y", "z"]], **validation})
 
 
 def test_config_holds_parsed_thresholds_and_options_and_is_hashable():

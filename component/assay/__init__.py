@@ -3,6 +3,8 @@
     import assay
     result = assay.evaluate("config.yaml", examples="eval/*.tfrecord.gz", output="out/")
     result.metrics()["auc"]; result.metrics({"hour": 3}, model="diff")
+    result = assay.evaluate(config, df, model=clf)  # a DataFrame, a fitted model; in memory
+    result.to_dataframe(); result.save("out/")
     assay.load_result("out/")
     assay.validate("out/", "stricter.yaml").reasons     # re-judge a stored evaluation
 
@@ -28,6 +30,7 @@ _LAZY = {
     "ModelError": ("assay.errors", "ModelError"),
     "Metric": ("assay.metrics.base", "Metric"),
     "ModelBatch": ("assay.metrics.batch", "ModelBatch"),
+    "SliceNotFound": ("assay.results.lookup", "SliceNotFound"),
 }
 
 __all__ = sorted(_LAZY)

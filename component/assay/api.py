@@ -11,9 +11,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from typing import Any, Mapping, Optional, Sequence
+import tempfile
+import warnings
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from assay.data import files
 from assay.results import result as results
@@ -62,26 +65,33 @@ def _problem_report(problems: Mapping[str, Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[str] = None,
-             baseline: Optional[str] = None, beam_pipeline_args: Optional[Sequence[str]] = None,
+def evaluate(config: ConfigLike, examples: Any, output: Optional[str] = None, *,
+             model: Any = None, baseline: Any = None,
+             beam_pipeline_args: Optional[Sequence[str]] = None,
              allow_pickle: bool = False, force_bless: Optional[str] = None,
              write_report: bool = True, engine: str = "auto",
              workers: Optional[int] = None,
              allow_custom_code: Optional[Sequence[str]] = None,
-             models: Optional[Mapping[str, str]] = None) -> results.EvalResult:
-    """Evaluates the config's models on `examples` in one full pass; writes `output`.
+             models: Optional[Mapping[str, Any]] = None) -> results.EvalResult:
+    """Evaluates the config's models on `examples` in one full pass; writes `output` if given.
 
     Args:
       config: an EvalConfig, its dict form, or a YAML/JSON file.
-      examples: a file, directory or glob (or a list of them) of TFRecord, CSV or Parquet data.
+      examples: a file, directory or glob (or a list of them) of TFRecord, CSV or Parquet data;
+        or the data itself: a pandas DataFrame, a pyarrow Table or RecordBatch (evaluated on
+        the local engine, see `assay.api_inputs`).
       output: the results directory, a local path or a URI (gs://, s3://, any Beam scheme);
         replaced as a whole when the evaluation succeeds, left untouched (and readable) when it
-        fails or is killed (`assay.results.publish`).
-      model: the candidate's model path (the --model flag): it replaces the config's path and
-        keeps the spec's other keys; a spec reading a prediction column keeps reading it; see
-        `assay.config.binding` for the whole rule.
-      baseline: the baseline's model path (the --baseline flag), bound by the same rule; with no
-        baseline spec, the baseline is run like the candidate.
+        fails or is killed (`assay.results.publish`). None (the default): nothing is written;
+        the result is in memory, and `result.save(path)` writes it later exactly as `output`
+        would have.
+      model: the candidate's model: a path (the --model flag), or an object (a fitted
+        scikit-learn-API estimator, a Keras model, or a function taking a pandas DataFrame of
+        a batch and returning its predictions, see `assay.models.memory`). It replaces the
+        config's path and keeps the spec's other keys; a spec reading a prediction column keeps
+        reading it; see `assay.config.binding` for the whole rule.
+      baseline: the baseline's model (a path or an object, like `model`), bound by the same
+        rule; with no baseline spec, the baseline is run like the candidate.
       beam_pipeline_args: passed to Beam's PipelineOptions, e.g.
         ["--direct_num_workers=2", "--direct_running_mode=multi_processing"].
       allow_pickle: allow loading joblib/pickle models (they run code when loaded).
@@ -92,28 +102,55 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
         `workers` forked processes or threads (`assay.engine.local`), local files only. "auto" (the
         default): "beam" when `beam_pipeline_args` are given or a file is remote (gs://...),
         "local" otherwise. Both run the same stages (`assay.engine.passes`) and give the same
-        results (up to the order in which float sums are merged).
+        results (up to the order in which float sums are merged). In-memory examples or models
+        run on "local" only (Beam is a ConfigError).
       workers: workers of the local engine (default: the cores available).
-      models: {name: path} of other named models (benchmarks, `--model NAME=PATH`), bound by
-        the candidate's rule; each is evaluated beside the candidate, with its diff against the
-        baseline ("diff:NAME", see assay.config.model_names).
+      models: {name: path or model object} of other named models (benchmarks,
+        `--model NAME=PATH`), bound by the candidate's rule; each is evaluated beside the
+        candidate, with its diff against the baseline ("diff:NAME", see
+        assay.config.model_names).
       allow_custom_code: the modules (and their submodules) whose classes the config's
         custom_metrics may load, e.g. ["mypkg.metrics"] (the --allow-custom-code flag): they run
         code when imported, so a config naming one that is not allowed is a ConfigError.
 
     Returns:
-      The EvalResult read back from `output`.
+      The EvalResult: with `output`, read back from it; without, the same result in memory.
 
     Raises:
       ConfigError, TypeError: the config is invalid or does not fit the data.
       DataError: the data holds invalid values (with counts) or cannot be read.
       StorageError: `output` cannot be written (an existing file, a missing bucket, no
         permission); raised before the pass, with nothing written.
+
+    Example:
+        >>> import pandas as pd                                          # doctest: +SKIP
+        >>> df = pd.DataFrame({"y": [0, 1, 1, 0], "p": [0.2, 0.8, 0.6, 0.4]})  # doctest: +SKIP
+        >>> result = assay.evaluate({"label": "y", "models": {"candidate": {"prediction": "p"}}},
+        ...                         df)                                 # doctest: +SKIP
+        >>> result.to_dataframe()                                        # doctest: +SKIP
     """
+    from assay.api_inputs import memory_inputs, tabular_kind
     from assay.data.options import set_options
+
+    if tabular_kind(config):
+        raise TypeError(f"assay.evaluate takes the config first and the examples second (got "
+                        f"a {tabular_kind(config)} as the config): "
+                        f"assay.evaluate(config, examples)")
     set_options(beam_pipeline_args)  # the driver's reads and writes use them too (S3 endpoint...)
-    cfg = apply_overrides(config, model, baseline, allow_pickle, models)
-    check_custom_code(cfg, allow_custom_code)  # before any custom module is imported
+    given = {"candidate": model, "baseline": baseline, **dict(models or {})}
+    with memory_inputs(examples, given, engine, beam_pipeline_args) as inputs:
+        paths = dict(inputs.models)
+        cfg = apply_overrides(config, paths.pop("candidate"), paths.pop("baseline"),
+                              allow_pickle, paths)
+        check_custom_code(cfg, allow_custom_code)  # before any custom module is imported
+        return _evaluate(cfg, inputs.examples, inputs.location, output, beam_pipeline_args,
+                         force_bless, write_report, engine, workers)
+
+
+def _evaluate(cfg: EvalConfig, examples: Any, location: str, output: Optional[str],
+              beam_pipeline_args: Optional[Sequence[str]], force_bless: Optional[str],
+              write_report: bool, engine: str, workers: Optional[int]) -> results.EvalResult:
+    """`evaluate` once its inputs are files and model paths (see evaluate for the arguments)."""
     thresholds, options = cfg.validation.thresholds, cfg.validation.options
     if force_bless is not None:
         options = dataclasses.replace(options, force_bless=force_bless)
@@ -127,32 +164,85 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
     thresholds = validation.with_declared_directions(
         thresholds, declared_directions(plan.metric_families()[1:]))
     chosen = choose_engine(engine, plan.files, beam_pipeline_args, workers)
-    with StagedOutput(output) as staged:
+    # With an output, it is staged before the pass: one that cannot be written fails now.
+    with (StagedOutput(output) if output is not None else contextlib.nullcontext()) as staged:
         if chosen == "local":
             from assay.engine import local
 
             raw = local.run_local(plan, workers)
         else:
-            from assay.engine import beam as engine
-
-            # The workers' shards go to the staging's scratch (or under --temp_location, which
-            # remote workers share); run_pipeline removes them, whatever happens.
-            scratch = getattr(staged, "scratch", None) or os.path.join(staged.path, "_pass")
-            raw = engine.run_pipeline(plan, scratch, beam_pipeline_args)
+            raw = _run_beam(plan, staged, beam_pipeline_args)
         metrics_doc, plots_doc = build_documents(plan, raw)
         metrics_doc["baseline_error"] = baseline_error
         metrics_doc["engine"] = chosen
         verdict = validation.validate(metrics_doc["records"], thresholds, options,
                                       has_baseline=plan.config.has_baseline,
-                                      baseline_error=baseline_error)
-        staged.write_json(results.METRICS_FILE, metrics_doc)
-        staged.write_json(results.PLOTS_FILE, plots_doc)
-        staged.write_json(results.CONFIG_FILE, cfg.to_dict())
-        staged.write_json(results.VALIDATION_FILE, verdict.to_dict())
+                                      baseline_error=baseline_error, confidence=cfg.confidence)
+        documents = ResultDocuments(cfg, metrics_doc, plots_doc, verdict, thresholds, location,
+                                    plan.format)
+        if staged is None:
+            return documents.in_memory()
+        return documents.publish(staged, output, write_report)
+
+
+def _run_beam(plan: EvalPlan, staged: Optional[StagedOutput],
+              beam_pipeline_args: Optional[Sequence[str]]) -> Mapping[str, Any]:
+    """The pass on Beam. The workers' shards go to the staging's scratch (or under
+    --temp_location, which remote workers share), or to a temporary directory without an
+    output; run_pipeline removes them, whatever happens."""
+    quiet_google_version_warnings()
+    from assay.extras import require
+
+    require("apache_beam", "beam", "the Beam engine (engine='beam'; the local engine needs none)")
+    from assay.engine import beam as engine
+
+    if staged is None:
+        with tempfile.TemporaryDirectory(prefix="assay-pass-") as scratch:
+            return engine.run_pipeline(plan, scratch, beam_pipeline_args)
+    scratch = getattr(staged, "scratch", None) or os.path.join(staged.path, "_pass")
+    return engine.run_pipeline(plan, scratch, beam_pipeline_args)
+
+
+def quiet_google_version_warnings() -> None:
+    """Silences the FutureWarning google.api_core gives at import on Pythons that Google no
+    longer supports (once per Google package Beam's gcp modules import: five on Python 3.10).
+
+    It says nothing about the evaluation yet came with every Beam run. The filter is precise
+    (that message, from that module), so every other warning still shows.
+    """
+    warnings.filterwarnings("ignore", message=r"You are using a non-supported Python version",
+                            category=FutureWarning,
+                            module=r"google\.api_core\._python_version_support")
+
+
+@dataclasses.dataclass
+class ResultDocuments:
+    """Everything an evaluation writes, held until it is written (`publish`) or kept in memory
+    (`in_memory`: the result's `save` publishes it later, the same way)."""
+
+    cfg: EvalConfig
+    metrics_doc: Dict[str, Any]
+    plots_doc: Dict[str, Any]
+    verdict: Any
+    thresholds: Sequence[Any]
+    location: str
+    format: str
+
+    def write(self, staged: StagedOutput) -> None:
+        """Writes every file of the results directory but the report into `staged`."""
+        staged.write_json(results.METRICS_FILE, self.metrics_doc)
+        staged.write_json(results.PLOTS_FILE, self.plots_doc)
+        staged.write_json(results.CONFIG_FILE, self.cfg.to_dict())
+        staged.write_json(results.VALIDATION_FILE, self.verdict.to_dict())
         # TFMA's own files too, so TFMA's readers and the tools on them read this evaluation.
-        write_tfma_files(staged, cfg, metrics_doc, plots_doc, verdict.to_dict(), thresholds,
-                         _data_location(examples), plan.format)
-        validation.write_blessing(files.join(staged.path, results.BLESSING_DIR), verdict)
+        write_tfma_files(staged, self.cfg, self.metrics_doc, self.plots_doc,
+                         self.verdict.to_dict(), self.thresholds, self.location, self.format)
+        validation.write_blessing(files.join(staged.path, results.BLESSING_DIR), self.verdict)
+
+    def publish(self, staged: StagedOutput, output: str, write_report: bool = True
+                ) -> results.EvalResult:
+        """Writes and commits `staged`; returns the result read back from it."""
+        self.write(staged)
         # Read back what was written (the result is what a later load_result gives), once.
         result = results.load_result(staged.path)
         result.path, result.location = output, staged.location
@@ -161,14 +251,22 @@ def evaluate(config: ConfigLike, examples: Any, output: str, *, model: Optional[
 
             staged.write_text(report.REPORT_FILE, report.render_report(result))
         staged.commit()
-    return result
+        return result
 
+    def save(self, output: str, write_report: bool = True) -> results.EvalResult:
+        """Publishes the documents to `output`, as evaluate(output=...) does."""
+        with StagedOutput(output) as staged:
+            return self.publish(staged, output, write_report)
 
-def _data_location(examples: Any) -> str:
-    """The examples as given, for TFMA's eval_config.json (display only)."""
-    if isinstance(examples, (list, tuple)):
-        return ",".join(os.fspath(e) for e in examples)
-    return os.fspath(examples)
+    def in_memory(self) -> results.EvalResult:
+        """The result as load_result would read it, written nowhere: it is written to a
+        temporary directory and read back, so it is the same in every detail. Its `save`
+        writes it."""
+        with tempfile.TemporaryDirectory(prefix="assay-result-") as tmp:
+            result = self.save(os.path.join(tmp, "result"), write_report=False)
+        result.path = result.location = None
+        result.saver = self.save
+        return result
 
 
 def validate(result: Any, config: Optional[ConfigLike] = None, *,
@@ -207,7 +305,8 @@ def validate(result: Any, config: Optional[ConfigLike] = None, *,
     baseline_error = result.info.get("baseline_error")
     has_baseline = any(r.get("model") == "baseline" for r in result.records)
     return validation.validate(result.records, cfg.validation.thresholds, options,
-                               has_baseline=has_baseline, baseline_error=baseline_error)
+                               has_baseline=has_baseline, baseline_error=baseline_error,
+                               confidence=cfg.confidence)
 
 
 def choose_engine(engine: str, files: Sequence[str],

@@ -9,6 +9,9 @@
                     [--baseline-artifact-id N] [--examples-artifact-id N [N ...]]]
     assay report RESULTS_DIR [-o report.html]
     assay report --compare DIR1 DIR2 ... [-o compare.html] [--labels L1 L2 ...]
+    assay schema [-o schema.json]          the JSON Schema of the config
+    assay --version;  -v / -vv (info, debug on stderr), -q (errors only), before or after
+    the subcommand; a progress bar on stderr when it is a terminal
 
 Exit status (from assay.errors' exception tree, nothing else): 0 done; 2 bad usage or config;
 3 bad data or model; 4 NOT_BLESSED with --fail-on-not-blessed; 5 ML Metadata could not be read
@@ -32,7 +35,10 @@ from typing import List, Optional, Sequence
 from assay.errors import (EXIT_BUG, EXIT_DATA, EXIT_METADATA, EXIT_NOT_BLESSED,  # noqa: F401
                           EXIT_OK, EXIT_STORAGE, EXIT_USAGE, AssayError, ConfigError, exit_code)
 
+from assay import cli_output
+
 EXIT_MLMD = EXIT_METADATA  # the name earlier versions exported
+_LOG = logging.getLogger("assay.cli")
 LATEST_BLESSED = "latest-blessed"
 
 
@@ -51,29 +57,6 @@ def _beam_args(values: Optional[Sequence[str]]) -> List[str]:
     for v in values or []:
         out.extend(shlex.split(v))
     return out
-
-
-def _summary(result) -> str:
-    lines = [f"assay: {result.task} evaluation written to {result.path}"]
-    try:
-        overall = result.metrics()
-    except KeyError:
-        overall = {}
-    from assay.metrics.registry import headline_metrics
-
-    shown = [k for k in ("example_count",) + headline_metrics(result.task) if k in overall]
-    for k in dict.fromkeys(shown):
-        v = overall[k]
-        lines.append(f"  overall {k}: {v:.6g}" if isinstance(v, float) else
-                     f"  overall {k}: {v}")
-    n_slices = len(result.slices())
-    withheld = sum(1 for r in result.records if r["model"] == "candidate" and "withheld" in r)
-    lines.append(f"  {n_slices} slices ({withheld} withheld below min_slice_size)")
-    from assay.data.files import join
-
-    lines.append(f"  metrics: {join(result.location, 'assay_metrics.json')}")
-    lines.append(f"  plots:   {join(result.location, 'assay_plots.json')}")
-    return "\n".join(lines)
 
 
 def _mlmd_usage(args) -> Optional[str]:
@@ -137,18 +120,22 @@ def _cmd_evaluate(args) -> int:
         store = mlmd.connect(args.mlmd)
         inputs = _mlmd_inputs(store, args)
 
-    result = assay.evaluate(inputs["config"], inputs["examples"], args.output,
-                            model=inputs["model"], baseline=inputs["baseline"],
-                            beam_pipeline_args=_beam_args(args.beam_pipeline_args),
-                            allow_pickle=args.allow_pickle, force_bless=args.force_bless,
-                            allow_custom_code=args.allow_custom_code,
-                            engine=args.engine, workers=args.workers,
-                            models=args.other_models)
-    print(_summary(result))
-    if result.blessed is not None:
-        print(f"  verdict: {'BLESSED' if result.blessed else 'NOT_BLESSED'}")
-        for reason in (result.validation or {}).get("reasons", []):
-            print(f"    - {reason}")
+    _LOG.info("evaluating %s on %s", inputs["config"], ", ".join(map(str, inputs["examples"])))
+    with cli_output.progress(args):
+        result = assay.evaluate(inputs["config"], inputs["examples"], args.output,
+                                model=inputs["model"], baseline=inputs["baseline"],
+                                beam_pipeline_args=_beam_args(args.beam_pipeline_args),
+                                allow_pickle=args.allow_pickle, force_bless=args.force_bless,
+                                allow_custom_code=args.allow_custom_code,
+                                engine=args.engine, workers=args.workers,
+                                models=args.other_models)
+    if args.verbosity > cli_output.QUIET:
+        from assay.data.files import join
+        from assay.report.html import REPORT_FILE
+
+        print(cli_output.summary(result, join(result.location, REPORT_FILE)))
+        for line in cli_output.verdict_lines(result):
+            print(line)
     if store is not None:
         try:
             _record(store, args, inputs, result)
@@ -246,22 +233,33 @@ def _cmd_report(args) -> int:
                                    args.output or "compare.html", labels=args.labels)
     else:
         path = report.write_report(load_result(args.results), args.output)
-    print(f"assay: report written to {path}")
+    if args.verbosity > cli_output.QUIET:
+        print(f"assay: report written to {path}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `assay` argument parser: the `evaluate` and `report` subcommands."""
-    parser = argparse.ArgumentParser(prog="assay", description=(
-        "Evaluate a candidate model against a baseline, overall and slice by slice."))
+    """The `assay` argument parser: the `evaluate`, `report` and `schema` subcommands."""
+    import assay
+
+    parser = argparse.ArgumentParser(prog="assay", parents=[cli_output.verbosity_flags(False)],
+                                     description=("Evaluate a candidate model against a "
+                                                  "baseline, overall and slice by slice."))
+    parser.add_argument("--version", action="version",
+                        version=f"assay {assay.__version__} (Python {sys.version.split()[0]})")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_evaluate(sub)
     _add_report(sub)
+    sc = sub.add_parser("schema", parents=[cli_output.verbosity_flags(True)],
+                        help="print the JSON Schema of the config file")
+    sc.add_argument("-o", "--output", help="write it to this file instead of stdout")
+    sc.set_defaults(func=cli_output.schema_command, parser=sc)
     return parser
 
 
 def _add_evaluate(sub) -> None:
-    ev = sub.add_parser("evaluate", help="evaluate models on example files")
+    ev = sub.add_parser("evaluate", help="evaluate models on example files",
+                        parents=[cli_output.verbosity_flags(True)])
     ev.add_argument("--config", required=True, help="YAML or JSON config file")
     # Required unless --examples-artifact-id names them (checked in _mlmd_usage).
     ev.add_argument("--examples", nargs="+",
@@ -320,6 +318,7 @@ def _add_mlmd_flags(ev) -> None:
 
 def _add_report(sub) -> None:
     rp = sub.add_parser("report", help="write the HTML report of a result, or compare several",
+                        parents=[cli_output.verbosity_flags(True)],
                         description="Writes one self-contained HTML page (it needs no network).")
     rp.add_argument("results", nargs="?", metavar="RESULTS_DIR",
                     help="a results directory (default output: RESULTS_DIR/report.html)")
@@ -341,7 +340,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """`assay ...`: runs a subcommand; returns the exit status (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    args.verbosity = cli_output.QUIET if args.quiet else args.verbose
+    cli_output.configure_logging(args.verbosity)
     # Google's client libraries (imported with Beam) warn on import about Python 3.10's support
     # window, once per library: noise in every run's output that users cannot act on.
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\.")
@@ -362,6 +362,12 @@ def run_command(func, *args, argv: Optional[Sequence[str]] = None) -> int:
     except AssayError as e:
         print(f"assay: error: {e}", file=sys.stderr)
         return exit_code(e)
+    except BrokenPipeError:  # `assay ... | head`: the reader left early; not a bug of assay
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # no real stdout (captured): nothing left to silence
+            pass
+        return EXIT_OK
     except Exception as e:  # noqa: BLE001 - the one place that reports bugs as bugs
         message = " ".join(str(e).split()) or "(no message)"
         if len(message) > 300:
@@ -386,7 +392,7 @@ _SECRET_FLAG = re.compile(r"(?i)(--?[\w.-]*(?:secret|password|passwd|token|crede
 def _redact_text(text: str) -> str:
     """`text` with passwords of URLs (ML Metadata, object stores) and values of secret-looking
     flags (--aws_secret_access_key=...) replaced by ***."""
-    from assay.mlmd.connection import redact
+    from assay.mlmd.uri import redact  # no ml-metadata needed: crash reports on the core too
 
     def url(m):
         try:

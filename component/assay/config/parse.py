@@ -2,7 +2,9 @@
 returns typed, immutable values (tuples, never lists or dicts) for EvalConfig's fields.
 
 Value ranges that hold however a config is built (directly or from a dict) are checked in
-`EvalConfig.__post_init__`; what is checked here is the form: types, keys, shapes.
+`EvalConfig.__post_init__`; what is checked here is the form: types, keys, shapes, and what the
+thresholds name (assay.config.references). `config_fields` finds every such problem before it
+raises, so one ConfigError lists them all.
 
 Example:
     >>> fields = config_fields({"label": "y", "models": {"candidate": {"prediction": "p"}},
@@ -15,13 +17,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from assay.config import values
+from assay.config.references import tfma_alias, tfma_aliased, threshold_problems
+from assay.config.thresholds import Threshold, parse_thresholds
+from assay.config.validation import ValidationOptions
+from assay.config.confidence import parse_confidence
 from assay.config.model_names import check_model_name, ordered
 from assay.config.models import ModelSpec, parse_model
 from assay.config.slices import SliceSpec, parse_slice_spec
 from assay.errors import ConfigError
+from assay.metrics.registry import TASKS
 
 _INT_KEYS = ("min_slice_size", "num_buckets", "calibration_bins", "batch_size")
 _STR_KEYS = ("format", "split", "invalid_values", "query_key", "gain_key")
@@ -125,46 +132,65 @@ def parse_label(raw: Mapping[str, Any]) -> str:
     return label
 
 
-def parse_settings(raw: Mapping[str, Any]) -> Dict[str, Any]:
-    """The scalar and list settings: weight, task, metrics, numbers and options."""
-    kw: Dict[str, Any] = {}
-    if raw.get("weight") is not None:
-        kw["weight"] = values.expect(raw["weight"], (str,), "a column name", "weight")
-        if not kw["weight"].strip():
-            raise ConfigError(f"'weight' must name a column (got {kw['weight']!r}); leave it "
+def _setting(raw: Mapping[str, Any], key: str) -> Any:
+    """The parsed value of one setting `key` present in `raw` (see parse_settings)."""
+    value = raw[key]
+    if key in ("weight", "task", *_STR_KEYS):
+        what = "a column name" if key == "weight" else "a string"
+        value = values.expect(value, (str,), what, key)
+        if key == "weight" and not value.strip():
+            raise ConfigError(f"'weight' must name a column (got {value!r}); leave it "
                               f"out for unweighted metrics")
-    if raw.get("task") is not None:
-        kw["task"] = values.expect(raw["task"], (str,), "a string", "task")
-    if raw.get("label_vocabulary") is not None:
-        vocab = values.expect(raw["label_vocabulary"], (list, tuple), "a list of class names",
-                              "label_vocabulary")
-        kw["label_vocabulary"] = tuple(str(v) for v in vocab)
-    if raw.get("metrics") is not None:
-        kw["metrics"] = values.str_list(raw["metrics"], "metrics", "a list of metric names")
-    if raw.get("cross_model_metrics") is not None:
-        kw["cross_model_metrics"] = values.str_list(raw["cross_model_metrics"],
-                                                    "cross_model_metrics",
-                                                    "a list of cross-model metric names")
-    for key in _INT_KEYS:
-        if key in raw:
-            kw[key] = values.expect(raw[key], (int,), "an integer", key)
-    if "exact" in raw:
-        kw["exact"] = values.expect(raw["exact"], (bool,), "true or false", "exact")
-    if "decision_thresholds" in raw:
-        kw["decision_thresholds"] = _numbers(raw["decision_thresholds"], "decision_thresholds",
-                                             float)
-        if not kw["decision_thresholds"]:
+        if key in _CHOICES:  # here too, so that a bad choice is listed with the others
+            values.choice(value, _CHOICES[key], key)
+        return value
+    if key == "label_vocabulary":
+        vocab = values.expect(value, (list, tuple), "a list of class names", key)
+        return tuple(str(v) for v in vocab)
+    if key == "metrics":
+        return values.str_list(value, key, "a list of metric names")
+    if key == "cross_model_metrics":
+        return values.str_list(value, key, "a list of cross-model metric names")
+    if key in _INT_KEYS:
+        return values.expect(value, (int,), "an integer", key)
+    if key == "exact":
+        return values.expect(value, (bool,), "true or false", key)
+    if key == "decision_thresholds":
+        value = _numbers(value, key, float)
+        if not value:
             raise ConfigError("'decision_thresholds' needs at least one threshold")
-    if "ranking_top_k" in raw:
-        kw["ranking_top_k"] = _numbers(raw["ranking_top_k"], "ranking_top_k", int)
-    if "top_k" in raw:
-        kw["top_k"] = _numbers(raw["top_k"], "top_k", int)
-    if "residual_quantiles" in raw:
-        kw["residual_quantiles"] = _numbers(raw["residual_quantiles"], "residual_quantiles",
-                                            float, single=False)
-    for key in _STR_KEYS:
-        if key in raw:
-            kw[key] = values.expect(raw[key], (str,), "a string", key)
+        return value
+    if key in ("ranking_top_k", "top_k"):
+        return _numbers(value, key, int)
+    return _numbers(value, key, float, single=False)  # residual_quantiles
+
+
+_CHOICES = {"task": TASKS, "format": ("auto", "tfrecord", "csv", "parquet"),
+            "invalid_values": ("error", "skip")}
+# The settings parse_settings reads; those marked None in YAML are left out when optional.
+_SETTINGS = ("weight", "task", "label_vocabulary", "metrics", "cross_model_metrics") + \
+    _INT_KEYS + ("exact", "decision_thresholds", "ranking_top_k", "top_k",
+                 "residual_quantiles") + _STR_KEYS
+_NONE_MEANS_UNSET = ("weight", "task", "label_vocabulary", "metrics", "cross_model_metrics")
+
+
+def parse_settings(raw: Mapping[str, Any], problems: Optional[List[ConfigError]] = None
+                   ) -> Dict[str, Any]:
+    """The scalar and list settings: weight, task, metrics, numbers and options.
+
+    With `problems`, every bad setting's ConfigError is appended to it (and the setting left
+    out) instead of raised, so that one error can name them all.
+    """
+    kw: Dict[str, Any] = {}
+    for key in _SETTINGS:
+        if key not in raw or (key in _NONE_MEANS_UNSET and raw[key] is None):
+            continue
+        try:
+            kw[key] = _setting(raw, key)
+        except ConfigError as e:
+            if problems is None:
+                raise
+            problems.append(e)
     return kw
 
 
@@ -187,14 +213,73 @@ def parse_custom_metrics(raw: Mapping[str, Any]) -> Tuple[CustomMetricSpec, ...]
     return tuple(customs)
 
 
-def config_fields(raw: Mapping[str, Any]) -> Dict[str, Any]:
-    """EvalConfig's fields, except `validation`, from the config's YAML/JSON form."""
-    kw = {"label": parse_label(raw), "models": parse_models(raw)}
-    kw.update(parse_settings(raw))
-    kw["slices"] = parse_slices(raw)
-    customs = parse_custom_metrics(raw)
+def aliased(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`raw` with TFMA's metric spellings (AUC, BinaryAccuracy, ...) in `metrics:` and in the
+    thresholds replaced by assay's names (assay.config.references.tfma_alias)."""
+    out = dict(raw)
+    if isinstance(raw.get("metrics"), str):
+        out["metrics"] = tfma_alias(raw["metrics"])
+    elif isinstance(raw.get("metrics"), (list, tuple)):
+        out["metrics"] = [tfma_alias(m) for m in raw["metrics"]]
+    if isinstance(raw.get("thresholds"), (list, tuple)):
+        out["thresholds"] = [tfma_aliased(t) for t in raw["thresholds"]]
+    return out if out != dict(raw) else raw
+
+
+def _thresholds(raw: Mapping[str, Any], undeclared_ok: bool, problems: List[ConfigError]
+                ) -> List[Tuple[int, Threshold]]:
+    """(index, Threshold) of each threshold that parses; the others' errors go to `problems`."""
+    items = raw.get("thresholds")
+    if not isinstance(items, (list, tuple)):
+        _attempt(problems, parse_thresholds, items, undeclared_ok)
+        return []
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append((i, parse_thresholds([item], undeclared_ok)[0]))
+        except ConfigError as e:  # the message starts "thresholds[0]": give its real place
+            problems.append(type(e)(f"thresholds[{i}]{str(e)[len('thresholds[0]'):]}"))
+    return out
+
+
+def _attempt(problems: List[ConfigError], parse, *args) -> Any:
+    """parse(*args), or None with its ConfigError appended to `problems`."""
+    try:
+        return parse(*args)
+    except ConfigError as e:
+        problems.append(e)
+        return None
+
+
+def config_fields(raw: Mapping[str, Any], top_keys: Optional[Sequence[str]] = None
+                  ) -> Dict[str, Any]:
+    """EvalConfig's fields, except `validation`, from the config's YAML/JSON form.
+
+    Every problem is found before one is raised: unknown top-level keys (when `top_keys` lists
+    the valid ones), each part's form, each threshold, and what the thresholds name that the
+    config does not compute (assay.config.references). One problem is raised as it is; several
+    as one ConfigError listing them all, each with its place.
+    """
+    problems: List[ConfigError] = []
+    if top_keys is not None:
+        _attempt(problems, values.check_keys, raw, top_keys, "the config")
+    kw = {"label": _attempt(problems, parse_label, raw),
+          "models": _attempt(problems, parse_models, raw)}
+    kw.update(parse_settings(raw, problems))
+    kw["slices"] = _attempt(problems, parse_slices, raw)
+    customs = _attempt(problems, parse_custom_metrics, raw)
     if customs:
         kw["custom_metrics"] = customs
+    kw.update(_attempt(problems, parse_confidence, raw) or {})
+    thresholds = _thresholds(raw, bool(raw.get("custom_metrics")), problems)
+    _attempt(problems, ValidationOptions.from_config, raw)
+    if kw["slices"] is not None:  # with slices unparsed, every slice would look missing
+        problems += [ConfigError(p) for p in threshold_problems(thresholds, kw)]
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(f"{len(problems)} problems in the config:\n{listed}")
     return kw
 
 
@@ -207,6 +292,6 @@ def read_config_file(path: str) -> Dict[str, Any]:
     return values.load_mapping(text, f"config file {path}")
 
 
-__all__ = ["CustomMetricSpec", "FrozenMapping", "config_fields", "freeze", "parse_custom_metrics",
+__all__ = ["CustomMetricSpec", "FrozenMapping", "aliased", "config_fields", "freeze", "parse_custom_metrics",
            "parse_label", "parse_models", "parse_settings", "parse_slices", "read_config_file",
            "thaw"]

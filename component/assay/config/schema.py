@@ -32,6 +32,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from assay.config import parse, values
 from assay.config.model_names import check_model_name, ordered
+from assay.config.confidence import ConfidenceConfig
 from assay.config.models import ModelSpec, model_to_config
 from assay.config.parse import CustomMetricSpec
 from assay.config.slices import SliceSpec
@@ -75,6 +76,7 @@ class EvalConfig:
     ranking_top_k: Tuple[int, ...] = (1, 3, 5)  # the k of each ndcg@k
     validation: ValidationConfig = ValidationConfig()  # thresholds and options, parsed once
     tfma_names: Any = ()  # {assay metric: TFMA key name}, checked: assay.config.tfma_names
+    confidence: Optional[ConfidenceConfig] = None  # bootstrap intervals: config.confidence
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -94,6 +96,10 @@ class EvalConfig:
             if t.model not in names:
                 raise ConfigError(f"thresholds[{i}] ({t.metric}) names model '{t.model}', which "
                                   f"is not in 'models' (models: {', '.join(names)})")
+        if self.validation.options.on_inconclusive != "fail" and self.confidence is None:
+            raise ConfigError("'on_inconclusive' decides checks whose confidence interval "
+                              "straddles the bound, so it needs 'confidence:' (e.g. "
+                              "confidence: {level: 0.95}); without it checks compare point values")
         if self.query_key is not None or self.gain_key is not None:
             from assay.metrics.ranking_names import check_ranking_config
             check_ranking_config(self.query_key, self.gain_key, self.ranking_top_k)
@@ -161,8 +167,8 @@ class EvalConfig:
     def from_dict(cls, raw: Mapping[str, Any]) -> "EvalConfig":
         """Validates and builds a config from its YAML/JSON form; raises ConfigError/TypeError."""
         values.expect(raw, (Mapping,), "a mapping", "config")
-        values.check_keys(raw, _TOP_KEYS, "the config")
-        kw = parse.config_fields(raw)
+        raw = parse.aliased(raw)  # TFMA's spellings (metric: AUC) name assay's metrics
+        kw = parse.config_fields(raw, _TOP_KEYS)  # every problem at once, unknown keys too
         if raw.get("tfma_names") is not None:
             kw["tfma_names"] = raw["tfma_names"]  # checked in __post_init__
         validation = {k: raw[k] for k in VALIDATION_KEYS if k in raw}
@@ -185,7 +191,7 @@ class EvalConfig:
             out["weight"] = self.weight
         for f in dataclasses.fields(self):
             if f.name in ("label", "models", "weight", "slices", "validation", "custom_metrics",
-                          "tfma_names"):
+                          "tfma_names", "confidence"):
                 continue
             v = getattr(self, f.name)
             if v != f.default:
@@ -196,6 +202,8 @@ class EvalConfig:
         out.update(self.validation.to_config())
         if self.tfma_names:
             out["tfma_names"] = dict(self.tfma_names)
+        if self.confidence is not None:
+            out["confidence"] = self.confidence.to_config()
         return out
 
     def to_json(self) -> str:

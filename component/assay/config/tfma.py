@@ -44,6 +44,10 @@ What is translated (TFMA 0.47 semantics, evaluators/metrics_validator.py):
     +absolute. Relative bounds likewise; TFMA divides by the signed baseline and assay by
     |baseline|, the same when the baseline is positive.
   - options.min_slice_size -> min_slice_size.
+  - options.compute_confidence_intervals -> `confidence: {}`: assay's paired Poisson bootstrap
+    (200 replicates, level 0.95) whatever options.confidence_intervals.method says; the
+    thresholds are then decided on the intervals (assay.validation.gate, on_inconclusive
+    fail), where TFMA's validator compares the point values.
 
 Known differences of the translated config from TFMA (all on purpose, see assay.validation.checks):
   - A first model with only change thresholds: TFX writes no blessing at all (the Pusher then
@@ -55,7 +59,7 @@ Known differences of the translated config from TFMA (all on purpose, see assay.
 
 query_key, binarize class_ids and aggregate: see assay.config.tfma_spec_options.
 Anything else (cross-slice thresholds, multi-output models, binarize k_list / top_k_list,
-confidence intervals, custom metric modules, ...) raises `TfmaConfigError`, naming every
+custom metric modules, ...) raises `TfmaConfigError`, naming every
 unsupported part at once.
 
 Importing this module does not import TFMA or TensorFlow: a proto is read through its JSON form.
@@ -337,8 +341,6 @@ def _check_options(tr: _Translation, options: Mapping[str, Any]) -> None:
     for key in options:
         if key not in _OPTION_KEYS:
             tr.unsupported("options", f"unknown option '{key}'")
-    if _wrapped(options.get("compute_confidence_intervals")):
-        tr.unsupported("options.compute_confidence_intervals", "not supported")
     if options.get("disabled_outputs"):
         tr.unsupported("options.disabled_outputs", "not supported (assay writes all outputs)")
 
@@ -403,6 +405,8 @@ def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
         out["top_k"] = tr.top_k
     if options.get("min_slice_size") is not None:
         out["min_slice_size"] = int(_wrapped(options["min_slice_size"]))
+    if _wrapped(options.get("compute_confidence_intervals")):
+        out["confidence"] = {}
     if getattr(tr, "cross_model", None):
         out["cross_model_metrics"] = tr.cross_model
     out.update(tfma_spec_options.settings(tr))  # query_key, gain_key, ranking_top_k, task

@@ -81,7 +81,7 @@ METRIC_NAMES: Dict[str, Optional[str]] = {
     # its multi-class confusion matrix plot.
     "ConfusionMatrixAtThresholds": None,
     "MultiClassConfusionMatrixAtThresholds": None,
-    "ScoreDistributionPlot": None,
+    "ScoreDistributionPlot": "score_distribution_plot",  # a plot, computed when asked
 }
 # TFMA's ConfusionMatrixMetric classes computed by assay.metrics.tfma_family as {formula}@{t}.
 _FORMULAS = {
@@ -220,6 +220,12 @@ class Translation:
             name = "weighted_example_count"  # TFMA weights it unless the spec says unweighted
         elif class_name == "MaxRecall" and cfg.get("thresholds") in (None, 1e-12, [1e-12]):
             handled.add("thresholds")  # MaxRecall is recall at 1e-12, written in its config
+        elif class_name == "ScoreDistributionPlot":
+            handled.add("num_thresholds")
+            if cfg.get("num_thresholds") not in (None, 1000):
+                self.unsupported(where, f"ScoreDistributionPlot num_thresholds "
+                                        f"{cfg['num_thresholds']!r} (assay draws it at TFMA's "
+                                        f"default, 1000)")
         elif class_name == "ConfusionMatrixAtThresholds":
             handled.add("thresholds")
             for t in cfg.get("thresholds") or []:

@@ -6,6 +6,7 @@ options that decide when the thresholds cannot.
     first_model: bless           # or reject
     baseline_failure: fail       # or ignore
     force_bless: "INC-123: approved by on-call"   # optional override
+    on_inconclusive: fail        # or pass; read only with `confidence` (assay.validation.gate)
 
 EvalConfig holds them as one ValidationConfig, parsed once when the config is built.
 
@@ -38,17 +39,22 @@ class ValidationOptions:
       force_bless: a reason; when given the model is blessed whatever the checks say.
       baseline_failure: "fail" (default): a baseline that could not be evaluated fails the
         change checks; "ignore": judge the candidate as a first model.
+      on_inconclusive: with `confidence` on, what a check whose interval straddles its bound
+        counts as: "fail" (default: bless only what the data show to be within the bounds) or
+        "pass" (refuse only what the data show to be beyond them). See assay.validation.gate.
     """
 
     on_no_thresholds: str = "reject"
     first_model: str = "bless"
     force_bless: Optional[str] = None
     baseline_failure: str = "fail"
+    on_inconclusive: str = "fail"
 
     def __post_init__(self):
         choice(self.on_no_thresholds, ("reject", "bless"), "on_no_thresholds")
         choice(self.first_model, ("bless", "reject"), "first_model")
         choice(self.baseline_failure, ("fail", "ignore"), "baseline_failure")
+        choice(self.on_inconclusive, ("fail", "pass"), "on_inconclusive")
         if self.force_bless is not None:
             expect(self.force_bless, (str,), "a string giving the reason", "force_bless")
             if not self.force_bless.strip():

@@ -33,8 +33,10 @@ HEAD_BYTES = 1 << 16  # enough to tell a format by, and to size CSV blocks
 
 def filesystems():
     """Beam's FileSystems class, imported on first use."""
-    from apache_beam.io.filesystems import FileSystems
+    from assay.extras import require
 
+    FileSystems = require("apache_beam.io.filesystems", "beam",
+                          "remote paths (gs://, s3://, ...)").FileSystems
     options.apply_pending()  # the options of assay.data.options.set_options, once Beam is here
     return FileSystems
 

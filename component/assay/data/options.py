@@ -142,6 +142,10 @@ def _endpoint(scheme: str) -> str:
 def storage_error(path: str, error: BaseException, doing: str = "read") -> StorageError:
     """The StorageError for a failed operation on `path`: names the bucket when it is missing,
     else the store's own reason (the innermost of Beam's wrapped errors)."""
+    from assay.extras import MissingExtra
+
+    if isinstance(error, MissingExtra):  # no Beam installed: name the extra (still raisable)
+        return error  # type: ignore[return-value]
     path = path[:-3].rstrip("/") if path.endswith("**") else path  # name the prefix listed
     try:
         check_bucket(path, doing)

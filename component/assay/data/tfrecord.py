@@ -68,7 +68,10 @@ def read_tfrecord(path: str, batch_size: int,
         whose type (int64_list, float_list, bytes_list) changes between records in the file
         (named, with the first record of each type).
     """
-    from tfx_bsl.coders import example_coder  # no TensorFlow behind it
+    from assay.extras import require  # tfx-bsl: no TensorFlow behind it
+
+    example_coder = require("tfx_bsl.coders.example_coder", "tfrecord",
+                            "reading TFRecord files of tf.Examples")
 
     decoder = example_coder.ExamplesToRecordBatchDecoder()
     kinds: Dict[str, Tuple[str, int]] = {}  # feature -> (its kind, the first record with it)
@@ -263,8 +266,10 @@ def encode_examples(batch: pa.RecordBatch) -> List[bytes]:
       >>> encode_examples(pa.record_batch([pa.array([3])], names=["hour"]))  # doctest: +SKIP
       [b'\\n\\r\\n\\x0b\\n\\x04hour\\x12\\x03\\x1a\\x01\\x03']
     """
-    from tfx_bsl.coders import example_coder
+    from assay.extras import require
 
+    example_coder = require("tfx_bsl.coders.example_coder", "tfrecord",
+                            "encoding rows as tf.Examples (for a SavedModel)")
     arrays, names = [], []
     for name, column in zip(batch.schema.names, batch.columns):
         if pa.types.is_null(column.type):

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from assay.config.model_names import diff_name
 from assay.metrics.cross_names import is_cross_name
+from assay.results.undefined import finish_records
 
 # An interval label of a bucketed feature, "[1, 5)" or "(-inf, 1)": sorted by its lower bound.
 _BUCKET = re.compile(r"^[\[(](-inf|-?[0-9.e+-]+), ")
@@ -64,9 +65,13 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
     every model (candidate, baseline, the others in config order), then, with a baseline, the
     diff of each other model against it ("diff" for the candidate, "diff:NAME" for another:
     assay.config.model_names), which also holds the cross-model metrics (flip rates, ...) the
-    pass computed for that model. A slice (not the overall one) with fewer than
+    pass computed for that model. With bootstrap replicates (`confidence:`), each record also
+    holds "intervals": {metric: {"lower", "upper", "stderr"}} for its metrics (a diff record's
+    paired: assay.metrics.bootstrap). A slice (not the overall one) with fewer than
     `min_slice_size` examples is withheld: its records hold "withheld" (the reason) and
-    "example_count" (the candidate's count of examples) instead of "metrics".
+    "example_count" (the candidate's count of examples) instead of "metrics". Counts are
+    integers, and a record with values that are not finite names them, with the reason, in
+    "undefined" (`assay.results.undefined.finish_records`).
 
     Args:
       slice_results: the merged results of the pass, one entry per slice key: per-model
@@ -112,15 +117,27 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
             plots = per_model[model]["plots"]
             if plots:
                 plot_records.append({"slice": slice_json, "model": model, "plots": plots})
-            records.append({"slice": slice_json, "model": model,
-                            "metrics": _filtered(own[model][0], keep)})
+            record = {"slice": slice_json, "model": model,
+                      "metrics": _filtered(own[model][0], keep)}
+            intervals = per_model[model].get("intervals")
+            if intervals is not None:  # with `confidence:` on (assay.metrics.bootstrap)
+                record["intervals"] = dict(_filtered(_split_cross(intervals)[0], keep))
+            records.append(record)
         for model in compared:
             # The cross-model metrics are computed only when asked for (by `metrics:` or by a
             # threshold), so the filter does not apply to them.
             metrics = dict(_filtered(diff_metrics(own[model][0], own["baseline"][0]), keep))
             metrics.update(own[model][1])
-            records.append({"slice": slice_json, "model": diff_name(model), "metrics": metrics})
-    return records, plot_records
+            record = {"slice": slice_json, "model": diff_name(model), "metrics": metrics}
+            paired = per_model[model].get("diff_intervals")
+            if paired is not None:  # paired: the model's replicates minus the baseline's
+                intervals = dict(_filtered(_split_cross(paired)[0], keep))
+                intervals.update(_split_cross(per_model[model].get("intervals") or {})[1])
+                record["intervals"] = intervals
+            records.append(record)
+    # Last, on whole records (every member): integer counts, and the reason of each value that
+    # is not finite (written as null: strict JSON).
+    return finish_records(records), plot_records
 
 
 def _split_cross(metrics: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:

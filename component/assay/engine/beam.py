@@ -87,7 +87,7 @@ class AccumulateSlices(beam.DoFn):
         beam_io.set_worker_options(self._worker_args)  # models may be on s3:// or gs://
         self._adapters = {name: load_adapter(spec, self._plan.raw_record_column)
                           for name, spec in self._plan.config.models}
-        self._families = self._plan.metric_families()
+        self._families = self._plan.pass_families()
 
     def start_bundle(self):
         self._acc = None
@@ -98,6 +98,9 @@ class AccumulateSlices(beam.DoFn):
             self._acc = passes.SliceAccumulator(self._plan, self._adapters, self._families,
                                                 boundaries)
         self._acc.add(element)
+        from assay import progress  # the CLI's bar: counts when the runner runs in this process
+
+        progress.examples_read(element[2].num_rows)
         return ()
 
     @reported
@@ -123,7 +126,7 @@ class MergeAccumulators(beam.CombineFn):
 
     def _fams(self):
         if self._families is None:
-            self._families = self._plan.metric_families()
+            self._families = self._plan.pass_families()
         return self._families
 
     def create_accumulator(self):
@@ -151,7 +154,7 @@ class ComputeMetrics(beam.DoFn):
         self._plan = plan
 
     def setup(self):
-        self._families = self._plan.metric_families()
+        self._families = self._plan.pass_families()
 
     @reported
     def process(self, element):

@@ -79,7 +79,7 @@ class _Worker:
     def __init__(self, plan: EvalPlan, adapters: Dict[str, Any]):
         self.plan = plan
         self.adapters = adapters
-        self.families = plan.metric_families()
+        self.families = plan.pass_families()
 
 
 _THREADED_LIBRARIES = ("tensorflow", "grpc", "torch", "jax")
@@ -101,7 +101,11 @@ def _forked_compute(items):
 
 
 def _compute(families, items):
-    return [(key, passes.compute_slice(families, accs)) for key, accs in items]
+    from assay import progress
+
+    out = [(key, passes.compute_slice(families, accs)) for key, accs in items]
+    progress.slices_done(len(out))  # the CLI's progress bar, when one runs
+    return out
 
 
 def _sketch(plan: EvalPlan, unit: passes.Unit):
@@ -113,9 +117,12 @@ def _sketch(plan: EvalPlan, unit: passes.Unit):
 
 def _accumulate(plan: EvalPlan, w: _Worker, unit: passes.Unit, boundaries
                 ) -> Tuple[List[Tuple[Any, Any]], Dict[str, Any]]:
+    from assay import progress
+
     acc = passes.SliceAccumulator(plan, w.adapters, w.families, boundaries)
     for element in passes.read_file(plan, unit):
         acc.add(element)
+        progress.examples_read(element[2].num_rows)
     return list(acc.partials()), acc.diagnostics()
 
 
@@ -150,7 +157,7 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
     workers = max(1, min(workers, len(files)))
     adapters = {name: load_adapter(spec, plan.raw_record_column)
                 for name, spec in plan.config.models}
-    families = plan.metric_families()
+    families = plan.pass_families()
     if use_processes(plan, workers):
         _FORKED.update(plan=plan, worker=_Worker(plan, adapters))
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))

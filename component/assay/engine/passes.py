@@ -14,6 +14,7 @@ result does not depend on the executor, up to the order in which partial sums ar
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from array import array
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -26,8 +27,12 @@ from assay.engine.extract import Problems, model_batches
 from assay.engine import slicing
 from assay.engine.transformed import transformed_batch
 from assay.engine.plan import EvalPlan
+from assay.metrics import bootstrap
 
 MERGE_EVERY = 32  # partial accumulators of a slice held before they are merged
+# With bootstrap replicates a batch's partials are views of one [cells, R] array per slicing
+# spec (tens of MB): merge them sooner so that few batches' arrays are alive at once.
+MERGE_EVERY_REPLICATED = 6
 
 # (model name) -> [accumulator per metric family]
 ModelAccs = Dict[str, List[Any]]
@@ -53,8 +58,10 @@ def read_file(plan: EvalPlan, unit: Union[str, Unit]) -> Iterator[Element]:
 
 
 def sketch_create(features: Sequence[Tuple[str, int]]) -> Dict[str, Any]:
-    from tfx_bsl.sketches import QuantilesSketch
+    from assay.extras import require
 
+    QuantilesSketch = require("tfx_bsl.sketches", "tfrecord", "quantile slices ({feature: F, "
+                              "quantiles: N}; or give boundaries)").QuantilesSketch
     return {f: QuantilesSketch(0.0001, 1 << 32, 1) for f, _ in features}
 
 
@@ -110,6 +117,7 @@ class SliceAccumulator:
         self._problems = Problems()
         self._seen: set = set()
         self._rows = 0
+        self._file_names: Optional[Dict[str, str]] = None
 
     def add(self, element: Element) -> None:
         path, start, raw = element
@@ -118,6 +126,8 @@ class SliceAccumulator:
         self._rows += batch.num_rows
         per_model, kept = model_batches(self._plan, self._adapters, batch, path, start,
                                         self._problems, inputs=raw)
+        if self._plan.config.confidence is not None:
+            per_model = self._replicated(per_model, batch, path, start, kept)
         if kept is not None:
             batch = batch.take(pa.array(kept))
         done = set()  # two specs may yield the same slice ([day] and {day: 3}): count it once
@@ -138,12 +148,33 @@ class SliceAccumulator:
                 for g in fresh:
                     self._add(groups.keys[g], model, [p[g] for p in partials])
 
+    def _replicated(self, per_model: Dict[str, Any], batch: pa.RecordBatch, path: str,
+                    start: int, kept: Optional[np.ndarray]) -> Dict[str, Any]:
+        """The ModelBatches with their rows' bootstrap weights (the same for every model, so
+        that the diff's replicates are paired): assay.metrics.bootstrap."""
+        conf = self._plan.config.confidence
+        if self._file_names is None:
+            self._file_names = bootstrap.file_names(self._plan.files)
+        name = self._file_names.get(path, path)
+        keys = bootstrap.row_keys(name, start + np.arange(batch.num_rows))
+        if conf.unit is not None:
+            values, rows = assay_io.column_values(batch, conf.unit)
+            if len(rows):
+                first = np.r_[True, rows[1:] != rows[:-1]]  # a list feature: its first value
+                keys[rows[first]] = bootstrap.unit_keys(values[first])
+        if kept is not None:
+            keys = keys[kept]
+        weights = bootstrap.replicate_weights(keys, conf.seed, conf.replicates, ones_column=True)
+        return {m: dataclasses.replace(mb, replicate_weights=weights)
+                for m, mb in per_model.items()}
+
     def _add(self, key, model: str, accs: List[Any]) -> None:
         # Partials wait in a short list and are merged many at a time, which is cheaper than
         # merging each batch's partial into the running accumulator.
         pending = self._accs.setdefault(key, {}).setdefault(model, [])
         pending.append(accs)
-        if len(pending) >= MERGE_EVERY:
+        if len(pending) >= (MERGE_EVERY if self._plan.config.confidence is None
+                            else MERGE_EVERY_REPLICATED):
             pending[:] = [self._merge(pending)]
 
     def _merge(self, pending: List[List[Any]]) -> List[Any]:
@@ -176,8 +207,12 @@ def merge_partials(families: Sequence[Any], partials: Iterable[ModelAccs]) -> Mo
 
 
 def compute_slice(families: Sequence[Any], accs: ModelAccs) -> Dict[str, Dict[str, Any]]:
-    """{model: {"metrics": {name: value}, "plots": {name: data}}} of one slice."""
+    """{model: {"metrics": {name: value}, "plots": {name: data}}} of one slice; with bootstrap
+    replicates (families wrapped in assay.metrics.bootstrap.Replicated), also "intervals"
+    ({name: {"lower", "upper", "stderr"}}), and for each model compared with the baseline
+    "diff_intervals", the paired intervals of its difference from the baseline."""
     out = {}
+    reps: Dict[str, Dict[str, np.ndarray]] = {}
     for model, fam_accs in accs.items():
         metrics: Dict[str, float] = {}
         plots: Dict[str, Any] = {}
@@ -185,6 +220,23 @@ def compute_slice(families: Sequence[Any], accs: ModelAccs) -> Dict[str, Dict[st
             metrics.update(_plain(fam.result(acc)))
             plots.update(fam.plots(acc) or {})
         out[model] = {"metrics": metrics, "plots": plots}
+        replicated = [(f, a) for f, a in zip(families, fam_accs)
+                      if isinstance(f, bootstrap.Replicated)]
+        if replicated:
+            reps[model] = {}
+            closed: Dict[str, Dict[str, Any]] = {}
+            for fam, acc in replicated:
+                reps[model].update(fam.replicate_values(acc))
+                closed.update(fam.closed_forms(acc, fam.level))
+            level = replicated[0][0].level
+            out[model]["intervals"] = bootstrap.interval_set(metrics, reps[model], level, closed)
+    if reps and "baseline" in reps:
+        level = next(f.level for f in families if isinstance(f, bootstrap.Replicated))
+        base = out["baseline"]["metrics"]
+        for model in reps:
+            if model != "baseline":
+                out[model]["diff_intervals"] = bootstrap.diff_intervals(
+                    out[model]["metrics"], base, reps[model], reps["baseline"], level)
     return out
 
 
@@ -193,10 +245,12 @@ def example_count(families: Sequence[Any], accs: ModelAccs) -> int:
     without computing any metric: the count by which a slice is withheld (the "example_count"
     of the built-in family, whose accumulators hold it as sums[0])."""
     acc = accs["candidate"][0]
+    acc = getattr(acc, "point", acc)  # a bootstrap.Replicated family's accumulator
     sums = getattr(acc, "sums", None)
     if sums is not None:
         return int(float(sums[0]))
-    return int(_plain(families[0].result(acc)).get("example_count", 0))
+    family = getattr(families[0], "family", families[0])
+    return int(_plain(family.result(acc)).get("example_count", 0))
 
 
 def withheld(key: slicing.SliceKey, count: int, min_slice_size: int) -> bool:

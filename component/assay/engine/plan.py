@@ -70,7 +70,10 @@ class EvalPlan:
                                         threshold=cfg.decision_thresholds[0],
                                         num_buckets=cfg.num_buckets, exact=cfg.exact)
         else:
-            builtin = RegressionMetrics(quantiles=cfg.residual_quantiles, exact=cfg.exact)
+            from assay.extras import available  # without tfx-bsl (the core), exact quantiles
+
+            builtin = RegressionMetrics(quantiles=cfg.residual_quantiles,
+                                        exact=cfg.exact or not available("tfx_bsl"))
         families = [builtin] + [load_custom_metric(c.cls, c.kwargs) for c in cfg.custom_metrics]
         if cfg.query_key is not None:  # ranking metrics, on top of the task's
             from assay.metrics.ranking import RankingMetrics
@@ -81,6 +84,13 @@ class EvalPlan:
         from assay.metrics.tfma_family import tfma_family  # TFMA-semantics metrics, if asked
 
         return families + tfma_family(self.task, cfg)
+
+    def pass_families(self) -> List[Metric]:
+        """The families the pass runs: metric_families(), each with its bootstrap replicates
+        when `confidence:` is on (assay.metrics.bootstrap.Replicated)."""
+        from assay.metrics.bootstrap import replicated_families
+
+        return replicated_families(self.metric_families(), self.config.confidence)
 
     @property
     def cross_metric_names(self) -> Tuple[str, ...]:
@@ -122,6 +132,8 @@ def _check_columns(config: EvalConfig, first: pa.RecordBatch, fmt: str) -> None:
         require_column(first, config.weight, "weight")
     # tf.Examples need not share their features: one missing from the first batch may come later
     # (the pass checks that every slice feature was seen somewhere).
+    if config.confidence is not None and config.confidence.unit and fmt != "tfrecord":
+        require_column(first, config.confidence.unit, "confidence unit (confidence.unit)")
     if fmt != "tfrecord":
         for spec in config.slices:
             for feature in spec.features:
@@ -181,6 +193,8 @@ def make_plan(config: EvalConfig, examples: Any) -> EvalPlan:
         without it).
     """
     files = tuple(assay_io.resolve_files(examples, split=config.split))
+    from assay.engine.prepare import check_example_files  # a config given as examples, ...
+    check_example_files(files, config.format)
     fmt = config.format if config.format != "auto" else assay_io.detect_format(files[0])
     first = _first_batch(config, files, fmt)
     first = first_batch_transformed(config, first, RAW_RECORD_COLUMN if fmt == "tfrecord" else None)

@@ -121,15 +121,58 @@ def _describe(obj: Any) -> str:
     return f"a {type(obj).__name__}"
 
 
-def check_metric_names(plan: "EvalPlan") -> None:
-    """Rejects names in `metrics:` that the task's families do not produce."""
-    if not plan.config.metrics:
-        return
+def _known_names(plan: "EvalPlan") -> set:
+    """The metric names the plan's families produce (custom metrics' declared names too)."""
     families = plan.metric_families()
     known = set(families[0].metric_names())
     known |= {getattr(f, "name", "") for f in families[1:]}
     known |= {n for f in families[1:] if hasattr(f, "metric_names") for n in f.metric_names()}
-    known |= set(getattr(families[-1], "names", ())) if families[-1].name == "tfma" else set()
+    known |= {n for f in families[1:] for n in (getattr(f, "directions", None) or {})}
+    known |= {n for f in families if f.name == "tfma" for n in getattr(f, "names", ())}
+    return known
+
+
+def check_threshold_metrics(plan: "EvalPlan") -> None:
+    """Refuses thresholds on metrics the evaluation will not compute, now that the task is
+    known and the custom metrics are loaded: what the config alone could not tell
+    (assay.config.references checks the rest when the config is read).
+
+    A custom metric may return names it does not declare, so with custom metrics only names
+    of built-in metrics are checked.
+    """
+    from assay.metrics.registry import metric_info
+
+    known = _known_names(plan)
+    problems = []
+    for i, t in enumerate(plan.config.validation.thresholds):
+        if is_cross_name(t.metric) or (plan.config.custom_metrics
+                                       and not metric_info(t.metric)[0]):
+            continue
+        if t.metric not in known and not any(t.metric.startswith(k + "/") for k in known) \
+                and not _per_class(t.metric, plan.class_names):
+            close = difflib.get_close_matches(t.metric, sorted(known), n=3)
+            hint = f"; nearest: {', '.join(close)}" if close else ""
+            problems.append(f"thresholds[{i}] ({t.metric}): metric '{t.metric}' is not "
+                            f"computed for this {plan.task} task{hint}")
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else
+                          f"{len(problems)} problems in the config:\n" +
+                          "\n".join(f"  - {p}" for p in problems))
+
+
+def _per_class(name: str, class_names: Optional[Sequence[str]]) -> bool:
+    """Whether `name` is a per-class metric (recall/cat) of one of the task's classes."""
+    base, slash, cls = name.partition("/")
+    return bool(slash) and cls in (class_names or ())
+
+
+def check_metric_names(plan: "EvalPlan") -> None:
+    """Rejects names in `metrics:`, and thresholds on metrics, that the task's families do not
+    produce (see check_threshold_metrics)."""
+    check_threshold_metrics(plan)
+    if not plan.config.metrics:
+        return
+    known = _known_names(plan)
     for name in plan.config.metrics:
         if is_cross_name(name):
             check_cross_metric(plan.task, name)
@@ -181,4 +224,58 @@ def infer_task(cfg: EvalConfig, labels: np.ndarray, preds: np.ndarray) -> str:
         if width == 2 or in_unit >= 0.99 or getattr(spec, "transform", "none") == "sigmoid" \
                 or getattr(spec, "outputs", "probabilities") == "scores":
             return "binary"
+        outside = p[(p < 0) | (p > 1)]
+        if not len(outside):  # no finite prediction at all: reported as invalid values later
+            return "regression"
+        # 0/1 labels with scores that are not probabilities (logits, mostly) used to become a
+        # regression without a word; guessing either way would be a silent surprise.
+        raise ConfigError(
+            f"label column '{cfg.label}' holds 0/1 labels, but {1 - in_unit:.0%} of the "
+            f"candidate's predictions on the first {len(p)} examples lie outside [0, 1] (e.g. "
+            f"{outside[0]:.4g}), so the task cannot be inferred. If they are "
+            f"logits, add 'transform: sigmoid' to models.candidate (binary metrics on "
+            f"probabilities) or 'outputs: scores' (TFMA's way: the scores as they are); if "
+            f"the label is a number to predict, set 'task: regression'")
     return "regression"
+
+
+def describe_task(cfg: EvalConfig, task: str, class_names: Optional[Sequence[str]] = None
+                  ) -> str:
+    """How the task was decided, for a person: "set in the config", or what `infer_task`
+    read it from (the rule above, told from the config and the result)."""
+    if cfg.task is not None:
+        return "set in the config (task)"
+    if cfg.label_vocabulary is not None:
+        return f"inferred from label_vocabulary ({len(cfg.label_vocabulary)} classes)"
+    spec = cfg.model_specs["candidate"]
+    if task == "multiclass":
+        return (f"inferred from the candidate's predictions: one probability per class "
+                f"({len(class_names or ())} classes)")
+    if task == "binary":
+        how = ("transform: sigmoid" if getattr(spec, "transform", "none") == "sigmoid" else
+               "outputs: scores" if getattr(spec, "outputs", "") == "scores" else
+               "predictions in [0, 1]")
+        return f"inferred from the data: 0/1 labels and {how}"
+    return "inferred from the data: labels that are not all 0 or 1"
+
+
+# Files that people pass as examples by mistake, by their extension: never example data.
+_NOT_DATA = {".yaml": "a YAML file", ".yml": "a YAML file", ".json": "a JSON file",
+             ".pbtxt": "a text protobuf", ".pb": "a protobuf (a SavedModel's graph?)",
+             ".py": "a Python file", ".ipynb": "a notebook", ".html": "an HTML file",
+             ".md": "a Markdown file", ".joblib": "a joblib model", ".pkl": "a pickle",
+             ".h5": "an HDF5 (Keras) model", ".keras": "a Keras model"}
+
+
+def check_example_files(files: Sequence[str], fmt: str = "auto") -> None:
+    """Refuses a file that is plainly not example data (a config, a model) given as examples,
+    naming it: without this a YAML config was read as a one-column CSV and failed far from
+    the cause. An explicit `format:` is trusted."""
+    if fmt != "auto":
+        return
+    for path in files:
+        name = str(path).lower()
+        for ext, what in _NOT_DATA.items():
+            if name.endswith(ext):
+                raise ConfigError(f"{path} is {what}, not examples (expected TFRecord, CSV or "
+                                  f"Parquet files); check --examples (examples=)")

@@ -1,13 +1,14 @@
 """assay as a Kubeflow Pipelines (v2) component.
 
     from assay.kfp import evaluator_component, load_component
-    evaluate = evaluator_component(image="registry.example.com/assay:0.1.0")   # the factory
+    evaluate = evaluator_component()         # the factory; image=DEFAULT_IMAGE unless given
     evaluate = load_component()              # the same component, from the shipped YAML
 
     @dsl.pipeline
     def train_and_ship():
         task = evaluate(examples=data.outputs["eval"], model=train.outputs["model"],
-                        config=CONFIG_YAML)
+                        label="label", slices=[[], ["payment"]],
+                        thresholds=[{"metric": "auc", "min": 0.7}])
         with dsl.If(task.outputs["blessed"] == True):
             push(model=train.outputs["model"])
 
@@ -22,6 +23,7 @@ _LAZY = {
     "write_component_yaml": ("assay.kfp.component", "write_component_yaml"),
     "COMPONENT_YAML": ("assay.kfp.component", "COMPONENT_YAML"),
     "DEFAULT_IMAGE": ("assay.kfp.component", "DEFAULT_IMAGE"),
+    "IMAGE_REPOSITORY": ("assay.kfp.component", "IMAGE_REPOSITORY"),
 }
 
 __all__ = sorted(_LAZY)

@@ -7,6 +7,15 @@ components); the body only names the image and the entrypoint, which reads the e
     python -m assay.kfp.component            # rewrites component.yaml from this factory
     python -m assay.kfp.component my.yaml REGISTRY/assay:0.1.0   # a copy for another image
 
+Artifact types. `evaluation` and `blessing` are `system.Artifact`: TFX's own titles
+(`tfx.ModelEvaluation`, `tfx.ModelBlessing`, which TFX's KFP v2 runner writes into the IR)
+cannot be declared with the KFP SDK, which accepts only the `system` and `google` namespaces
+(kfp 2.13, type_utils.validate_schema_title; tests/test_kfp.py keeps the check), and no
+`system.` or `google.` type means either. What TFX users look for is in the blessing's metadata:
+`blessed` (1 / 0), `current_model` / `baseline_model` (URIs) and `current_model_id` /
+`baseline_model_id` (the ML Metadata ids KFP's driver names input artifacts by), as TFX's
+Evaluator writes them; and in its files (the empty BLESSED / NOT_BLESSED marker).
+
 Example:
     >>> from assay.kfp import evaluator_component                     # doctest: +SKIP
     >>> evaluate = evaluator_component(image="ghcr.io/me/assay:0.1.0")  # doctest: +SKIP
@@ -20,8 +29,11 @@ from typing import Any, Optional
 from assay import __version__
 from assay.errors import ConfigError, ConfigTypeError
 
-DEFAULT_IMAGE = f"assay:{__version__}"
-"""The tag `docker build -t assay:0.1.0 .` gives; push it and pass its registry name as image."""
+IMAGE_REPOSITORY = "ghcr.io/assay-ml/assay"
+DEFAULT_IMAGE = f"{IMAGE_REPOSITORY}:{__version__}"
+"""Where the release workflow publishes the image built from the Dockerfile, tagged with the
+package's version; a fully qualified name, so a cluster can pull it once it is published. Build
+your own (`docker build -t REGISTRY/assay:0.1.0 .`) and pass its name as `image`."""
 COMPONENT_YAML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "component.yaml")
 # The image holds the repository's container/ at /opt/assay/container/ (see Dockerfile).
 ENTRYPOINT = "/opt/assay/container/entrypoint.py"
@@ -38,8 +50,14 @@ Args:
         a directory holding one model file). Leave out when the config reads predictions from
         a column.
     baseline_model: The model to compare against (same forms); leave out for a first model.
-    config: The assay config as YAML or JSON text (label, models, slices, thresholds, ...).
+    config: The assay config as a dict (label, models, slices, thresholds, ...); YAML/JSON
+        text is still read, as component specs compiled before 0.2 send it.
     config_file: The assay config as a YAML/JSON artifact, instead of `config`.
+    label: The label column; replaces the config's `label` when set.
+    task: binary, multiclass, regression or multilabel; replaces the config's `task` when set.
+    slices: The slices, e.g. [[], ["payment"], {"hour": 3}]; replace the config's when set.
+    thresholds: The checks, e.g. [{"metric": "auc", "min": 0.7, "max_regression": 0.01}];
+        replace the config's when set.
     beam_pipeline_args: Arguments for Beam's PipelineOptions, e.g.
         ["--direct_num_workers=2", "--direct_running_mode=multi_processing"].
     allow_pickle: Allow loading joblib/pickle models (they run code when loaded).
@@ -52,9 +70,10 @@ Returns:
         validation.json, the TFMA files, ...).
     metrics: The overall candidate metrics as scalars.
     classification_metrics: ROC curve and confusion matrix of the overall slice (classification).
+    sliced_classification_metrics: ROC curve and confusion matrix of every slice.
     report: The HTML report.
-    blessing: A TFX-compatible blessing: a BLESSED or NOT_BLESSED file; metadata blessed = 1/0
-        and the reasons.
+    blessing: A TFX-compatible blessing: a BLESSED or NOT_BLESSED file; metadata blessed = 1/0,
+        current_model(_id), baseline_model(_id) and the reasons.
     blessed: Whether the candidate was blessed, for dsl.If.
 """
 
@@ -77,20 +96,25 @@ def evaluator_component(image: str = DEFAULT_IMAGE) -> Any:
 
     from kfp import dsl
     from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, \
-        Output
+        Output, SlicedClassificationMetrics
 
     def assay_evaluate(
         examples: Input[Dataset],
         evaluation: Output[Artifact],
         metrics: Output[Metrics],
         classification_metrics: Output[ClassificationMetrics],
+        sliced_classification_metrics: Output[SlicedClassificationMetrics],
         report: Output[HTML],
         blessing: Output[Artifact],
         blessed: dsl.OutputPath(bool),
         model: Optional[Input[Model]] = None,
         baseline_model: Optional[Input[Model]] = None,
         config_file: Optional[Input[Artifact]] = None,
-        config: str = "",
+        config: dict = {},  # noqa: B006 (KFP records it as the default)
+        label: str = "",
+        task: str = "",
+        slices: list = [],  # noqa: B006
+        thresholds: list = [],  # noqa: B006
         beam_pipeline_args: List[str] = [],  # noqa: B006 (KFP records it as the default)
         allow_pickle: bool = False,
         force_bless: str = "",

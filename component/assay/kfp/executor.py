@@ -4,9 +4,9 @@ KFP's launcher starts the container with the executor input (the `{{$}}` placeho
 argument, a JSON document of this shape (kfp 2.13, pipeline_spec ExecutorInput):
 
     {"inputs": {
-       "parameterValues": {"config": "...", "beam_pipeline_args": [], "allow_pickle": false,
-                           "force_bless": ""},
-       "artifacts": {"examples": {"artifacts": [{"name": "...", "uri": "minio://.../eval_data",
+       "parameterValues": {"config": {...}, "label": "...", "slices": [...],
+                           "beam_pipeline_args": [], "allow_pickle": false, ...},
+       "artifacts": {"examples": {"artifacts": [{"name": "17", "uri": "minio://.../eval_data",
                                                  "type": {"schemaTitle": "system.Dataset"},
                                                  "metadata": {}}]},
                      "model": {...}, "baseline_model": {...}, "config_file": {...}}},
@@ -18,9 +18,11 @@ argument, a JSON document of this shape (kfp 2.13, pipeline_spec ExecutorInput):
        "parameters": {"blessed": {"outputFile": "/tmp/kfp/outputs/blessed"}},
        "outputFile": "/tmp/kfp_outputs/output_metadata.json"}}
 
-Optional input artifacts that were not wired in are absent. A remote URI is read and written at
-the local path where the launcher mounts or stages it (gs://b/x at /gcs/b/x, minio://b/x at
-/minio/b/x, s3://b/x at /s3/b/x), as the KFP SDK does, when this machine has that mount;
+Optional input artifacts that were not wired in are absent; an input artifact's name is its ML
+Metadata id under KFP (the blessing records the models' ids). The parameters become the config
+as assay.kfp.parameters says. A remote URI is read and written at the local path where the
+launcher mounts or stages it (gs://b/x at /gcs/b/x, minio://b/x at /minio/b/x, s3://b/x at
+/s3/b/x, oci://reg/m:1 at /oci/reg_m:1/models: assay.kfp.paths), when this machine has that mount;
 otherwise at the URI itself, through assay's filesystem layer (Beam's FileSystems; minio:// is
 read as s3://, with Beam's S3 options in `beam_pipeline_args` pointing at the MinIO server). A
 local URI is its own path. On a URI, the evaluation is published as on any object store (see
@@ -37,6 +39,9 @@ as its ML Metadata custom properties, and uploads each artifact's local path):
                              `confusionMatrix` ({annotationSpecs: [{displayName}], rows:
                              [{row: [...]}]}, rows are true classes; binary at the first
                              decision threshold); empty for regression
+    sliced_classification_metrics   system.SlicedClassificationMetrics: the same per slice
+                             ({evaluationSlices: [{slice, sliceClassificationMetrics}]}), when
+                             the executor input declares it
     report                   system.HTML: the HTML report (assay.report.html), or a summary page
     blessing                 a directory holding the BLESSED or NOT_BLESSED file; metadata as
                              the TFX ModelBlessing's custom properties (blessed = 1 / 0, ...)
@@ -61,54 +66,16 @@ import argparse
 import dataclasses
 import json
 import os
-import shlex
 import shutil
 import tempfile
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
-from assay.errors import EXIT_DATA, EXIT_USAGE, ConfigError  # noqa: F401 (EXIT_*: re-exported)
+from assay.errors import EXIT_DATA, EXIT_USAGE  # noqa: F401 (re-exported)
 from assay.kfp.outputs import (OUTPUT_ARTIFACTS, classification_metrics, scalar_metrics,
-                               to_json, write_executor_output)
-
-PARAMETER_DEFAULTS: Mapping[str, Any] = {"config": "", "beam_pipeline_args": [],
-                                         "allow_pickle": False, "force_bless": "",
-                                         "allow_custom_code": []}
-# Where KFP's launcher makes remote artifacts available (kfp.dsl.types.artifact_types).
-_MOUNTS = (("gs://", "/gcs/"), ("minio://", "/minio/"), ("s3://", "/s3/"))
-_MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".keras", ".h5")
-_CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class ExecutorInputError(ConfigError):
-    """The executor input does not have the shape KFP gives it, or misses what assay needs."""
-
-
-def local_path(uri: str) -> str:
-    """Where the container reads or writes an artifact with this URI, as the KFP SDK maps it.
-
-    Example:
-        >>> local_path("minio://mlpipeline/v2/artifacts/run/eval")
-        '/minio/mlpipeline/v2/artifacts/run/eval'
-    """
-    for prefix, mount in _MOUNTS:
-        if uri.startswith(prefix):
-            return mount + uri[len(prefix):]
-    return uri
-
-
-def artifact_path(uri: str) -> str:
-    """Where this process reads or writes an artifact: the launcher's mount of the URI when this
-    machine has the mount (`local_path`), otherwise the URI itself (minio:// as s3://).
-
-    Example:
-        >>> artifact_path("/tmp/local/uri")
-        '/tmp/local/uri'
-    """
-    mounted = local_path(uri)
-    if mounted == uri or os.path.isdir("/" + mounted.split("/")[1]):
-        return mounted
-    return "s3://" + uri[len("minio://"):] if uri.startswith("minio://") else uri
-
+                               sliced_classification_metrics, to_json, write_executor_output)
+from assay.kfp.parameters import (PARAMETER_DEFAULTS, ExecutorInputError, beam_args, flag,
+                                  task_config)
+from assay.kfp.paths import artifact_path, local_path, model_path, model_id
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeArtifact:
@@ -181,76 +148,10 @@ def _artifacts(section: Mapping[str, Any], where: str) -> Dict[str, RuntimeArtif
 # --------------------------------------------------------------------------------------------
 # Inputs -> assay.evaluate arguments
 
-def model_path(path: str) -> str:
-    """The model to load from a KFP Model artifact's path.
-
-    A Model artifact is one path: a SavedModel or TFX model directory, or a model file, is used
-    as it is. A directory holding exactly one model file (model.joblib, model.keras, ...) and
-    no SavedModel is taken to mean that file, since a KFP component cannot give its artifact's
-    path a suffix.
-    """
-    from assay.data import files
-
-    if not files.is_dir(path) or files.exists(files.join(path, "saved_model.pb")) or \
-            files.is_dir(files.join(path, "Format-Serving")):
-        return path
-    found = [f for f in files.list_dir(path)[0] if f.lower().endswith(_MODEL_SUFFIXES)]
-    return found[0] if len(found) == 1 else path
-
-
 def _config(task: ExecutorInput, model: Optional[str], baseline: Optional[str]
             ) -> Dict[str, Any]:
-    """The config, from the `config` parameter or the `config_file` artifact, as a dict.
-
-    The wired-in model and baseline artifacts are bound by assay.config.binding's rule (one is
-    added when the config has no entry for it; a path in the config is replaced, keeping its
-    other keys; a spec reading a prediction column keeps reading it).
-    """
-    from assay.config.binding import bind_models
-    from assay.config.values import load_mapping
-    from assay.data import files
-
-    text = task.parameters.get("config") or ""
-    artifact = task.inputs.get("config_file")
-    if text and artifact:
-        raise ExecutorInputError("give the config as the `config` parameter or the "
-                                 "`config_file` artifact, not both")
-    where = "the `config` parameter"
-    if artifact:
-        path = artifact.path
-        if files.is_dir(path):
-            held = files.list_dir(path)[0]
-            found = [f for f in held if f.lower().endswith(_CONFIG_SUFFIXES)]
-            if len(found) != 1:
-                names = ", ".join(files.basename(f) for f in held) or "nothing"
-                raise ExecutorInputError(f"config_file {artifact.uri} is a directory; it must "
-                                         f"hold one .yaml/.yml/.json file (holds: {names})")
-            path = found[0]
-        with files.open_read(path) as f:
-            text = f.read().decode("utf-8")
-        where = f"config_file {artifact.uri}"
-    if not text:
-        raise ExecutorInputError("no config: set the `config` parameter (YAML or JSON text) or "
-                                 "wire a `config_file` artifact")
-    return bind_models(load_mapping(text, where), model, baseline)
-
-
-def _beam_args(value: Any) -> List[str]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return shlex.split(value)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [a for v in value for a in shlex.split(v)]
-    raise ExecutorInputError(f"`beam_pipeline_args` must be a list of strings (got {value!r})")
-
-
-def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ExecutorInputError(f"`{name}` must be a boolean (got {value!r})")
+    """The task's config as a dict (assay.kfp.parameters.task_config)."""
+    return task_config(task.parameters, task.inputs.get("config_file"), model, baseline)
 
 
 def write_report(result: Any, path: str) -> None:
@@ -275,10 +176,10 @@ def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
     task = ExecutorInput.from_dict(executor_input)
     if "examples" not in task.inputs:
         raise ExecutorInputError("the executor input has no `examples` artifact")
-    beam_args = _beam_args(task.parameters.get("beam_pipeline_args"))
+    pipeline_args = beam_args(task.parameters.get("beam_pipeline_args"))
     # Before the first read: finding the model file in a Model artifact and reading a
     # config_file artifact on s3:// need the S3 endpoint and keys these arguments carry.
-    set_options(beam_args)
+    set_options(pipeline_args)
     model = task.inputs.get("model")
     baseline = task.inputs.get("baseline_model")
     model_file = model_path(model.path) if model else None
@@ -292,8 +193,8 @@ def run(executor_input: Mapping[str, Any]) -> Dict[str, Any]:
         result = assay.evaluate(
             _config(task, model_file, baseline_file), task.inputs["examples"].path,
             evaluation if remote else os.path.join(scratch, "evaluation"),
-            beam_pipeline_args=beam_args,
-            allow_pickle=_flag(task.parameters.get("allow_pickle"), "allow_pickle"),
+            beam_pipeline_args=pipeline_args,
+            allow_pickle=flag(task.parameters.get("allow_pickle"), "allow_pickle"),
             allow_custom_code=task.parameters.get("allow_custom_code") or None,
             force_bless=task.parameters.get("force_bless") or None)
         metadata = _write_outputs(task, result, copy_evaluation=not remote)
@@ -315,13 +216,22 @@ def _write_outputs(task: ExecutorInput, result: Any, copy_evaluation: bool = Tru
     verdict = validation.ValidationResult.from_dict(result.validation)
     validation.write_blessing(out["blessing"].path, verdict)
     has_baseline = "baseline" in result.info.get("models", {})
+    baseline = baseline if has_baseline else None
     blessing_meta = validation.blessing_properties(
         verdict, current_model=model.uri if model else None,
-        baseline_model=baseline.uri if baseline and has_baseline else None)
+        current_model_id=model_id(model) if model else None,
+        baseline_model=baseline.uri if baseline else None,
+        baseline_model_id=model_id(baseline) if baseline else None)
     metrics = scalar_metrics(result)
     write_text(out["metrics"].path, to_json(metrics))
     classification = classification_metrics(result)
     write_text(out["classification_metrics"].path, to_json(classification))
+    sliced = {}
+    # Optional: a spec compiled before this output existed does not declare it.
+    if "sliced_classification_metrics" in out:
+        sliced = {"sliced_classification_metrics": sliced_classification_metrics(result)}
+        write_text(out["sliced_classification_metrics"].path,
+                   to_json(sliced["sliced_classification_metrics"]))
     if copy_evaluation:
         shutil.copytree(result.path, out["evaluation"].path, dirs_exist_ok=True)
         result.path = result.location = out["evaluation"].path  # the report's named source
@@ -332,7 +242,7 @@ def _write_outputs(task: ExecutorInput, result: Any, copy_evaluation: bool = Tru
                            "outcome": result.validation.get("outcome"),
                            "slices": len(result.slices())},
             "metrics": metrics, "classification_metrics": classification, "report": {},
-            "blessing": blessing_meta}
+            "blessing": blessing_meta, **sliced}
 
 
 def _read_executor_input(value: str) -> Any:
@@ -371,6 +281,5 @@ def _run_and_say(executor_input: str) -> int:
     return 0
 
 
-__all__ = ["ExecutorInput", "ExecutorInputError", "RuntimeArtifact", "artifact_path",
-           "local_path", "main",
-           "model_path", "run", "write_report"]
+__all__ = ["ExecutorInput", "ExecutorInputError", "PARAMETER_DEFAULTS", "RuntimeArtifact",
+           "artifact_path", "local_path", "main", "model_path", "run", "write_report"]

@@ -3,9 +3,12 @@
     scalar_metrics(result)          system.Metrics metadata: {metric: value}, finite overall ones
     classification_metrics(result)  system.ClassificationMetrics metadata: `confidenceMetrics`
                                     (the ROC curve, binary) and `confusionMatrix`
+    sliced_classification_metrics(result)   system.SlicedClassificationMetrics metadata: the
+                                    same for every slice, under `evaluationSlices`
     write_executor_output(...)      the `blessed` parameter file and the executor output file
 
-The layouts are the KFP SDK's (kfp.dsl.Metrics / ClassificationMetrics), so the UI draws them;
+The layouts are the KFP SDK's (kfp.dsl.Metrics / ClassificationMetrics /
+SlicedClassificationMetrics), so the UI draws them;
 the file formats are contracts, covered by tests/test_formats.py's golden files.
 """
 
@@ -15,7 +18,11 @@ import json
 import math
 from typing import Any, Dict, List, Mapping, Sequence
 
+from assay.results.slices import slice_label
+
 OUTPUT_ARTIFACTS = ("evaluation", "metrics", "classification_metrics", "report", "blessing")
+# Written when the executor input declares them: specs compiled before they existed do not.
+OPTIONAL_OUTPUT_ARTIFACTS = ("sliced_classification_metrics",)
 OUTPUT_PARAMETERS = ("blessed",)
 
 
@@ -25,7 +32,8 @@ def _finite(value: Any) -> bool:
 
 
 def _number(value: float) -> Any:
-    # Counts are floats in assay_metrics.json; KFP's UI shows 1500 better than 1500.0.
+    # Counts are ints in assay_metrics.json since version 2, but floats in version 1 and a
+    # weighted count may be a whole float: KFP's UI shows 1500 better than 1500.0.
     return int(value) if float(value).is_integer() and abs(value) < 2 ** 53 else float(value)
 
 
@@ -63,23 +71,20 @@ def _roc(plots: Mapping[str, Any]) -> List[Dict[str, float]]:
             if fpr is not None and tpr is not None]
 
 
-def classification_metrics(result: Any) -> Dict[str, Any]:
-    """system.ClassificationMetrics metadata of the overall slice, in the KFP SDK's layout.
-
-    Binary: the ROC curve and the confusion matrix at the first decision threshold (rows are
-    true classes); multiclass: the confusion matrix; regression: empty.
-    """
+def _slice_classification(result: Any, slice_: Mapping[str, Any]) -> Dict[str, Any]:
+    """ClassificationMetrics metadata of one slice (see classification_metrics); {} for a
+    withheld slice or one without plots."""
     try:
-        plots = result.plots({}, "candidate")
+        plots = result.plots(slice_, "candidate")
+        values = result.metrics(slice_, "candidate")
     except KeyError:
-        plots = {}
+        return {}
     out: Dict[str, Any] = {}
     if result.task == "binary":
         out["confidenceMetrics"] = _roc(plots)
-        overall = result.metrics({}, "candidate")
-        at = next((k[len("tp@"):] for k in overall if k.startswith("tp@")), None)
+        at = next((k[len("tp@"):] for k in values if k.startswith("tp@")), None)
         if at is not None:
-            tn, fp, fn, tp = (overall.get(f"{m}@{at}") for m in ("tn", "fp", "fn", "tp"))
+            tn, fp, fn, tp = (values.get(f"{m}@{at}") for m in ("tn", "fp", "fn", "tp"))
             if all(_finite(v) for v in (tn, fp, fn, tp)):
                 out["confusionMatrix"] = _confusion(_class_names(result)[:2],
                                                     [[tn, fp], [fn, tp]])
@@ -90,9 +95,39 @@ def classification_metrics(result: Any) -> Dict[str, Any]:
     return out
 
 
+def classification_metrics(result: Any) -> Dict[str, Any]:
+    """system.ClassificationMetrics metadata of the overall slice, in the KFP SDK's layout.
+
+    Binary: the ROC curve and the confusion matrix at the first decision threshold (rows are
+    true classes); multiclass: the confusion matrix; regression: empty.
+    """
+    return _slice_classification(result, {})
+
+
+def sliced_classification_metrics(result: Any) -> Dict[str, Any]:
+    """system.SlicedClassificationMetrics metadata: every slice's ClassificationMetrics, in the
+    KFP SDK's layout (kfp.dsl.SlicedClassificationMetrics._update_metadata):
+
+        {"evaluationSlices": [{"slice": "overall" | "feature=value, ...",
+                               "sliceClassificationMetrics": {confidenceMetrics,
+                                                              confusionMatrix}}]}
+
+    in the records' order (overall first); withheld slices and regression give no entry.
+    """
+    entries = []
+    for slice_ in result.slices():
+        metrics = _slice_classification(result, slice_)
+        if metrics:
+            entries.append({"slice": slice_label(slice_), "sliceClassificationMetrics": metrics})
+    return {"evaluationSlices": entries}
+
+
 def to_json(obj: Any) -> str:
-    """KFP's metadata JSON: strict (no NaN), keys sorted so the files are reproducible."""
-    return json.dumps(obj, allow_nan=False, sort_keys=True)
+    """KFP's metadata JSON: strict RFC 8259 (a non-finite number is null, as in every file
+    assay writes), keys sorted so the files are reproducible."""
+    from assay.results.undefined import strict
+
+    return json.dumps(strict(obj), allow_nan=False, sort_keys=True)
 
 
 def write_executor_output(task: Any, metadata: Mapping[str, Mapping[str, Any]],
@@ -113,12 +148,14 @@ def write_executor_output(task: Any, metadata: Mapping[str, Mapping[str, Any]],
     output = {
         "artifacts": {name: {"artifacts": [{"name": out[name].name, "uri": out[name].uri,
                                             "metadata": metadata[name]}]}
-                      for name in OUTPUT_ARTIFACTS},
+                      for name in OUTPUT_ARTIFACTS + OPTIONAL_OUTPUT_ARTIFACTS
+                      if name in metadata},
         "parameterValues": {"blessed": blessed},
     }
     write_text(task.output_file, to_json(output))
     return output
 
 
-__all__ = ["OUTPUT_ARTIFACTS", "OUTPUT_PARAMETERS", "classification_metrics", "scalar_metrics",
+__all__ = ["OPTIONAL_OUTPUT_ARTIFACTS", "OUTPUT_ARTIFACTS", "OUTPUT_PARAMETERS",
+           "classification_metrics", "scalar_metrics", "sliced_classification_metrics",
            "to_json", "write_executor_output"]

@@ -23,6 +23,12 @@ class ModelBatch:
       baseline_predictions: the baseline's predictions on the same rows, shaped like
         `predictions`, for the cross-model metrics (assay.metrics.cross_model); None for the
         baseline itself and when no cross-model metric is asked for.
+      replicate_weights: shape [m, R] or [m, R + 1] float32, Poisson bootstrap weights in each
+        of the R replicates (assay.metrics.bootstrap), the pass adding a last column of ones
+        (the full data), when `confidence:` is on; else None. Shared by the sub-batches of a
+        batch, not copied: see replicate_rows.
+      replicate_rows: shape [n] int64, the row of replicate_weights of each example; None: row i
+        is example i.
     """
 
     labels: np.ndarray
@@ -30,6 +36,8 @@ class ModelBatch:
     weights: np.ndarray
     features: Optional[pa.RecordBatch] = None
     baseline_predictions: Optional[np.ndarray] = None
+    replicate_weights: Optional[np.ndarray] = None
+    replicate_rows: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -40,5 +48,14 @@ class ModelBatch:
         if self.features is not None:
             features = self.features.take(pa.array(rows))
         base = None if self.baseline_predictions is None else self.baseline_predictions[rows]
+        reps = None
+        if self.replicate_weights is not None:  # an index into the shared weights: no copy
+            reps = rows if self.replicate_rows is None else self.replicate_rows[rows]
         return ModelBatch(self.labels[rows], self.predictions[rows], self.weights[rows], features,
-                          base)
+                          base, self.replicate_weights, reps)
+
+    def example_replicate_weights(self) -> np.ndarray:
+        """float32 [n, R]: each example's replicate weights (a copy unless unindexed)."""
+        if self.replicate_rows is None:
+            return self.replicate_weights
+        return self.replicate_weights[self.replicate_rows]

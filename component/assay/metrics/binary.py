@@ -241,6 +241,31 @@ class BinaryMetrics(GroupedMetric):
         return [BinaryAccumulator(sums[g], confusion[g], calibration[g], scores[g])
                 for g in range(n_groups)]
 
+    # Bootstrap replicates (assay.metrics.bootstrap, vectorised in binary_replicates) ----------
+
+    def replicate_accumulate(self, batch: ModelBatch, group: np.ndarray, n_groups: int,
+                             replicates: int) -> List[Any]:
+        from assay.metrics import binary_replicates
+
+        return binary_replicates.accumulate(self.thresholds, batch, group, n_groups, replicates)
+
+    def replicate_merge(self, states: Sequence[Any]) -> Any:
+        from assay.metrics import binary_replicates
+
+        return binary_replicates.merge(states)
+
+    def replicate_values(self, acc: BinaryAccumulator, state: Any) -> Dict[str, np.ndarray]:
+        from assay.metrics import binary_replicates
+
+        return binary_replicates.values(self.thresholds, self.metric_names(), self.result(acc),
+                                        state, format_threshold)
+
+    def closed_form_intervals(self, acc: BinaryAccumulator, state: Any,
+                              level: float) -> Dict[str, Dict[str, Any]]:
+        from assay.metrics import binary_replicates
+
+        return binary_replicates.closed_forms(self.thresholds, acc.scores, state, level)
+
     # Results -----------------------------------------------------------------------------
 
     def result(self, acc: BinaryAccumulator) -> Dict[str, float]:

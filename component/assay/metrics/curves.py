@@ -253,7 +253,9 @@ def roc_auc(tp: np.ndarray, fp: np.ndarray) -> float:
     """
     if len(tp) == 0 or tp[-1] <= 0 or fp[-1] <= 0:
         return float("nan")
-    return float(np.trapz(np.r_[0.0, tp] / tp[-1], np.r_[0.0, fp] / fp[-1]))
+    # numpy 2 renamed trapz to trapezoid (and later removed trapz); the core runs on 1.x and 2.x.
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz
+    return float(trapezoid(np.r_[0.0, tp] / tp[-1], np.r_[0.0, fp] / fp[-1]))
 
 
 def average_precision(tp: np.ndarray, fp: np.ndarray) -> float:

@@ -199,8 +199,10 @@ class RegressionMetrics(GroupedMetric):
         return first
 
     def _new_sketch(self) -> "QuantilesSketch":
-        from tfx_bsl.sketches import QuantilesSketch
+        from assay.extras import require
 
+        QuantilesSketch = require("tfx_bsl.sketches", "tfrecord", "sketched residual quantiles "
+                                  "(or set exact: true)").QuantilesSketch
         return QuantilesSketch(self.sketch_eps, SKETCH_MAX_ELEMENTS, 1)
 
     def _accumulate(self, batch: ModelBatch, group: np.ndarray,

@@ -182,13 +182,19 @@ class TfmaMetrics(GroupedMetric):
         return out
 
 
-def tfma_family(task: str, config: Any) -> List[TfmaMetrics]:
+def tfma_family(task: str, config: Any) -> List[Any]:
     """[TfmaMetrics] for the TFMA-semantics names that `config` asks for (in `metrics:`, in a
-    threshold, or in `tfma_names`, a translated config's metrics), or [] when it asks for none."""
+    threshold, or in `tfma_names`, a translated config's metrics), or [] when it asks for none;
+    then ScoreDistribution when the config asks for `score_distribution_plot`."""
     named = list(config.metrics or ()) + [t.metric for t in config.validation.thresholds]
     named += [assay_name for assay_name, _ in (getattr(config, "tfma_names", None) or ())]
     names = requested_tfma_names(task, named)
-    return [TfmaMetrics(names, task)] if names else []
+    families: List[Any] = [TfmaMetrics(names, task)] if names else []
+    from assay.metrics import score_distribution  # TFMA's ScoreDistributionPlot, if asked
+
+    if task in ("binary", "regression") and score_distribution.requested(named):
+        families.append(score_distribution.ScoreDistribution())
+    return families
 
 
 def _summed_buckets(ids: np.ndarray, values: np.ndarray):

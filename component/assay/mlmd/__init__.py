@@ -22,7 +22,7 @@ Importing `assay.mlmd` does not import ml-metadata: the names below load it on f
 
 _LAZY = {
     "connect": "assay.mlmd.connection", "connection_config": "assay.mlmd.connection",
-    "redact": "assay.mlmd.connection",
+    "redact": "assay.mlmd.uri",
     "artifact_types": "assay.mlmd.types", "DEFAULT_PIPELINE": "assay.mlmd.types",
     "EXAMPLES": "assay.mlmd.types", "MODEL": "assay.mlmd.types",
     "MODEL_BLESSING": "assay.mlmd.types", "MODEL_EVALUATION": "assay.mlmd.types",
@@ -39,5 +39,9 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
 
+        if _LAZY[name] != "assay.mlmd.uri":
+            from assay.extras import require
+
+            require("ml_metadata", "mlmd", "ML Metadata (--mlmd, assay.mlmd)")
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'assay.mlmd' has no attribute '{name}'")

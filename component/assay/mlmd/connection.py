@@ -23,6 +23,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 
 from assay.config import values
 from assay.errors import ConfigError, MetadataError
+from assay.mlmd.uri import redact
 
 _log = logging.getLogger(__name__)
 
@@ -165,19 +166,6 @@ def _mysql_config(uri: str, parsed: urllib.parse.SplitResult) -> pb.ConnectionCo
     if parsed.password:
         config.mysql.password = urllib.parse.unquote(parsed.password)
     return config
-
-
-def redact(uri: str) -> str:
-    """The store URI with its password replaced by ***, for messages and logs.
-
-    Example:
-        >>> redact("mysql://ml:secret@db:3306/md")
-        'mysql://ml:***@db:3306/md'
-    """
-    parsed = urllib.parse.urlsplit(uri)
-    if parsed.password:
-        return uri.replace(f":{parsed.password}@", ":***@", 1)
-    return uri
 
 
 def connect(uri: str) -> metadata_store.MetadataStore:

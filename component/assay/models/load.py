@@ -142,6 +142,11 @@ def _reason(error: BaseException) -> str:
 
 
 def _load(spec: ModelSpec, raw_record_column: Optional[str]) -> ModelAdapter:
+    from assay.models.memory import held_adapter  # a model object given to assay.evaluate
+
+    held = held_adapter(spec)
+    if held is not None:
+        return held
     kind, path = resolve_model(spec.path, spec.kind)
     if kind != "saved_model" and spec.signature is not None:
         raise ConfigError(f"'signature' applies to TF SavedModels, but '{spec.path}' is a {kind} "

@@ -38,16 +38,19 @@ class JoblibAdapter(ModelAdapter):
     """
 
     def __init__(self, path: str, features: Optional[Sequence[str]] = None,
-                 allow_pickle: bool = False, batch_size: int = 1024):
+                 allow_pickle: bool = False, batch_size: int = 1024, model: Any = None):
         super().__init__(batch_size)
-        if not allow_pickle:
-            raise ModelError(f"refusing to load '{path}': joblib/pickle files run code when "
-                             f"loaded; if you trust it, pass {PICKLE_OPT_INS}")
-        import joblib
-
         self.path = path
-        with tempfile.TemporaryDirectory() as tmp:
-            self._model = joblib.load(local_copy(path, tmp))
+        if model is not None:  # an estimator already in memory (assay.models.memory): no load
+            self._model = model
+        else:
+            if not allow_pickle:
+                raise ModelError(f"refusing to load '{path}': joblib/pickle files run code when "
+                                 f"loaded; if you trust it, pass {PICKLE_OPT_INS}")
+            import joblib
+
+            with tempfile.TemporaryDirectory() as tmp:
+                self._model = joblib.load(local_copy(path, tmp))
         fit_names = getattr(self._model, "feature_names_in_", None)
         self._fit_names = None if fit_names is None else [str(n) for n in fit_names]
         if features:

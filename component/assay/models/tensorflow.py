@@ -52,8 +52,9 @@ class SavedModelAdapter(ModelAdapter):
                  raw_record_column: Optional[str] = None, batch_size: int = 1024,
                  preprocessing: Sequence[str] = ()):
         super().__init__(batch_size)
-        import tensorflow as tf
+        from assay.extras import require
 
+        tf = require("tensorflow", "tensorflow", "a TF SavedModel")
         self._tf = tf
         self.path = path
         self.signature_name = signature or DEFAULT_SIGNATURE
@@ -239,13 +240,19 @@ class KerasAdapter(ModelAdapter):
     """
 
     def __init__(self, path: str, features: Optional[Sequence[str]] = None,
-                 output: Optional[str] = None, batch_size: int = 1024):
+                 output: Optional[str] = None, batch_size: int = 1024, model: Any = None):
         super().__init__(batch_size)
-        import tensorflow  # noqa: F401  (both Keras libraries need the TF backend loaded)
+        from assay.extras import require  # both Keras libraries need the TF backend loaded
+
+        require("tensorflow", "tensorflow", "a Keras model")
 
         self.path = path
-        with tempfile.TemporaryDirectory() as tmp:
-            self._model, self.library = _load_keras(local_copy(path, tmp))
+        if model is not None:  # a Keras model already in memory (assay.models.memory)
+            self._model = model
+            self.library = type(model).__module__.split(".")[0]
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                self._model, self.library = _load_keras(local_copy(path, tmp))
         inputs = self._model.inputs
         self.input_names = [i.name.split(":")[0] for i in inputs]
         self._input_dtypes = {n: _tf_numpy_dtype(i.dtype) for n, i in zip(self.input_names, inputs)}

@@ -17,7 +17,10 @@ report may hold thousands of slices:
               "slices": [{"k": label, "s": {feature: value}, "n": example count,
                           "h": withheld reason or null, "c": [candidate value per metric],
                           "b": [baseline values] or null,
-                          "f": {metric index: failed-check reason}, "p": plot index or null}],
+                          "f": {metric index: failed-check reason}, "p": plot index or null,
+                          "ci": [[lower, upper] or null per metric] (the candidate's interval),
+                          "di": [...] (the paired interval of its change), each only when
+                          the records hold intervals (`confidence:`)}],
               "specs": [{"name", "rows": [slice index...], "gaps": [failed max_gap reasons]}],
               "plots": [{"candidate": PLOTS, "baseline": PLOTS}], "plots_left_out": n,
               "model_table": MODEL_TABLE (only with more than two models or cross-model
@@ -248,7 +251,21 @@ def _slice_row(sid: SliceKey, slice_: Mapping[str, Any], by_model: Mapping[str, 
     baseline = by_model["baseline"].get(sid, {}).get("metrics")
     if baseline is not None:
         row["b"] = [_exact(baseline.get(m)) for m in metrics]
+    for key, record in (("ci", cand), ("di", by_model["diff"].get(sid, {}))):
+        bounds = _intervals(record, metrics)
+        if bounds is not None:
+            row[key] = bounds
     return row
+
+
+def _intervals(record: Mapping[str, Any], metrics: Sequence[str]) -> Optional[List[Any]]:
+    """[[lower, upper] or None per metric] of a record with `intervals`, else None."""
+    intervals = record.get("intervals")
+    if not isinstance(intervals, Mapping):
+        return None
+    bounds = [[as_number(intervals[m].get(k)) for k in ("lower", "upper")]
+              if isinstance(intervals.get(m), Mapping) else [None] for m in metrics]
+    return [b if None not in b and all(map(math.isfinite, b)) else None for b in bounds]
 
 
 def _attach_plots(result: "EvalResult", order: Sequence[SliceKey], slices: List[Dict[str, Any]],

@@ -129,9 +129,12 @@ def _verdict_html(data: Mapping[str, Any]) -> str:
     if checks:
         counts = {s: sum(1 for c in checks if c.get("status") == s)
                   for s in ("pass", "fail", "skipped")}
+        # With `confidence:`, an inconclusive check passed or failed by on_inconclusive.
+        unsure = sum(1 for c in checks if c.get("outcome") == "inconclusive")
         parts.append(f'<details class="ar-allchecks"><summary>All {len(checks):,} checks: '
                      f'{counts["pass"]:,} passed, {counts["fail"]:,} failed, '
-                     f'{counts["skipped"]:,} skipped</summary>'
+                     f'{counts["skipped"]:,} skipped'
+                     f'{f" ({unsure:,} inconclusive)" if unsure else ""}</summary>'
                      f'{_checks_table(checks, "ar-checks")}</details>')
     parts.append("</section>")
     return "".join(parts)
@@ -151,7 +154,8 @@ def _checks_table(checks: Sequence[Mapping[str, Any]], cls: str) -> str:
         threshold_text = fmt(threshold * 100) + "%" if relative and as_number(threshold) \
             is not None else fmt(threshold)
         rows.append(
-            f'<tr class="ar-{_e(c.get("status"))}"><td>{_e(c.get("status"))}</td>'
+            f'<tr class="ar-{_e(c.get("status"))}"><td>{_e(c.get("status"))}'
+            f'{" (inconclusive)" if c.get("outcome") == "inconclusive" else ""}</td>'
             f'<td>{_e(where)}</td><td>{_e(c.get("metric"))}</td>'
             f'<td>{_e(_KIND_TEXT.get(c.get("kind"), c.get("kind")))}</td>'
             f'<td class="ar-num">{_e(threshold_text)}</td>'

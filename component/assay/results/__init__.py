@@ -4,4 +4,5 @@
     publish.py   StagedOutput: staged, then published whole (a local swap; on object stores a
                  generation named by a commit object written last)
     slices.py    slice identity, matching and labels, shared by engine, validation and report
+    undefined.py strict JSON: non-finite values as null with their reason, integer counts
 """

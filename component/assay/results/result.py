@@ -1,10 +1,13 @@
 """The results directory: its format and `load_result`.
 
     OUTPUT/
-      assay_metrics.json  {"version": 1, "task": ..., "records": [...], ...}: one record per
+      assay_metrics.json  {"version": 2, "task": ..., "records": [...], ...}: one record per
                           (slice, model); model is "candidate", "baseline" or "diff"
                           (candidate - baseline); a withheld slice has "withheld": "<reason>"
-                          and "example_count": <examples in the slice> instead of "metrics"
+                          and "example_count": <examples in the slice> instead of "metrics";
+                          a metric that is not finite is null, and the record's "undefined"
+                          says why ({"precision": "no predicted positives ..."}); counts are
+                          integers (assay.results.undefined)
       assay_plots.json    {"records": [{"slice": ..., "model": ..., "plots": {...}}]}: ROC /
                           PR curves, calibration, confusion matrix, residual quantiles
       config.json         the config the evaluation ran with
@@ -17,6 +20,10 @@
 assay's own metrics and plots files carry the `assay_` prefix so that no TFMA reader's glob
 (`metrics*`, `plots*`, `validations*`) picks them up beside the TFMA files of the same
 directory. Results written before the prefix (`metrics.json`, `plots.json`) are still read.
+
+Every JSON file is strict RFC 8259 (no NaN or Infinity: `dumps`). Format version 1 wrote bare
+NaN and float counts; `load_result` reads versions 1 and 2 and gives the same values for both:
+a null metric reads back as float('nan').
 
 The directory is written by `assay.results.publish.StagedOutput` from the records that
 `assay.engine.assemble` builds: locally staged, then swapped into place; on an object store
@@ -33,13 +40,15 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from assay.data import files
 from assay.errors import DataError, InputNotFound, StorageError
 from assay.results.slices import slice_key
+from assay.results.undefined import restore_record, strict
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)  # version 1: bare NaN, float counts, no "undefined"
 METRICS_FILE = "assay_metrics.json"
 PLOTS_FILE = "assay_plots.json"
 # The names of the same files before the `assay_` prefix: load_result reads them too.
@@ -65,14 +74,23 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {value!r} ({type(value).__name__}) as JSON")
 
 
+def _strict_dumps(value: Any, **kwargs: Any) -> str:
+    """json.dumps that never writes NaN or Infinity: non-finite numbers become null."""
+    try:  # the fast path: json's C encoder, for the (usual) value with finite numbers only
+        return json.dumps(value, default=_json_default, allow_nan=False, **kwargs)
+    except ValueError:
+        return json.dumps(strict(value), default=_json_default, allow_nan=False, **kwargs)
+
+
 def dumps(obj: Any) -> str:
-    """JSON with NaN and infinities written as JSON's NaN / Infinity (read back by json.loads).
+    """Strict JSON (RFC 8259): a non-finite number is written as null (assay_metrics.json's
+    records say why in "undefined": `assay.results.undefined.finish_records`).
 
     A document with "records" is written one record per line: readable and diffable, and fast
     (json's C encoder only runs without indentation).
     """
     def compact(value):
-        return json.dumps(value, default=_json_default, allow_nan=True, separators=(",", ":"))
+        return _strict_dumps(value, separators=(",", ":"))
 
     if isinstance(obj, dict) and isinstance(obj.get("records"), list):
         head = {k: v for k, v in obj.items() if k != "records"}
@@ -80,7 +98,7 @@ def dumps(obj: Any) -> str:
         records = ",\n  ".join(compact(r) for r in obj["records"])
         body = f"\n  {records}\n " if obj["records"] else ""
         return "{\n" + "".join(line + "\n" for line in lines) + f' "records": [{body}]\n}}\n'
-    return json.dumps(obj, indent=1, default=_json_default, allow_nan=True)
+    return _strict_dumps(obj, indent=1)
 
 
 class EvalResult:
@@ -109,6 +127,8 @@ class EvalResult:
         self.config = config
         self.path = path
         self.location = location or path
+        # Set by assay.evaluate on a result kept in memory: writes it (see save).
+        self.saver: Optional[Callable[[str, bool], "EvalResult"]] = None
 
     @property
     def task(self) -> str:
@@ -135,16 +155,65 @@ class EvalResult:
 
     def metrics(self, slice: Optional[Mapping[str, Any]] = None,
                 model: str = "candidate") -> Dict[str, Any]:
-        """{metric: value} of one slice and model; a withheld slice raises KeyError with why."""
+        """{metric: value} of one slice and model; a withheld slice raises KeyError with why.
+
+        A value that is undefined (null in the file) is float('nan'); `undefined` says why.
+        """
         r = self.record(slice, model)
         if "withheld" in r:
             raise KeyError(f"slice {dict(slice or {})} was withheld: {r['withheld']}")
         return r["metrics"]
 
+    def undefined(self, slice: Optional[Mapping[str, Any]] = None,
+                  model: str = "candidate") -> Dict[str, str]:
+        """{metric: why its value is not finite} of one slice and model ({} when every value
+        is finite, and for results of format version 1, which did not record it).
+
+        Example:
+            >>> result.undefined({"hour": 3})     # doctest: +SKIP
+            {'precision': 'no predicted positives (no prediction above 0.5)'}
+        """
+        return dict(self.record(slice, model).get("undefined") or {})
+
     def plots(self, slice: Optional[Mapping[str, Any]] = None,
               model: str = "candidate") -> Dict[str, Any]:
         """The plots of one slice and model (see assay_plots.json); KeyError if absent."""
         return _find(self.plot_records, slice, model, "plots")["plots"]
+
+    def to_dataframe(self):
+        """The metrics as a tidy pandas DataFrame: one row per (slice, model, metric), with a
+        column per slicing feature, slice (its label), model, metric, value, and lower and
+        upper when the evaluation computed confidence intervals (`assay.results.frame`).
+
+        Example:
+            >>> df = result.to_dataframe()                            # doctest: +SKIP
+            >>> df[(df.model == "candidate") & (df.metric == "auc")]  # doctest: +SKIP
+        """
+        from assay.results.frame import to_dataframe
+
+        return to_dataframe(self.records)
+
+    def save(self, path: str, write_report: bool = True) -> "EvalResult":
+        """Writes a result that `assay.evaluate(..., output=None)` kept in memory to `path`
+        (local or remote), exactly as `output=path` would have: the same staged publisher, the
+        same files (TFMA's too), the report. Returns the result read back from `path`; this
+        one then names `path` too.
+
+        Raises:
+          ValueError: the result was read from a directory (it is written already: copy it).
+          StorageError: `path` cannot be written.
+
+        Example:
+            >>> result = assay.evaluate(config, df)                  # doctest: +SKIP
+            >>> result.save("out/")                                  # doctest: +SKIP
+        """
+        if self.saver is None:
+            raise ValueError(f"this result was read from {self.path}, so it is written "
+                             f"already; save() writes results that assay.evaluate kept in "
+                             f"memory (output=None)")
+        saved = self.saver(os.fspath(path), write_report)
+        self.path, self.location = saved.path, saved.location
+        return saved
 
     def __repr__(self) -> str:
         verdict = "" if self.blessed is None else (", BLESSED" if self.blessed else ", NOT_BLESSED")
@@ -161,11 +230,10 @@ class EvalResult:
 
 def _find(records: List[Dict[str, Any]], slice_: Optional[Mapping[str, Any]], model: str,
           what: str) -> Dict[str, Any]:
-    wanted = slice_key(slice_ or {})
-    for r in records:
-        if r["model"] == model and slice_key(r["slice"]) == wanted:
-            return r
-    raise KeyError(f"no {what} for slice {dict(slice_ or {})} and model '{model}'")
+    """The record; SliceNotFound (a KeyError) naming the nearest slices (results.lookup)."""
+    from assay.results.lookup import find_record
+
+    return find_record(records, slice_, model, what)
 
 
 def read_commit(directory: str) -> Optional[Dict[str, Any]]:
@@ -207,7 +275,7 @@ def load_result(directory: str) -> EvalResult:
       InputNotFound: nothing published there; a run that was staged but never committed is
         named ("... holds an incomplete assay result: ...").
       StorageError: the commit object names files that are missing or of another size.
-      DataError: another format version.
+      DataError: another format version (this assay reads versions 1 and 2).
     """
     directory = os.fspath(directory)
     if files.is_remote(directory):
@@ -284,9 +352,11 @@ def _read_documents(directory: str, location: str,
             return None
 
     doc = read(METRICS_FILE)
-    if doc.get("version") != FORMAT_VERSION:
+    if doc.get("version") not in READ_VERSIONS:
         raise DataError(f"{path} has format version {doc.get('version')!r}; this assay reads "
-                         f"version {FORMAT_VERSION}")
+                         f"versions {', '.join(map(str, READ_VERSIONS))}")
+    if doc["version"] >= 2:  # nulls back to NaN: the same values as a version-1 file gives
+        doc["records"] = [restore_record(r) for r in doc.get("records", [])]
     return EvalResult(doc, read(PLOTS_FILE), read(VALIDATION_FILE), read(CONFIG_FILE),
                       path=directory, location=location)
 

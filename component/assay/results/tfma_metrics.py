@@ -8,8 +8,9 @@ What each record becomes (keys and values: assay.results.tfma_keys):
 - Every scalar metric of every model, under MetricKey(name, model_name); each diff record's
   metrics under the compared model's keys with `is_diff` (the candidate's for "diff", NAME's for
   "diff:NAME"). `example_count` and `weighted_example_count` are written per model, as TFMA does.
-  A record's `intervals` ({name: [lower, upper]}; assay computes none yet) become the value's
-  `confidence_interval`, which TFMA's readers show as a bounded value.
+  A record's `intervals` ({name: {"lower", "upper", "stderr"}}, with `confidence:` on) become
+  the value's `confidence_interval` (lower_bound, upper_bound, standard_error), which TFMA's
+  readers show as a bounded value.
 - `confusion_matrix_at_thresholds` (per model, not diffed): TFMA's ConfusionMatrixAtThresholds
   value, one matrix per decision threshold t from assay's exact tp@t, fp@t, tn@t, fn@t (both
   count a prediction p as positive when p > t, as TFMA does), with the rates TFMA derives.
@@ -44,6 +45,7 @@ from assay.results.tfma_proto import metrics_for_slice_pb2 as pb
 
 CONFUSION_METRIC = "confusion_matrix_at_thresholds"  # TFMA's ConfusionMatrixAtThresholds name
 MULTI_CLASS_PLOT = "multi_class_confusion_matrix_plot"  # TFMA's MultiClassConfusionMatrixPlot
+SCORE_DISTRIBUTION = "score_distribution_plot"  # TFMA's ScoreDistributionPlot (and assay's)
 _AT = re.compile(r"^(tp|fp|tn|fn)@([0-9.]+(?:e-?[0-9]+)?)$")  # tp@0.5, not tp@0.5/cat
 
 
@@ -95,7 +97,7 @@ def _add_metrics(out: pb.MetricsForSlice, record: Mapping[str, Any],
                  tfma_names: Mapping[str, str], weighted: bool) -> None:
     model, is_diff = _owner(record["model"])
     metrics = record.get("metrics") or {}
-    intervals = record.get("intervals") or {}  # the hook for confidence intervals: none yet
+    intervals = record.get("intervals") or {}  # {name: {"lower", "upper", "stderr"}}
     # A translated metric's TFMA name may be an assay name too ("auc"): the translated one wins.
     shadowed = {t for a, t in tfma_names.items() if a != t and a in metrics}
     written = set()
@@ -107,15 +109,26 @@ def _add_metrics(out: pb.MetricsForSlice, record: Mapping[str, Any],
         kv.key.CopyFrom(metric_key(name, model, is_diff, tfma_names, weighted))
         kv.value.CopyFrom(metric_value(metrics[name]))
         if name in intervals:  # as TFMA writes an interval beside a MetricKey's value
-            lower, upper = intervals[name]
-            kv.confidence_interval.lower_bound.CopyFrom(metric_value(lower))
-            kv.confidence_interval.upper_bound.CopyFrom(metric_value(upper))
+            _add_interval(kv.confidence_interval, intervals[name])
     confusion = None if is_diff or CONFUSION_METRIC in written else \
         confusion_at_thresholds(metrics)
     if confusion is not None:
         kv = out.metric_keys_and_values.add()
         kv.key.CopyFrom(metric_key(CONFUSION_METRIC, model, weighted=weighted))
         kv.value.confusion_matrix_at_thresholds.CopyFrom(confusion)
+
+
+def _add_interval(target: Any, interval: Any) -> None:
+    """Sets a ConfidenceInterval from a record's interval: {"lower", "upper", "stderr"} (an
+    older [lower, upper] too); a bound that is null (undefined) is left unset."""
+    if isinstance(interval, Mapping):
+        parts = (("lower_bound", interval.get("lower")), ("upper_bound", interval.get("upper")),
+                 ("standard_error", interval.get("stderr")))
+    else:
+        parts = (("lower_bound", interval[0]), ("upper_bound", interval[1]))
+    for field, value in parts:
+        if value is not None:
+            getattr(target, field).CopyFrom(metric_value(value))
 
 
 def metrics_for_slices(metrics_doc: Mapping[str, Any],
@@ -191,6 +204,18 @@ def _multi_class_plot(confusion: Mapping[str, Any]) -> pb.PlotData:
     return data
 
 
+def _score_distribution(plot: Mapping[str, Any]) -> pb.PlotData:
+    """TFMA's ScoreDistributionPlot: per threshold, true_positives = the weight scored above
+    it, true_negatives = the weight at or below it, the rest 0 (as TFMA folds its matrices)."""
+    data = pb.PlotData()
+    for t, above, below in zip(plot["thresholds"], plot["weight_above"],
+                               plot["weight_at_or_below"]):
+        data.confusion_matrix_at_thresholds.matrices.append(
+            pb.ConfusionMatrixAtThresholds.ConfusionMatrixAtThreshold(
+                threshold=t, true_positives=above, true_negatives=below))
+    return data
+
+
 def plots_for_slices(metrics_doc: Mapping[str, Any], plots_doc: Mapping[str, Any],
                      weighted: bool = False) -> List[pb.PlotsForSlice]:
     """One PlotsForSlice per slice of the metrics document (see the module docstring)."""
@@ -207,7 +232,10 @@ def plots_for_slices(metrics_doc: Mapping[str, Any], plots_doc: Mapping[str, Any
             data, name = _binary_plot(plots, r.get("metrics") or {}), ""
             if "confusion_matrix" in plots:
                 data, name = _multi_class_plot(plots["confusion_matrix"]), MULTI_CLASS_PLOT
-            if data is not None:
+            found = [(name, data)] if data is not None else []
+            if SCORE_DISTRIBUTION in plots:
+                found.append((SCORE_DISTRIBUTION, _score_distribution(plots[SCORE_DISTRIBUTION])))
+            for name, data in found:
                 kv = p.plot_keys_and_values.add()
                 kv.key.name, kv.key.model_name = name, model
                 kv.key.example_weighted.SetInParent()  # set even when false, as TFMA does

@@ -4,6 +4,9 @@ candidate model may ship, say why, and record the verdict where pipelines look f
     records.py   the metrics records, indexed by model, spec and slice
     checks.py    the checks of one threshold on the slices it names (Check)
     verdict.py   validate(): every check, and the verdict rules (Outcome, ValidationResult)
+    gate.py      with `confidence`: each check decided on its interval (pass / fail /
+                 inconclusive), p-values, Holm or intersection-union over slices;
+                 gate_words.py its sentences
     blessing.py  the BLESSED / NOT_BLESSED marker and the ModelBlessing properties
 
 The thresholds and options themselves are config: assay.config.thresholds and

@@ -50,6 +50,7 @@ _TOLERANCE = 1e-9
 
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
+GATE_FIELDS = ("outcome", "interval", "p_value", "p_adjusted", "family")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,8 @@ class Check:
         max_regression_relative, the gap for max_gap.
       model: the model checked (the threshold's `model`); written to validation.json only when
         it is not the candidate, so two-model verdicts keep their format.
+      outcome, interval, p_value, p_adjusted, family: set only with `confidence` on (see
+        assay.validation.gate, which fills them in); written to validation.json only then.
     """
 
     metric: str
@@ -86,12 +89,20 @@ class Check:
     change: Optional[float] = None
     spec: Optional[Tuple[str, ...]] = None
     model: str = "candidate"
+    outcome: Optional[str] = None
+    interval: Optional[Dict[str, Optional[float]]] = None
+    p_value: Optional[float] = None
+    p_adjusted: Optional[float] = None
+    family: Optional[Dict[str, Any]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         out = dataclasses.asdict(self)
         out["spec"] = None if self.spec is None else list(self.spec)
         if self.model == "candidate":
             del out["model"]
+        if self.outcome is None:   # no `confidence`: validation.json keeps its format
+            for key in GATE_FIELDS:
+                del out[key]
         return out
 
     @classmethod

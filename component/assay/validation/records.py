@@ -101,6 +101,13 @@ class RecordIndex:
     def baseline_of(self, s: SliceRecord) -> Optional[SliceRecord]:
         return self.index.get("baseline", {}).get(s.features, {}).get(s.key)
 
+    def find(self, model: str, slice_: Mapping[str, Any]) -> Optional[SliceRecord]:
+        """The record of `model` on the slice {feature: value} (canonical values, as a Check's
+        `slice` holds them), or None."""
+        pairs = sorted(slice_.items())
+        key = tuple((f, _type_tag(v), v) for f, v in pairs)
+        return self.index.get(model, {}).get(tuple(p[0] for p in pairs), {}).get(key)
+
 
 def withheld_reason(record: Mapping[str, Any]) -> str:
     """The record's withheld reason without a leading 'withheld:', which the caller says."""

@@ -47,6 +47,7 @@ from assay.config.validation import ValidationOptions
 from assay.config.values import type_name
 from assay.errors import ConfigError
 from assay.validation.checks import FAIL, SKIPPED, Check, checks_for
+from assay.validation.gate import apply_gate, gate_from, inconclusive_note
 from assay.validation.records import RecordIndex
 
 FORMAT_VERSION = 1
@@ -75,6 +76,8 @@ class ValidationResult:
       checks: every check, in threshold order.
       forced: the force_bless reason when the verdict was forced.
       unforced_outcome: the outcome the checks gave, when forced.
+      confidence: with `confidence` on, what the outcomes and p-values mean (level,
+        on_inconclusive, multiplicity: assay.validation.gate.Gate.describe); else None.
     """
 
     blessed: bool
@@ -83,12 +86,16 @@ class ValidationResult:
     checks: List[Check]
     forced: Optional[str] = None
     unforced_outcome: Optional[Outcome] = None
+    confidence: Optional[Dict[str, Any]] = None
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"version": FORMAT_VERSION, "blessed": self.blessed, "outcome": self.outcome.value,
-                "reasons": list(self.reasons), "forced": self.forced,
-                "unforced_outcome": self.unforced_outcome and self.unforced_outcome.value,
-                "checks": [c.to_dict() for c in self.checks]}
+        out = {"version": FORMAT_VERSION, "blessed": self.blessed, "outcome": self.outcome.value,
+               "reasons": list(self.reasons), "forced": self.forced,
+               "unforced_outcome": self.unforced_outcome and self.unforced_outcome.value,
+               "checks": [c.to_dict() for c in self.checks]}
+        if self.confidence is not None:   # without `confidence` the format is unchanged
+            out["confidence"] = dict(self.confidence)
+        return out
 
     def to_json(self) -> str:
         """JSON text; NaN and infinities are written as JSON's NaN / Infinity (as results.py)."""
@@ -99,7 +106,8 @@ class ValidationResult:
         unforced = d.get("unforced_outcome")
         return cls(blessed=bool(d["blessed"]), outcome=Outcome(d["outcome"]),
                    reasons=list(d["reasons"]), checks=[Check.from_dict(c) for c in d["checks"]],
-                   forced=d.get("forced"), unforced_outcome=unforced and Outcome(unforced))
+                   forced=d.get("forced"), unforced_outcome=unforced and Outcome(unforced),
+                   confidence=d.get("confidence"))
 
     @classmethod
     def from_json(cls, text: str) -> "ValidationResult":
@@ -141,7 +149,7 @@ def _verdict(thresholds: Sequence[Threshold], checks: List[Check], ctx: RecordIn
 
 def validate(records: Sequence[Mapping[str, Any]], thresholds: Sequence[Threshold],
              options: Optional[ValidationOptions], has_baseline: bool,
-             baseline_error: Optional[str] = None) -> ValidationResult:
+             baseline_error: Optional[str] = None, confidence: Any = None) -> ValidationResult:
     """Checks every threshold against the metrics records and decides the blessing.
 
     Args:
@@ -154,6 +162,9 @@ def validate(records: Sequence[Mapping[str, Any]], thresholds: Sequence[Threshol
       has_baseline: whether a baseline model was evaluated (required: defaulting it to False
         would quietly skip every change check).
       baseline_error: why the baseline model could not be evaluated, if it could not.
+      confidence: the level of the records' `intervals` (0.95, or the config's `confidence`
+        with a `level`): each check is then decided on its interval, and `on_inconclusive`
+        decides what straddles its bound (assay.validation.gate). None: on point values.
 
     Returns:
       ValidationResult; never raises for missing data, which becomes a failed check.
@@ -178,14 +189,25 @@ def validate(records: Sequence[Mapping[str, Any]], thresholds: Sequence[Threshol
             raise ConfigError(f"{t.direction_needed()}; with_declared_directions fills in the "
                               f"directions that custom metrics declare")
     ctx = RecordIndex(records, has_baseline, baseline_error, options)
-    checks = [c for t in thresholds for c in checks_for(t, ctx)]
+    gate = gate_from(confidence, options.on_inconclusive)
+    checks = [c for t in thresholds
+              for c in (checks_for(t, ctx) if gate is None
+                        else apply_gate(t, checks_for(t, ctx), ctx, gate))]
     blessed, outcome, reasons = _verdict(thresholds, checks, ctx, options)
+    note = gate and inconclusive_note(checks, gate)
+    if note:
+        if outcome == Outcome.BLESSED:   # "all 4 checks passed" would hide the inconclusive
+            n = sum(1 for c in checks if c.outcome == "inconclusive")
+            reasons = [f"{reasons[0]}, {n} of them inconclusive"] + reasons[1:]
+        reasons = reasons + [note]
+    described = gate and gate.describe()
     if options.force_bless is not None:
         overridden = [] if blessed else [f"overridden: {r}" for r in reasons]
         return ValidationResult(True, Outcome.FORCED_BLESSED,
                                 [f"blessed by force_bless: {options.force_bless}"] + overridden,
-                                checks, forced=options.force_bless, unforced_outcome=outcome)
-    return ValidationResult(blessed, outcome, reasons, checks)
+                                checks, forced=options.force_bless, unforced_outcome=outcome,
+                                confidence=described)
+    return ValidationResult(blessed, outcome, reasons, checks, confidence=described)
 
 
 __all__ = ["FORMAT_VERSION", "Outcome", "ValidationResult", "validate"]

@@ -440,6 +440,14 @@ var assayReport = window.assayReport || (function () {
     this.renderBody();
   };
 
+  // With `confidence:`, a slice's interval of a metric ("ci") or of its change ("di").
+  function ciOf(list, m) { return list && list[m] ? list[m] : null; }
+  function ciText(list, m, signed) {
+    var iv = ciOf(list, m);
+    return iv ? '<span class="ar-ci" title="confidence interval">[' + fmt(iv[0], signed) +
+      ", " + fmt(iv[1], signed) + ']</span>' : "";
+  }
+
   SpecView.prototype.renderBody = function () {
     var R = this.R, self = this, hasB = R.has_baseline;
     var start = this.page * this.pageSize;
@@ -467,14 +475,14 @@ var assayReport = window.assayReport || (function () {
         self.shown.forEach(function (m) {
           var bad = s.f[m] !== undefined;
           cells += '<td class="ar-num' + (bad ? ' ar-bad" title="' + esc(s.f[m]) : '') + '">' +
-            fmt(s.c[m]) + '</td>';
+            fmt(s.c[m]) + ciText(s.ci, m, false) + '</td>';
           if (hasB) {
             var d = s.d ? num(s.d[m]) : NaN, dir = R.directions[R.metrics[m]], tone = "";
             if (dir && d !== 0 && !isNaN(d)) {
               tone = (d > 0) === (dir === "higher") ? " ar-better" : " ar-worse";
             }
             cells += '<td class="ar-num ar-base">' + fmt(s.b ? s.b[m] : NaN) + '</td>' +
-              '<td class="ar-num' + tone + '">' + fmt(d, true) + '</td>';
+              '<td class="ar-num' + tone + '">' + fmt(d, true) + ciText(s.di, m, true) + '</td>';
           }
         });
       }
@@ -532,6 +540,13 @@ var assayReport = window.assayReport || (function () {
     this.renderBars();
   };
 
+  // An interval bar: a line from lower to upper with end caps.
+  function whisker(a, b, y) {
+    return '<path class="ar-whisker" d="M' + a.toFixed(1) + " " + (y - 4) + "v8M" +
+      a.toFixed(1) + " " + y + "H" + b.toFixed(1) + "M" + b.toFixed(1) + " " + (y - 4) +
+      'v8"/>';
+  }
+
   // Bars grow from the overall value (from 0 for the change against the baseline), so the
   // slices that do worse than overall point one way and the worst one is the longest.
   SpecView.prototype.renderBars = function () {
@@ -543,7 +558,8 @@ var assayReport = window.assayReport || (function () {
       if (s.h) { withheld++; return; }
       var v = self.value(j, model + ":" + m);
       if (isNaN(v)) { nan++; return; }
-      items.push({j: j, v: v, b: model === "c" && s.b ? num(s.b[m]) : NaN});
+      items.push({j: j, v: v, b: model === "c" && s.b ? num(s.b[m]) : NaN,
+                  ci: ciOf(model === "c" ? s.ci : model === "d" ? s.di : null, m)});
     });
     // Worst first: the lowest when higher is better, the highest when lower is better; with
     // no better direction, the largest first.
@@ -556,7 +572,11 @@ var assayReport = window.assayReport || (function () {
     });
     var anchor = model === "c" && isFinite(overall) ? overall : 0;
     var vals = [anchor];
-    shownItems.forEach(function (it) { vals.push(it.v); if (isFinite(it.b)) vals.push(it.b); });
+    shownItems.forEach(function (it) {
+      vals.push(it.v);
+      if (isFinite(it.b)) vals.push(it.b);
+      if (it.ci) vals.push(it.ci[0], it.ci[1]);
+    });
     if (isFinite(overall)) vals.push(overall);
     var ext = extent(vals, 0.05), x0 = ext[0], x1 = ext[1];
     var w = 820, labelW = 220, valueW = 110, row = 18, mt = 24;
@@ -580,7 +600,8 @@ var assayReport = window.assayReport || (function () {
       var label = sl.k.length > 32 ? sl.k.slice(0, 31) + "\u2026" : sl.k;
       var tip = sl.k + ": " + name + (signed ? " \u0394 " : " ") + fmt(it.v, signed) +
         (isFinite(it.b) ? " (baseline " + fmt(it.b) + ")" : "") + ", " + fmt(sl.n) +
-        " examples" + (fails ? "\nFAILS: " + sl.f[m] : "");
+        " examples" + (it.ci ? "\ninterval " + fmt(it.ci[0], signed) + " to " +
+        fmt(it.ci[1], signed) : "") + (fails ? "\nFAILS: " + sl.f[m] : "");
       s.push('<g class="ar-bar" data-slice="' + it.j + '"><title>' + esc(tip) + '</title>' +
              '<text x="' + (labelW - 6) + '" y="' + (y + 13) + '" text-anchor="end"' +
              (i === 0 ? ' font-weight="700"' : '') + '>' + esc(label) + '</text>' +
@@ -590,7 +611,8 @@ var assayReport = window.assayReport || (function () {
              '" stroke-dasharray="2 2"' : '') + '/>' +
              (isFinite(it.b) ? '<line x1="' + px(it.b).toFixed(1) + '" x2="' + px(it.b).toFixed(1) +
               '" y1="' + (y + 1) + '" y2="' + (y + row - 1) + '" stroke="' + COLORS.baseline +
-              '" stroke-width="2.5"/>' : '') +
+              '" stroke-width="2.5"/>' : '') + (it.ci ? whisker(px(it.ci[0]), px(it.ci[1]),
+              y + row / 2 - 1) : '') +
              '<text x="' + (w - valueW + 8) + '" y="' + (y + 13) + '"' +
              (i === 0 ? ' font-weight="700"' : '') + '>' + fmt(it.v, signed) +
              (i === 0 ? " \u2190 worst" : "") + '</text></g>');
@@ -610,7 +632,8 @@ var assayReport = window.assayReport || (function () {
       (model === "c" && isFinite(overall) ? "; bars start at the overall value" : "") +
       (anySmall ? "; faded: fewer than " + self.small + " examples" : "") +
       (withheld ? "; " + withheld + " withheld" : "") + (nan ? "; " + nan + " NaN" : "") +
-      (model === "c" && R.has_baseline ? "; orange ticks: baseline" : "");
+      (model === "c" && R.has_baseline ? "; orange ticks: baseline" : "") +
+      (shownItems.some(function (it) { return it.ci; }) ? "; whiskers: confidence intervals" : "");
     el(this.section, ".ar-barchart").innerHTML = '<div class="ar-chart" data-chart="bars"><h4>' +
       esc(name) + (signed ? " \u0394" : "") + ' by slice <small>' + esc(note) +
       '</small></h4>' + (items.length ? s.join("") : '<p class="ar-more">No values.</p>') +
