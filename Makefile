@@ -45,6 +45,7 @@ test-core:
 
 bench: setup
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/confidence.py
 	$(PYTHON) bench/gate_sim.py
 
 clean:

@@ -327,7 +327,9 @@ def evaluated(tmp_path_factory):
               "thresholds": [{"metric": "auc", "min": 0.7, "max_regression": 0.01},
                              {"metric": "accuracy", "slices": [["region"]],
                               "max_regression": 0.02}]}
-    out = str(tmp_path_factory.mktemp("gate") / "out")
+    root = tmp_path_factory.mktemp("gate")
+    frame.to_csv(root / "frame.csv", index=False)  # the same rows, for the components' test
+    out = str(root / "out")
     return assay.evaluate(config, frame, out, write_report=False), config, out
 
 
@@ -391,3 +393,67 @@ def test_model_thresholds_read_that_models_records_and_say_so():
     assert check.reason == ("model previous: auc fell by 0.01 (95% CI -0.01392 to -0.00608) "
                             "against the baseline (0.8 -> 0.79): shown to be within the "
                             "allowed 0.02")
+
+
+
+def _csv_of(frame, directory):
+    os.makedirs(directory, exist_ok=True)
+    frame.to_csv(os.path.join(directory, "data.csv"), index=False)
+    return directory
+
+
+def _gate_of(directory):
+    with open(os.path.join(directory, "validation.json")) as f:
+        return {(json.dumps(c["slice"], sort_keys=True), c["metric"], c["kind"]):
+                (c["outcome"], c["interval"]) for c in json.load(f)["checks"]}
+
+
+def test_kfp_and_tfx_components_give_the_cli_and_apis_gate(evaluated, tmp_path):
+    """The KFP component's entrypoint and the TFX executor, with the same `confidence:` config
+    on the same file (data.csv: an example's resampling weights depend on its file name and row,
+    so all three draw the same replicates): the same intervals and outcomes as assay.evaluate,
+    and the same verdict."""
+    import pandas as pd
+    from test_kfp import hand_built_executor_input
+    from tfx.types import standard_artifacts
+
+    import assay
+    from assay.kfp import executor as kfp_executor
+    from assay.tfx.executor import Executor
+
+    _, config, out = evaluated
+    frame = pd.read_csv(os.path.join(out, "..", "frame.csv"))
+    data = _csv_of(frame, str(tmp_path / "examples"))
+    reference = assay.evaluate(config, data, str(tmp_path / "api"), write_report=False)
+    want = _gate_of(str(tmp_path / "api"))
+    assert {outcome for outcome, _ in want.values()} >= {"pass"}
+    # KFP
+    task = hand_built_executor_input(
+        str(tmp_path / "task"), {"examples": ("system.Dataset", data)},
+        {"config": json.dumps(config), "beam_pipeline_args": [], "allow_pickle": False,
+         "force_bless": ""})
+    kfp_executor.run(task)
+
+    # TFX
+    def artifact(cls, name):
+        a = cls()
+        a.uri = str(tmp_path / name)
+        os.makedirs(a.uri, exist_ok=True)
+        return a
+
+    examples = artifact(standard_artifacts.Examples, "tfx_examples")
+    examples.split_names = '["eval"]'
+    _csv_of(frame, os.path.join(examples.uri, "Split-eval"))
+    outputs = {"evaluation": [artifact(standard_artifacts.ModelEvaluation, "evaluation")],
+               "blessing": [artifact(standard_artifacts.ModelBlessing, "blessing")]}
+    Executor().Do({"examples": [examples]}, outputs,
+                  {"config": json.dumps(config), "eval_config": None,
+                   "example_splits": json.dumps(["eval"])})
+    for directory in (str(tmp_path / "task" / "evaluation"), outputs["evaluation"][0].uri):
+        got = _gate_of(directory)
+        assert set(got) == set(want), directory
+        for key, (outcome, interval) in want.items():
+            assert got[key][0] == outcome, (directory, key)
+            for bound in ("lower", "upper"):
+                assert got[key][1][bound] == pytest.approx(interval[bound], rel=1e-9), key
+        assert assay.load_result(directory).blessed == reference.blessed
