@@ -53,8 +53,11 @@ FROM build AS project
 COPY README.md ./
 COPY component/ component/
 # The assay package itself, and its files gathered under /project as they lie in the venv.
+# --refresh-package / --reinstall-package: uv's cache would otherwise reuse the wheel it built
+# before while pyproject.toml is unchanged (its cache keys), i.e. install the old code.
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --extra all --no-editable \
+        --refresh-package assay --reinstall-package assay \
     && cd / && mkdir /project \
     && cp -a --parents opt/assay/.venv/bin/assay \
         opt/assay/.venv/lib/python3.10/site-packages/assay \
@@ -71,6 +74,7 @@ COPY README.md ./
 COPY component/ component/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --extra models --no-editable \
+        --refresh-package assay --reinstall-package assay \
     && cd / && mkdir /project \
     && cp -a --parents opt/assay/.venv/bin/assay \
         opt/assay/.venv/lib/python3.10/site-packages/assay \

@@ -320,6 +320,26 @@ def test_image_runs_as_uid_10001_without_a_compiler(image):
     assert lines[3:] == ["TMP-WRITABLE"], f"a compiler, uv, or a writable root:\n{proc.stdout}"
 
 
+def test_images_hold_the_package_as_it_is_in_the_tree(image, slim_image):
+    """Every .py file of assay in both images equals the working tree's: a build must never
+    install an older wheel from a cache (uv keys a local project's wheel on pyproject.toml)."""
+    source = os.path.join(ROOT, "component", "assay")
+    want = {k: v for k, v in _tree(source).items() if k.endswith(".py")}
+    script = ("import hashlib, os, assay; root = os.path.dirname(assay.__file__)\n"
+              "for d, _, fs in os.walk(root):\n"
+              "    for f in fs:\n"
+              "        if f.endswith('.py'):\n"
+              "            p = os.path.join(d, f)\n"
+              "            print(os.path.relpath(p, root), "
+              "hashlib.sha256(open(p, 'rb').read()).hexdigest())\n")
+    for built in (image, slim_image):
+        proc = docker_run(built, "-c", script, entrypoint="python")
+        assert proc.returncode == 0, proc.stdout
+        got = dict(line.split(" ") for line in proc.stdout.strip().splitlines())
+        stale = sorted(k for k in want if got.get(k) != want[k])
+        assert not stale and set(got) == set(want), (built, stale[:10])
+
+
 def test_entrypoint_usage(image):
     proc = docker_run(image)                                   # CMD ["--help"]
     assert proc.returncode == 0, proc.stdout
