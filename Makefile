@@ -47,6 +47,7 @@ bench: setup
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/confidence.py
 	$(PYTHON) bench/gate_sim.py
+	$(PYTHON) bench/discovery.py
 
 clean:
 	rm -rf .venv .tmp/core-py* demo-output

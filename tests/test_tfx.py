@@ -136,9 +136,8 @@ def test_a_tfma_eval_config_is_translated_when_defined():
      r"does not support 'module_path' \(got 'my.extractors'\).*allow_custom_code"),
     ({"config": COLUMN_CONFIG, "module_file": "m.py", "module_path": "m"}, ConfigError,
      "at most one of 'module_file' and 'module_path'"),
-    ({"config": COLUMN_CONFIG, "fairness_indicator_thresholds": [0.3, 0.5]}, ConfigError,
-     r"does not support 'fairness_indicator_thresholds' \(got \[0.3, 0.5\]\) yet: Fairness "
-     r"Indicators .* are issue 15"),
+    ({"config": COLUMN_CONFIG, "fairness_indicator_thresholds": [0.3, 1.5]}, ConfigError,
+     r"'fairness_indicator_thresholds' must list numbers in \[0, 1\].*\(got \[0.3, 1.5\]\)"),
     ({"config": {"label": "y", "models": {"candidate": {"output": "probabilities"}}}},
      ConfigError, "models.candidate reads no prediction column, so it needs the 'model' input"),
     ({"config": dict(COLUMN_CONFIG, split="test")}, ConfigError,

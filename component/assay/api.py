@@ -382,4 +382,8 @@ def build_documents(plan: EvalPlan, raw: Mapping[str, Any]):
         "quantile_boundaries": {k: list(v) for k, v in raw.get("boundaries", {}).items()},
         "records": records,
     }
+    if cfg.fairness is not None and plan.task == "binary":  # assay.metrics.group_fairness
+        from assay.metrics.group_fairness import fairness_section
+
+        metrics_doc["fairness"] = fairness_section(records, cfg.fairness, models)
     return metrics_doc, {"version": results.FORMAT_VERSION, "records": plot_records}

@@ -147,6 +147,15 @@ def config_schema() -> Dict[str, Any]:
         "type": "string"}}, {"type": "null"}]}
     if "confidence" in props:  # a mapping, or true / false / null
         props["confidence"] = {"anyOf": [props["confidence"], {"type": ["boolean", "null"]}]}
+    if "fairness" in props:  # groups are slicing specs (assay.config.fairness)
+        props["fairness"] = {"anyOf": [{"type": "object", "required": ["groups"],
+                                        "additionalProperties": False, "properties": {
+            "groups": {"type": "array", "minItems": 1, "items": _SLICE},
+            "thresholds": {"anyOf": [{"type": "number"}, {"type": "array", "items": {
+                "type": "number", "minimum": 0, "maximum": 1}}]},
+            "reference": {"anyOf": [{"enum": ["overall", "largest"]},
+                                    {"type": "object", "minProperties": 1}]}}},
+            {"type": "null"}]}
     options = dataclass_schema(ValidationOptions)["properties"]
     for key, schema in options.items():  # None leaves an option at its default
         props[key] = {"anyOf": [schema, {"type": "null"}]}

@@ -24,6 +24,7 @@ from assay.config.references import tfma_alias, tfma_aliased, threshold_problems
 from assay.config.thresholds import Threshold, parse_thresholds
 from assay.config.validation import ValidationOptions
 from assay.config.confidence import parse_confidence
+from assay.config.fairness import parse_fairness, with_group_slices
 from assay.config.model_names import check_model_name, ordered
 from assay.config.models import ModelSpec, parse_model
 from assay.config.slices import SliceSpec, parse_slice_spec
@@ -271,8 +272,11 @@ def config_fields(raw: Mapping[str, Any], top_keys: Optional[Sequence[str]] = No
     if customs:
         kw["custom_metrics"] = customs
     kw.update(_attempt(problems, parse_confidence, raw) or {})
+    kw.update(_attempt(problems, parse_fairness, raw) or {})
     thresholds = _thresholds(raw, bool(raw.get("custom_metrics")), problems)
     _attempt(problems, ValidationOptions.from_config, raw)
+    if kw["slices"] is not None:  # `fairness:` groups are slices too (thresholds name them)
+        kw["slices"] = with_group_slices(kw["slices"], kw.get("fairness"))
     if kw["slices"] is not None:  # with slices unparsed, every slice would look missing
         problems += [ConfigError(p) for p in threshold_problems(thresholds, kw)]
     if len(problems) == 1:

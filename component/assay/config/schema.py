@@ -33,6 +33,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from assay.config import parse, values
 from assay.config.model_names import check_model_name, ordered
 from assay.config.confidence import ConfidenceConfig
+from assay.config.fairness import FairnessConfig, with_group_slices
 from assay.config.models import ModelSpec, model_to_config
 from assay.config.parse import CustomMetricSpec
 from assay.config.slices import SliceSpec
@@ -77,6 +78,7 @@ class EvalConfig:
     validation: ValidationConfig = ValidationConfig()  # thresholds and options, parsed once
     tfma_names: Any = ()  # {assay metric: TFMA key name}, checked: assay.config.tfma_names
     confidence: Optional[ConfidenceConfig] = None  # bootstrap intervals: config.confidence
+    fairness: Optional[FairnessConfig] = None  # groups compared: assay.config.fairness
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -84,6 +86,7 @@ class EvalConfig:
             if isinstance(getattr(self, f.name), list):
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
         object.__setattr__(self, "tfma_names", check_tfma_names(self.tfma_names))
+        object.__setattr__(self, "slices", with_group_slices(self.slices, self.fairness))
         names = [n for n, _ in self.models]
         if "candidate" not in names:
             raise ConfigError("models needs a 'candidate' entry, e.g. "
@@ -191,7 +194,7 @@ class EvalConfig:
             out["weight"] = self.weight
         for f in dataclasses.fields(self):
             if f.name in ("label", "models", "weight", "slices", "validation", "custom_metrics",
-                          "tfma_names", "confidence"):
+                          "tfma_names", "confidence", "fairness"):
                 continue
             v = getattr(self, f.name)
             if v != f.default:
@@ -204,6 +207,8 @@ class EvalConfig:
             out["tfma_names"] = dict(self.tfma_names)
         if self.confidence is not None:
             out["confidence"] = self.confidence.to_config()
+        if self.fairness is not None:
+            out["fairness"] = self.fairness.to_config()
         return out
 
     def to_json(self) -> str:

@@ -407,6 +407,8 @@ def from_tfma(eval_config: Any, model_paths: Optional[Mapping[str, str]] = None
         out["min_slice_size"] = int(_wrapped(options["min_slice_size"]))
     if _wrapped(options.get("compute_confidence_intervals")):
         out["confidence"] = {}
+    if getattr(tr, "fairness_thresholds", None):  # FairnessIndicators: every slicing spec
+        out["fairness"] = {"thresholds": tr.fairness_thresholds}
     if getattr(tr, "cross_model", None):
         out["cross_model_metrics"] = tr.cross_model
     out.update(tfma_spec_options.settings(tr))  # query_key, gain_key, ranking_top_k, task

@@ -197,6 +197,9 @@ class Translation:
             self.unsupported(where, f"config {raw!r} is not JSON")
             cfg = {}
         tfma_name = cfg.get("name") or default_metric_name(class_name)
+        if class_name == "FairnessIndicators":  # assay's `fairness:` (assay.config.fairness)
+            self._fairness(where, cfg)
+            return tfma_name, None, 1.0
         if metric.get("module", "") not in _KERAS_MODULES:
             self.unsupported(where, f"custom metric module '{metric['module']}' "
                                     f"(use assay's custom_metrics instead)")
@@ -245,6 +248,21 @@ class Translation:
         if name is not None:
             self.tfma_names.setdefault(name, tfma_name)
         return tfma_name, name, _SCALE.get(class_name, 1.0)
+
+    def _fairness(self, where: str, cfg: Mapping[str, Any]) -> None:
+        """Records a FairnessIndicators metric's thresholds (TFMA's default 0.1 ... 0.9)."""
+        from assay.config.fairness import DEFAULT_THRESHOLDS
+
+        for key in sorted(set(cfg) - {"thresholds"}):  # assay writes TFMA's default name
+            if cfg[key] != "fairness_indicators_metrics" or key != "name":
+                self.unsupported(where, f"FairnessIndicators config '{key}': {cfg[key]!r}")
+        ts = cfg.get("thresholds")
+        ts = DEFAULT_THRESHOLDS if ts is None else ts if isinstance(ts, list) else [ts]
+        if not all(isinstance(t, (int, float)) and 0 <= t <= 1 for t in ts):
+            self.unsupported(where, f"FairnessIndicators thresholds {ts!r} (numbers in [0, 1])")
+            return
+        found = getattr(self, "fairness_thresholds", None) or []
+        self.fairness_thresholds = sorted(set(found) | {float(t) for t in ts})
 
     def _decision_threshold(self, t: float) -> None:
         if t != FIRST_DECISION_THRESHOLD and t not in self.decision_thresholds:

@@ -83,7 +83,12 @@ class EvalPlan:
             families.append(CrossModelMetrics(self.cross_metric_names))
         from assay.metrics.tfma_family import tfma_family  # TFMA-semantics metrics, if asked
 
-        return families + tfma_family(self.task, cfg)
+        families += tfma_family(self.task, cfg)
+        if cfg.fairness is not None and self.task == "binary":  # assay.config.fairness
+            from assay.metrics.group_fairness import FairnessIndicators
+
+            families.append(FairnessIndicators(cfg.fairness.thresholds))
+        return families
 
     def pass_families(self) -> List[Metric]:
         """The families the pass runs: metric_families(), each with its bootstrap replicates

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from assay.config.values import choice, expect
 from assay.errors import ConfigError
+from assay.metrics.fairness_names import fairness_metric_info
 from assay.metrics.ranking_names import ranking_metric_info
 from assay.metrics.tfma_names import tfma_metric_info
 
@@ -78,7 +79,10 @@ def metric_info(name: str) -> Tuple[bool, Optional[str]]:
         if known:
             return True, direction
     known, direction = ranking_metric_info(name)  # with a query_key, for any task
-    return (known, direction) if known else tfma_metric_info(name)
+    if known:
+        return known, direction
+    known, direction = tfma_metric_info(name)
+    return (known, direction) if known else fairness_metric_info(name)  # `fairness:`
 
 
 def metric_direction(name: str) -> Optional[str]:

@@ -184,9 +184,10 @@ class Evaluator(base_beam_component.BaseBeamComponent):
             form), with `config`: its column_for_slicing lists become the config's slices, plus
             the overall slice (refused with eval_config, as TFX does, and with a config that
             has slices).
-          fairness_indicator_thresholds, module_file, module_path: refused with ConfigError
-            saying why (`assay.tfx.params`): a module provides TFMA extractors, which assay
-            does not run; Fairness Indicators are not computed yet.
+          fairness_indicator_thresholds: TFMA's Fairness Indicators at these thresholds on
+            every slice (`assay.tfx.params.with_fairness_thresholds`).
+          module_file, module_path: refused with ConfigError saying why (`assay.tfx.params`):
+            a module provides TFMA extractors, which assay does not run.
 
         Raises:
           ConfigError (ConfigTypeError for a wrong type; both are also ValueError / TypeError):
@@ -213,6 +214,8 @@ class Evaluator(base_beam_component.BaseBeamComponent):
             eval_json = eval_config_json(eval_config)
         config_json = params.with_feature_slicing_spec(config_json, eval_json,
                                                        feature_slicing_spec)
+        config_json, eval_json = params.with_fairness_thresholds(
+            config_json, eval_json, fairness_indicator_thresholds)
         splits_json = _splits_json(example_splits)
         # Bind and validate now, with placeholders for the artifacts' URIs.
         resolved = executor.resolve_config(

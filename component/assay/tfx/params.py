@@ -5,7 +5,8 @@ takes them (TFX 1.16, tfx/components/evaluator/component.py and executor.py).
                                     slice of the config (plus the overall slice, as TFX adds it)
     schema                          accepted and passed on; not used to decode (see SCHEMA_NOTE)
     module_file, module_path        refused: they provide TFMA objects (see MODULE_NOTE)
-    fairness_indicator_thresholds   refused until assay computes Fairness Indicators (issue 15)
+    fairness_indicator_thresholds   the config's `fairness: {thresholds: ...}` (every slicing
+                                    spec a group), or a FairnessIndicators metric in eval_config
 """
 
 from __future__ import annotations
@@ -43,12 +44,42 @@ def refuse_unsupported(module_file: Optional[str], module_path: Optional[str],
         if value is not None:
             raise ConfigError(f"assay.tfx.Evaluator does not support '{name}' (got {value!r}): "
                               f"{MODULE_NOTE}")
-    if fairness_indicator_thresholds is not None:
-        raise ConfigError(
-            f"assay.tfx.Evaluator does not support 'fairness_indicator_thresholds' (got "
-            f"{fairness_indicator_thresholds!r}) yet: Fairness Indicators (rates at each "
-            f"threshold on every slice) are issue 15; until then, set decision_thresholds in "
-            f"the config for precision, recall and the confusion matrix at those thresholds")
+    del fairness_indicator_thresholds  # supported: see with_fairness_thresholds
+
+
+def with_fairness_thresholds(config_json: Optional[str], eval_json: Optional[str],
+                             thresholds: Any) -> "tuple[Optional[str], Optional[str]]":
+    """(config_json, eval_json) asking for TFMA's Fairness Indicators at `thresholds` on every
+    slice, as TFX's Evaluator does: `fairness: {thresholds}` in assay's config, or a
+    FairnessIndicators metric added to the tfma.EvalConfig; unchanged when thresholds is None.
+
+    Raises:
+      ConfigError: thresholds not a list of numbers in [0, 1]; or a config whose `fairness:`
+        already sets other thresholds (one place says what they are).
+    """
+    if thresholds is None:
+        return config_json, eval_json
+    ts = list(thresholds) if isinstance(thresholds, (list, tuple)) else [thresholds]
+    if not ts or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and
+                         0 <= t <= 1 for t in ts):
+        raise ConfigError(f"'fairness_indicator_thresholds' must list numbers in [0, 1], e.g. "
+                          f"[0.25, 0.5, 0.75] (got {thresholds!r})")
+    ts = sorted({float(t) for t in ts})
+    if eval_json is not None:
+        raw = json.loads(eval_json)
+        raw.setdefault("metrics_specs", []).append({"metrics": [{
+            "class_name": "FairnessIndicators", "config": json.dumps({"thresholds": ts})}]})
+        return config_json, json.dumps(raw, sort_keys=True)
+    config = json.loads(config_json)
+    fairness = dict(config.get("fairness") or {})
+    if fairness.get("thresholds") is not None and \
+            sorted(float(t) for t in fairness["thresholds"]) != ts:
+        raise ConfigError(f"both 'fairness_indicator_thresholds' ({ts}) and the config's "
+                          f"fairness.thresholds ({fairness['thresholds']!r}) set the fairness "
+                          f"thresholds; give one")
+    fairness["thresholds"] = ts
+    config["fairness"] = fairness
+    return json.dumps(config, sort_keys=True), eval_json
 
 
 def slicing_spec_slices(spec: Any) -> List[List[str]]:
@@ -129,4 +160,4 @@ def with_feature_slicing_spec(config_json: Optional[str], eval_json: Optional[st
 
 
 __all__ = ["MODULE_NOTE", "SCHEMA_NOTE", "refuse_unsupported", "slicing_spec_slices",
-           "with_feature_slicing_spec"]
+           "with_fairness_thresholds", "with_feature_slicing_spec"]
