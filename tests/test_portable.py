@@ -144,7 +144,16 @@ def test_local_output_without_a_shared_temp_location_fails_clearly(pool, roots, 
     cfg = {"label": "label", "models": {"candidate": {"prediction": "label"}}, "slices": [[]]}
     with pytest.raises(StorageError, match=r"results of the pass are not in .*_scratch.*"
                                            r"--temp_location"):
-        assay.evaluate(cfg, data, str(out), beam_pipeline_args=pool.pipeline_args())
+        for attempt in range(2):
+            try:
+                assay.evaluate(cfg, data, str(out), beam_pipeline_args=pool.pipeline_args())
+            except RunnerError as e:
+                # A pool worker lost while the machine is loaded (seen once in CI, under another
+                # test's TensorFlow training) is not what this test is about: try once more.
+                # The StorageError below must still come, and nothing may be published.
+                if attempt or "died" not in str(e):
+                    raise
+                assert not out.exists()
     assert not out.exists()
 
 
