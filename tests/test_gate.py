@@ -416,6 +416,7 @@ def test_kfp_and_tfx_components_give_the_cli_and_apis_gate(evaluated, tmp_path):
     import pandas as pd
     from test_kfp import hand_built_executor_input
     from tfx.types import standard_artifacts
+    from tfx_artifacts import artifact, executor_outputs
 
     import assay
     from assay.kfp import executor as kfp_executor
@@ -435,17 +436,10 @@ def test_kfp_and_tfx_components_give_the_cli_and_apis_gate(evaluated, tmp_path):
     kfp_executor.run(task)
 
     # TFX
-    def artifact(cls, name):
-        a = cls()
-        a.uri = str(tmp_path / name)
-        os.makedirs(a.uri, exist_ok=True)
-        return a
-
-    examples = artifact(standard_artifacts.Examples, "tfx_examples")
-    examples.split_names = '["eval"]'
+    examples = artifact(standard_artifacts.Examples, tmp_path, "tfx_examples",
+                        split_names='["eval"]')
     _csv_of(frame, os.path.join(examples.uri, "Split-eval"))
-    outputs = {"evaluation": [artifact(standard_artifacts.ModelEvaluation, "evaluation")],
-               "blessing": [artifact(standard_artifacts.ModelBlessing, "blessing")]}
+    outputs = executor_outputs(tmp_path)
     Executor().Do({"examples": [examples]}, outputs,
                   {"config": json.dumps(config), "eval_config": None,
                    "example_splits": json.dumps(["eval"])})

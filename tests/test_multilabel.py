@@ -384,24 +384,16 @@ def test_tfx_executor_runs_a_multilabel_evaluation(data, result, tmp_path):
     import shutil
 
     from tfx.types import artifact_utils, standard_artifacts
+    from tfx_artifacts import artifact, executor_outputs
 
     from assay.tfx.executor import Executor
 
-    def artifact(cls, name, **attrs):
-        a = cls()
-        a.uri = str(tmp_path / name)
-        os.makedirs(a.uri, exist_ok=True)
-        for k, v in attrs.items():
-            setattr(a, k, v)
-        return a
-
     root = data[0]
-    examples = artifact(standard_artifacts.Examples, "examples",
+    examples = artifact(standard_artifacts.Examples, tmp_path, "examples",
                         split_names=artifact_utils.encode_split_names(["eval"]))
     os.makedirs(os.path.join(examples.uri, "Split-eval"))
     shutil.copy(root / "data.tfrecord", os.path.join(examples.uri, "Split-eval", "data"))
-    outputs = {"evaluation": [artifact(standard_artifacts.ModelEvaluation, "evaluation")],
-               "blessing": [artifact(standard_artifacts.ModelBlessing, "blessing")]}
+    outputs = executor_outputs(tmp_path)
     config = dict(CONFIG, thresholds=[{"metric": "recall_micro", "min": 0.99}])
     Executor().Do({"examples": [examples]}, outputs,
                   {"config": json.dumps(config), "eval_config": None,

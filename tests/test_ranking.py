@@ -334,18 +334,11 @@ def test_tfx_executor_with_the_tfma_eval_config(data, tfma_values, tmp_path):
     import tensorflow_model_analysis as tfma
     from google.protobuf import json_format, text_format
     from tfx.types import artifact_utils, standard_artifacts
+    from tfx_artifacts import artifact, executor_outputs
 
     from assay.tfx.executor import Executor
 
-    def artifact(cls, name, **attrs):
-        a = cls()
-        a.uri = str(tmp_path / name)
-        os.makedirs(a.uri, exist_ok=True)
-        for k, v in attrs.items():
-            setattr(a, k, v)
-        return a
-
-    examples = artifact(standard_artifacts.Examples, "examples",
+    examples = artifact(standard_artifacts.Examples, tmp_path, "examples",
                         split_names=artifact_utils.encode_split_names(["eval"]))
     os.makedirs(os.path.join(examples.uri, "Split-eval"))
     shutil.copy(data[0] / "rank.tfrecord", os.path.join(examples.uri, "Split-eval", "data"))
@@ -355,8 +348,7 @@ def test_tfx_executor_with_the_tfma_eval_config(data, tfma_values, tmp_path):
         'threshold { value_threshold { upper_bound { value: 50 } } } }')
     eval_config = json_format.MessageToJson(text_format.Parse(text, tfma.EvalConfig()),
                                             preserving_proto_field_name=True)
-    outputs = {"evaluation": [artifact(standard_artifacts.ModelEvaluation, "evaluation")],
-               "blessing": [artifact(standard_artifacts.ModelBlessing, "blessing")]}
+    outputs = executor_outputs(tmp_path)
     Executor().Do({"examples": [examples]}, outputs,
                   {"config": None, "eval_config": eval_config,
                    "example_splits": json.dumps(["eval"])})

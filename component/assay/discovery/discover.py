@@ -10,7 +10,6 @@ half took no part in choosing the slices, its p-values carry no selection bias.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from typing import Mapping
 
@@ -49,16 +48,28 @@ class DiscoveredSlice:
 
 
 def confirmation_half(ids) -> np.ndarray:
-    """Which examples go to the confirmation half: the low bit of a BLAKE2b hash of each id.
+    """Which examples go to the confirmation half: one bit of a stable 64-bit hash of each id.
+
+    The keys are the bootstrap's (assay.metrics.bootstrap: integer ids mixed with splitmix64
+    in one vectorised step, other ids hashed once per distinct value), mixed again with a
+    constant of their own so that the split is independent of the resampling weights.
 
     Args:
-        ids: Stable example ids, shape (n,); any values, hashed as their ``str``.
+        ids: Stable example ids, shape (n,); integers, or any values hashed as their ``str``.
 
     Returns:
         Booleans, shape (n,): True for the confirmation half, False for the discovery half.
     """
-    return np.array([hashlib.blake2b(str(i).encode(), digest_size=1).digest()[0] & 1
-                     for i in ids], dtype=bool)
+    from assay.metrics.bootstrap import mix64, unit_keys
+
+    ids = np.asarray(ids)
+    keys = ids.astype(np.uint64) if ids.dtype.kind in "iu" else unit_keys(ids)
+    with np.errstate(over="ignore"):
+        return (mix64(keys + _SPLIT_SALT) & np.uint64(1)).astype(bool)
+
+
+# Added to every key before mixing: the split's own stream (digits of pi, any odd constant).
+_SPLIT_SALT = np.uint64(0x243F6A8885A308D3)
 
 
 def discover(errors, features: Mapping[str, object], *, ids=None, max_features: int = 2,

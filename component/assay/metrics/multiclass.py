@@ -74,6 +74,12 @@ def multiclass_metric_info(name: str) -> Tuple[bool, Optional[str]]:
         "_accuracy") else ""
     if k.isdigit() and k.isascii() and not k.startswith("0"):
         return True, TOP_K_DIRECTION
+    return per_class_metric_info(name)
+
+
+def per_class_metric_info(name: str) -> Tuple[bool, Optional[str]]:
+    """(whether `name` is a per-class (`precision/<class>`) or averaged (`f1_macro`) name, its
+    direction): the naming multiclass and multilabel metrics share."""
     base, slash, cls = name.partition("/")
     if slash and cls and base in AVERAGED_DIRECTIONS:
         return True, AVERAGED_DIRECTIONS[base]

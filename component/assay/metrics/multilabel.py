@@ -51,14 +51,14 @@ from assay.metrics.batch import ModelBatch
 from assay.metrics.binary import exact_score_limit
 from assay.metrics.curves import (ScoreCounts, cumulative_counts, grouped_score_counts,
                                   merge_with_scores, roc_auc)
-from assay.metrics.multiclass import _check_class_names, _nan_average
+from assay.metrics.multiclass import (AVERAGED_DIRECTIONS, AVERAGES, _check_class_names,
+                                      _nan_average, per_class_metric_info)
 from assay.metrics.registry import HIGHER, LOWER
 
-AVERAGES = ("macro", "micro", "weighted")
 DIRECTIONS = {"example_count": None, "weighted_example_count": None, "subset_accuracy": HIGHER,
               "hamming_loss": LOWER, "exact_match": HIGHER, "set_match_precision": HIGHER,
               "set_match_recall": HIGHER}
-AVERAGED_DIRECTIONS = {"precision": HIGHER, "recall": HIGHER, "f1": HIGHER, "auc": HIGHER}
+# AVERAGES and AVERAGED_DIRECTIONS: the multiclass ones (the same per-class naming).
 PLOT = "multi_label_confusion_matrix"
 
 
@@ -79,13 +79,7 @@ def multilabel_metric_info(name: str) -> Tuple[bool, Optional[str]]:
     """(whether MultilabelMetrics produces `name` with some class names, its direction)."""
     if name in DIRECTIONS:
         return True, DIRECTIONS[name]
-    base, slash, cls = name.partition("/")
-    if slash and cls and base in AVERAGED_DIRECTIONS:
-        return True, AVERAGED_DIRECTIONS[base]
-    base, _, avg = name.rpartition("_")
-    if avg in AVERAGES and base in AVERAGED_DIRECTIONS:
-        return True, AVERAGED_DIRECTIONS[base]
-    return False, None
+    return per_class_metric_info(name)
 
 
 @dataclasses.dataclass
