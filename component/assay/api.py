@@ -177,7 +177,8 @@ def _evaluate(cfg: EvalConfig, examples: Any, location: str, output: Optional[st
         metrics_doc["engine"] = chosen
         verdict = validation.validate(metrics_doc["records"], thresholds, options,
                                       has_baseline=plan.config.has_baseline,
-                                      baseline_error=baseline_error, confidence=cfg.confidence)
+                                      baseline_error=baseline_error, confidence=cfg.confidence,
+                                      sections=metrics_doc)
         documents = ResultDocuments(cfg, metrics_doc, plots_doc, verdict, thresholds, location,
                                     plan.format)
         if staged is None:
@@ -306,7 +307,8 @@ def validate(result: Any, config: Optional[ConfigLike] = None, *,
     has_baseline = any(r.get("model") == "baseline" for r in result.records)
     return validation.validate(result.records, cfg.validation.thresholds, options,
                                has_baseline=has_baseline, baseline_error=baseline_error,
-                               confidence=cfg.confidence)
+                               confidence=cfg.confidence,
+                               sections=dict(result.info, records=result.records))
 
 
 def choose_engine(engine: str, files: Sequence[str],
@@ -386,4 +388,7 @@ def build_documents(plan: EvalPlan, raw: Mapping[str, Any]):
         from assay.metrics.group_fairness import fairness_section
 
         metrics_doc["fairness"] = fairness_section(records, cfg.fairness, models)
+    from assay.engine import extensions  # discovered slices, drift...: sections of their own
+
+    metrics_doc.update(extensions.sections(plan, diag.get("extensions") or {}, metrics_doc))
     return metrics_doc, {"version": results.FORMAT_VERSION, "records": plot_records}

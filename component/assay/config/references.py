@@ -26,6 +26,7 @@ import difflib
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from assay.config.slices import SliceSpec
+from assay.config.section_thresholds import SectionThreshold
 from assay.config.thresholds import Threshold
 from assay.metrics.cross_names import CROSS_MODEL_METRICS, is_cross_name
 from assay.results.slices import canonical_value
@@ -146,6 +147,8 @@ def threshold_problems(thresholds: Sequence[Tuple[int, Threshold]], fields: Mapp
     slices = fields.get("slices") or (SliceSpec(),)
     out = []
     for i, t in thresholds:
+        if isinstance(t, SectionThreshold):  # checked by its own parser
+            continue
         where = f"thresholds[{i}] ({t.metric})"
         problem = metric_problem(t, fields.get("task"), fields.get("metrics"),
                                  bool(fields.get("custom_metrics")),

@@ -34,6 +34,7 @@ import dataclasses
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from assay.config.model_names import check_model_name
+from assay.config.section_thresholds import parse_section_threshold, section_kind
 from assay.config.values import check_keys, choice, expect, is_number, number, type_name
 from assay.errors import ConfigError, ConfigTypeError
 from assay.metrics.cross_names import is_cross_name, parse_cross_name
@@ -333,7 +334,9 @@ def _parse_threshold(item: Any, undeclared_ok: bool) -> Threshold:
 
 
 def parse_thresholds(items: Any, undeclared_ok: bool = False) -> Tuple[Threshold, ...]:
-    """Thresholds from config (a list of mappings, see the module docstring).
+    """Thresholds from config (a list of mappings, see the module docstring). A threshold
+    on a section of the result (discovered slices, drift, ...) is parsed by its own module
+    into a SectionThreshold (assay.config.section_thresholds).
 
     Args:
       items: the `thresholds` list; None is no thresholds.
@@ -356,7 +359,10 @@ def parse_thresholds(items: Any, undeclared_ok: bool = False) -> Tuple[Threshold
         metric = item.get("metric") if isinstance(item, Mapping) else None
         where = f"thresholds[{i}]" + (f" ({metric})" if isinstance(metric, str) else "")
         try:
-            out.append(_parse_threshold(item, undeclared_ok))
+            if section_kind(item) is not None:  # discovered, drift, ...: its own module
+                out.append(parse_section_threshold(item))
+            else:
+                out.append(_parse_threshold(item, undeclared_ok))
         except ConfigError as e:  # ConfigTypeError too, and it stays one
             raise type(e)(f"{where}: {e}") from None
     return tuple(out)

@@ -23,6 +23,7 @@ import dataclasses
 import json
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from assay.config.section_thresholds import SectionThreshold
 from assay.config.thresholds import Threshold, parse_thresholds
 from assay.config.values import check_keys, choice, expect
 from assay.errors import ConfigError
@@ -152,6 +153,9 @@ def with_declared_directions(thresholds: Tuple[Threshold, ...],
     """
     out = []
     for i, t in enumerate(thresholds):
+        if isinstance(t, SectionThreshold):
+            out.append(t)
+            continue
         said = declared.get(t.metric)
         if t.direction is not None and said is not None and said != t.direction:
             raise ConfigError(f"thresholds[{i}] ({t.metric}): 'direction' is {t.direction!r} "

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from assay import data as assay_io
 from assay.engine.extract import Problems, model_batches
-from assay.engine import slicing
+from assay.engine import extensions, slicing
 from assay.engine.transformed import transformed_batch
 from assay.engine.plan import EvalPlan
 from assay.metrics import bootstrap
@@ -118,6 +118,9 @@ class SliceAccumulator:
         self._seen: set = set()
         self._rows = 0
         self._file_names: Optional[Dict[str, str]] = None
+        # Discovery, drift...: assay.engine.extensions, fed the same batches.
+        self._extensions = extensions.active(plan)
+        self._ext_accs = {name: ext.create() for name, ext in self._extensions.items()}
 
     def add(self, element: Element) -> None:
         path, start, raw = element
@@ -130,6 +133,8 @@ class SliceAccumulator:
             per_model = self._replicated(per_model, batch, path, start, kept)
         if kept is not None:
             batch = batch.take(pa.array(kept))
+        if self._extensions:
+            self._extend(batch, raw, per_model, path, start, kept)
         done = set()  # two specs may yield the same slice ([day] and {day: 3}): count it once
         for spec in self._plan.config.slices:
             groups = slicing.slice_groups(batch, spec, self._boundaries)
@@ -148,15 +153,26 @@ class SliceAccumulator:
                 for g in fresh:
                     self._add(groups.keys[g], model, [p[g] for p in partials])
 
+    def _row_keys(self, path: str, start: int, n: int) -> np.ndarray:
+        """Stable keys of rows start..start+n of a file (assay.metrics.bootstrap.row_keys)."""
+        if self._file_names is None:
+            self._file_names = bootstrap.file_names(self._plan.files)
+        return bootstrap.row_keys(self._file_names.get(path, path), start + np.arange(n))
+
+    def _extend(self, batch: pa.RecordBatch, raw: pa.RecordBatch, per_model: Dict[str, Any],
+                path: str, start: int, kept: Optional[np.ndarray]) -> None:
+        keys = self._row_keys(path, start, raw.num_rows)
+        view = extensions.BatchView(batch, raw, per_model, path, start, kept,
+                                    keys if kept is None else keys[kept], self._adapters)
+        for name, ext in self._extensions.items():
+            self._ext_accs[name] = ext.add(self._ext_accs[name], view)
+
     def _replicated(self, per_model: Dict[str, Any], batch: pa.RecordBatch, path: str,
                     start: int, kept: Optional[np.ndarray]) -> Dict[str, Any]:
         """The ModelBatches with their rows' bootstrap weights (the same for every model, so
         that the diff's replicates are paired): assay.metrics.bootstrap."""
         conf = self._plan.config.confidence
-        if self._file_names is None:
-            self._file_names = bootstrap.file_names(self._plan.files)
-        name = self._file_names.get(path, path)
-        keys = bootstrap.row_keys(name, start + np.arange(batch.num_rows))
+        keys = self._row_keys(path, start, batch.num_rows)
         if conf.unit is not None:
             values, rows = assay_io.column_values(batch, conf.unit)
             if len(rows):
@@ -189,9 +205,11 @@ class SliceAccumulator:
             yield key, {model: self._merge(pending) for model, pending in by_model.items()}
 
     def diagnostics(self) -> Dict[str, Any]:
-        """Invalid values counted, features seen and rows read."""
+        """Invalid values counted, features seen, rows read, and the extensions'
+        accumulators (assay.engine.extensions)."""
+        accs, self._ext_accs = self._ext_accs, {}
         return {"problems": self._problems.counts, "features": sorted(self._seen),
-                "rows": self._rows}
+                "rows": self._rows, "extensions": accs}
 
 
 def merge_partials(families: Sequence[Any], partials: Iterable[ModelAccs]) -> ModelAccs:
@@ -317,7 +335,8 @@ def merge_diagnostics(items: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
     for d in items:
         features.update(d["features"])
     return {"problems": Problems.merge([d["problems"] for d in items]),
-            "features": sorted(features), "rows": sum(d["rows"] for d in items)}
+            "features": sorted(features), "rows": sum(d["rows"] for d in items),
+            "extensions": extensions.merge([d.get("extensions") for d in items])}
 
 
-EMPTY_DIAGNOSTICS = {"problems": {}, "features": [], "rows": 0}
+EMPTY_DIAGNOSTICS = {"problems": {}, "features": [], "rows": 0, "extensions": {}}

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from assay import data as assay_io
 from assay.config.schema import ConfigError, EvalConfig
+from assay.config.section_thresholds import metric_thresholds
 from assay.engine.multihot import first_labels, multilabel_class_names
 from assay.engine.extract import RAW_RECORD_COLUMN, require_column, shape_predictions
 from assay.engine.transformed import first_batch_transformed
@@ -114,7 +115,7 @@ class EvalPlan:
 def cross_metric_names(config: EvalConfig) -> Tuple[str, ...]:
     """The cross-model metric names that `metrics:` or a threshold of `config` names."""
     named = list(config.cross_model_metrics) + list(config.metrics or ()) + \
-        [t.metric for t in config.validation.thresholds]
+        [t.metric for t in metric_thresholds(config.validation.thresholds)]
     return requested(named)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from assay.config.section_thresholds import SectionThreshold
 from assay.config.schema import ConfigError, EvalConfig
 from assay.metrics import DEFAULT_METRIC_NAMES, Metric
 from assay.metrics.base import PASS_METHODS, check_metric_contract
@@ -145,6 +146,8 @@ def check_threshold_metrics(plan: "EvalPlan") -> None:
     known = _known_names(plan)
     problems = []
     for i, t in enumerate(plan.config.validation.thresholds):
+        if isinstance(t, SectionThreshold):  # checked by its own module
+            continue
         if is_cross_name(t.metric) or (plan.config.custom_metrics
                                        and not metric_info(t.metric)[0]):
             continue

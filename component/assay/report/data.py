@@ -62,6 +62,7 @@ import numpy as np
 
 from assay.metrics.registry import headline_metrics, metric_direction
 from assay.report.models_table import model_table
+from assay.report.sections import sections_html
 from assay.results.slices import OVERALL, SliceKey, slice_key, slice_label, values_match
 from assay.errors import ConfigError
 
@@ -337,6 +338,7 @@ def _result_data(result: "EvalResult", plot_budget: int) -> Dict[str, Any]:
         "default_metrics": _default_metrics(result.task, metrics, checks),
         "directions": _directions(result, metrics), "slices": slices, "specs": specs,
         "plots": plots, "plots_left_out": left_out,
+        "sections": sections_html(result),  # fairness, discovered slices...: report/sections.py
         **_with_model_table(result.records, _default_metrics(result.task, metrics, checks)),
     }
 

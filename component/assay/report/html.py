@@ -313,9 +313,12 @@ def _fragment(data: Mapping[str, Any], root_id: str) -> str:
     if result["plots_left_out"]:
         parts.append(f'<p class="ar-more">Plots of {result["plots_left_out"]:,} smaller slices '
                      f'are left out to keep the page small; they are in assay_plots.json.</p>')
+    parts += result.get("sections") or []   # assay.report.sections: static HTML
     parts += [_spec_html(result, i, spec) for i, spec in enumerate(result["specs"])]
-    # The checks are plain HTML above; the script needs only what is folded into the slices.
-    embedded = dict(data, result={k: v for k, v in result.items() if k != "checks"})
+    # The checks and sections are plain HTML above; the script needs only what is folded into
+    # the slices.
+    embedded = dict(data, result={k: v for k, v in result.items()
+                                  if k not in ("checks", "sections")})
     parts.append(f'<script type="application/json" class="ar-data">'
                  f'{_json_for_script(embedded)}</script>')
     parts.append(f'<script>{_asset("report.js")}\nassayReport.boot(document.currentScript, '

@@ -42,6 +42,7 @@ import enum
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from assay.config.section_thresholds import SectionThreshold
 from assay.config.thresholds import Threshold
 from assay.config.validation import ValidationOptions
 from assay.config.values import type_name
@@ -149,7 +150,8 @@ def _verdict(thresholds: Sequence[Threshold], checks: List[Check], ctx: RecordIn
 
 def validate(records: Sequence[Mapping[str, Any]], thresholds: Sequence[Threshold],
              options: Optional[ValidationOptions], has_baseline: bool,
-             baseline_error: Optional[str] = None, confidence: Any = None) -> ValidationResult:
+             baseline_error: Optional[str] = None, confidence: Any = None,
+             sections: Optional[Mapping[str, Any]] = None) -> ValidationResult:
     """Checks every threshold against the metrics records and decides the blessing.
 
     Args:
@@ -165,6 +167,9 @@ def validate(records: Sequence[Mapping[str, Any]], thresholds: Sequence[Threshol
       confidence: the level of the records' `intervals` (0.95, or the config's `confidence`
         with a `level`): each check is then decided on its interval, and `on_inconclusive`
         decides what straddles its bound (assay.validation.gate). None: on point values.
+      sections: the metrics document (assay_metrics.json's content) that SectionThresholds
+        (discovered slices, drift...: assay.config.section_thresholds) read; None: only the
+        records.
 
     Returns:
       ValidationResult; never raises for missing data, which becomes a failed check.
@@ -182,6 +187,8 @@ def validate(records: Sequence[Mapping[str, Any]], thresholds: Sequence[Threshol
     """
     options = options or ValidationOptions()
     for t in thresholds:
+        if isinstance(t, SectionThreshold):
+            continue
         if not isinstance(t, Threshold):
             raise TypeError(f"thresholds must be Threshold objects; build them with "
                             f"parse_thresholds (got {t!r}, a {type_name(t)})")
@@ -190,8 +197,11 @@ def validate(records: Sequence[Mapping[str, Any]], thresholds: Sequence[Threshol
                               f"directions that custom metrics declare")
     ctx = RecordIndex(records, has_baseline, baseline_error, options)
     gate = gate_from(confidence, options.on_inconclusive)
+    doc = dict(sections or {})
+    doc.setdefault("records", records)
     checks = [c for t in thresholds
-              for c in (checks_for(t, ctx) if gate is None
+              for c in (t.checks(doc, ctx) if isinstance(t, SectionThreshold)
+                        else checks_for(t, ctx) if gate is None
                         else apply_gate(t, checks_for(t, ctx), ctx, gate))]
     blessed, outcome, reasons = _verdict(thresholds, checks, ctx, options)
     note = gate and inconclusive_note(checks, gate)
