@@ -54,9 +54,13 @@ def test_every_readme_config_validates_with_the_schema_and_from_dict(validator, 
 
 def test_the_schema_has_one_property_per_config_field_and_validation_key():
     """Generated, not written twice: every EvalConfig field is a key (validation's are spread
-    out as in the YAML form)."""
-    fields = {f.name for f in dataclasses.fields(EvalConfig)} - {"validation"}
-    assert set(config_schema()["properties"]) == fields | set(VALIDATION_KEYS)
+    out as in the YAML form), and the keys of features that parse themselves
+    (assay.config.features)."""
+    from assay.config.features import FEATURES, schemas
+
+    fields = {f.name for f in dataclasses.fields(EvalConfig)} - {"validation", "feature_configs"}
+    assert set(schemas()) <= set(FEATURES)
+    assert set(config_schema()["properties"]) == fields | set(VALIDATION_KEYS) | set(schemas())
 
 
 @pytest.mark.parametrize("change, path", [

@@ -132,7 +132,9 @@ def config_schema() -> Dict[str, Any]:
     from assay.config.schema import TASKS, EvalConfig
     from assay.config.validation import ValidationOptions
 
-    top = dataclass_schema(EvalConfig, skip=("validation",))
+    from assay.config.features import schemas
+
+    top = dataclass_schema(EvalConfig, skip=("validation", "feature_configs"))
     props = top["properties"]
     props["models"] = {"type": "object", "required": ["candidate"],
                        "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"},
@@ -156,6 +158,8 @@ def config_schema() -> Dict[str, Any]:
             "reference": {"anyOf": [{"enum": ["overall", "largest"]},
                                     {"type": "object", "minProperties": 1}]}}},
             {"type": "null"}]}
+    for key, schema in schemas().items():  # discover, drift...: assay.config.features
+        props[key] = {"anyOf": [schema, {"type": "null"}]} if schema else {}
     options = dataclass_schema(ValidationOptions)["properties"]
     for key, schema in options.items():  # None leaves an option at its default
         props[key] = {"anyOf": [schema, {"type": "null"}]}

@@ -25,6 +25,7 @@ from assay.config.thresholds import Threshold, parse_thresholds
 from assay.config.validation import ValidationOptions
 from assay.config.confidence import parse_confidence
 from assay.config.fairness import parse_fairness, with_group_slices
+from assay.config.features import parse_features
 from assay.config.model_names import check_model_name, ordered
 from assay.config.models import ModelSpec, parse_model
 from assay.config.slices import SliceSpec, parse_slice_spec
@@ -273,6 +274,9 @@ def config_fields(raw: Mapping[str, Any], top_keys: Optional[Sequence[str]] = No
         kw["custom_metrics"] = customs
     kw.update(_attempt(problems, parse_confidence, raw) or {})
     kw.update(_attempt(problems, parse_fairness, raw) or {})
+    features = _attempt(problems, parse_features, raw)
+    if features:
+        kw["feature_configs"] = features
     thresholds = _thresholds(raw, bool(raw.get("custom_metrics")), problems)
     _attempt(problems, ValidationOptions.from_config, raw)
     if kw["slices"] is not None:  # `fairness:` groups are slices too (thresholds name them)

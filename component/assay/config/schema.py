@@ -34,6 +34,7 @@ from assay.config import parse, values
 from assay.config.model_names import check_model_name, ordered
 from assay.config.confidence import ConfidenceConfig
 from assay.config.fairness import FairnessConfig, with_group_slices
+from assay.config.features import FEATURES
 from assay.config.models import ModelSpec, model_to_config
 from assay.config.parse import CustomMetricSpec
 from assay.config.slices import SliceSpec
@@ -79,6 +80,8 @@ class EvalConfig:
     tfma_names: Any = ()  # {assay metric: TFMA key name}, checked: assay.config.tfma_names
     confidence: Optional[ConfidenceConfig] = None  # bootstrap intervals: config.confidence
     fairness: Optional[FairnessConfig] = None  # groups compared: assay.config.fairness
+    # discover, perturbations, drift, history...: ((key, parsed), ...), assay.config.features
+    feature_configs: Tuple[Tuple[str, Any], ...] = ()
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -194,7 +197,7 @@ class EvalConfig:
             out["weight"] = self.weight
         for f in dataclasses.fields(self):
             if f.name in ("label", "models", "weight", "slices", "validation", "custom_metrics",
-                          "tfma_names", "confidence", "fairness"):
+                          "tfma_names", "confidence", "fairness", "feature_configs"):
                 continue
             v = getattr(self, f.name)
             if v != f.default:
@@ -209,14 +212,22 @@ class EvalConfig:
             out["confidence"] = self.confidence.to_config()
         if self.fairness is not None:
             out["fairness"] = self.fairness.to_config()
+        for key, parsed in self.feature_configs:
+            out[key] = parsed.to_config()
         return out
+
+    def feature(self, key: str) -> Any:
+        """The parsed value of a feature's config key (assay.config.features: "discover",
+        "drift"...), or None when the config does not give it."""
+        return dict(self.feature_configs).get(key)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
-_TOP_KEYS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name != "validation") + \
-    VALIDATION_KEYS
+_TOP_KEYS = tuple(f.name for f in dataclasses.fields(EvalConfig)
+                  if f.name not in ("validation", "feature_configs")) + VALIDATION_KEYS + \
+    tuple(FEATURES)
 
 
 def config_from(raw: Mapping[str, Any], source: Optional[str] = None) -> EvalConfig:
