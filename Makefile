@@ -48,6 +48,8 @@ bench: setup
 	$(PYTHON) bench/confidence.py
 	$(PYTHON) bench/gate_sim.py
 	$(PYTHON) bench/discovery.py
+	$(PYTHON) bench/one_file.py
+	$(PYTHON) bench/tfx_component.py
 
 clean:
 	rm -rf .venv .tmp/core-py* demo-output

@@ -35,16 +35,19 @@ if REPO not in sys.path:
 
 # (stage, module path suffix, function name): cumulative time of these functions.
 STAGES = (
-    ("read + decode (passes.read_file)", "assay/passes.py", "read_file", None),
-    ("labels, weights, predictions (plan.model_batches)", "assay/plan.py", "model_batches", None),
-    ("model predict (adapter.predict)", "assay/models.py", "predict", None),
-    ("slice keys (slicing.slice_groups)", "assay/slicing.py", "slice_groups", None),
-    ("metric accumulators (add_grouped)", "assay/metrics/binary.py", "add_grouped", None),
-    ("row selection per slice (ModelBatch.take)", "assay/batch.py", "take", None),
-    ("merging partials (merge)", "assay/metrics/binary.py", "merge", None),
-    ("metric results + plots (passes.compute_slice)", "assay/passes.py", "compute_slice", None),
-    ("SliceAccumulator.add (all per-batch work)", "assay/passes.py", "add", "SliceAccumulator"),
-    ("make_plan (driver, before the pass)", "assay/plan.py", "make_plan", None),
+    ("read + decode (passes.read_file)", "assay/engine/passes.py", "read_file", None),
+    ("labels, weights, predictions (extract.model_batches)", "assay/engine/extract.py",
+     "model_batches", None),
+    ("model predict (adapter.predict)", "assay/models/base.py", "predict", None),
+    ("slice keys (slicing.slice_groups)", "assay/engine/slicing.py", "slice_groups", None),
+    ("metric accumulators (add_grouped)", "assay/metrics/base.py", "add_grouped", None),
+    ("row selection per slice (ModelBatch.take)", "assay/metrics/batch.py", "take", None),
+    ("merging partials (binary merge)", "assay/metrics/binary.py", "merge", None),
+    ("metric results + plots (passes.compute_slice)", "assay/engine/passes.py", "compute_slice",
+     None),
+    ("SliceAccumulator.add (all per-batch work)", "assay/engine/passes.py", "add",
+     "SliceAccumulator"),
+    ("make_plan (driver, before the pass)", "assay/engine/plan.py", "make_plan", None),
     ("writing results (results, validation)", "assay/api.py", "build_documents", None),
 )
 

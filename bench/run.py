@@ -46,7 +46,7 @@ from bench import compare, measure, report  # noqa: E402
 BENCH = os.path.join(REPO, "bench")
 PYTHON = sys.executable
 ASSAY = os.path.join(os.path.dirname(sys.executable), "assay")
-WORKLOADS = ("a", "b", "c", "d", "parquet", "sklearn")
+WORKLOADS = ("a", "b", "c", "d", "parquet", "sklearn", "portable")
 SLICES = ([], ["hour"], ["day"], ["hour", "day"])
 METRICS = ["example_count", "auc", "auc_pr", "accuracy", "precision", "recall", "mean_label",
            "mean_prediction"]
@@ -67,16 +67,21 @@ class Sizes:
     workers_size: int = 5_000_000    # 2 workers against 1
     startup_size: int = 1_000    # the fixed cost: an evaluation of almost nothing
     shards: int = 4
+    portable_size: int = 200_000      # (a) on Beam's PortableRunner (bench/portable.py)
+    portable_tfma_size: int = 20_000  # TFMA on the same runner
 
 
 QUICK = Sizes(size_a=2_000, size_b=2_000, size_c=2_000, tfma_size_a=2_000, tfma_size=2_000,
               sizes=(2_000, 10_000), steady_size=10_000, workers_size=10_000, startup_size=1_000,
-              shards=4)
+              shards=4, portable_size=2_000, portable_tfma_size=2_000)
 
 
 def parse_args(argv: Optional[Sequence[str]]):
     p = argparse.ArgumentParser(description="assay's benchmark against TFMA and the floor.")
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
+    p.add_argument("--rows-only", action="store_true",
+                   help="only the workloads behind the targets table (every one but parquet "
+                        "and sklearn, whose rows are extras)")
     p.add_argument("--check-only", action="store_true",
                    help="correctness only: skip the floor, startup and (d); run TFMA beside assay")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
@@ -121,6 +126,8 @@ def parse_args(argv: Optional[Sequence[str]]):
             setattr(sizes, field.name, value)
     args.sizes_ = sizes
     args.workloads_ = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    if args.rows_only:
+        args.workloads_ = [w for w in args.workloads_ if w not in ("parquet", "sklearn")]
     unknown = set(args.workloads_) - set(WORKLOADS)
     if unknown:
         p.error(f"unknown workload(s) {', '.join(sorted(unknown))}; choose from "

@@ -175,12 +175,13 @@ def test_beam_pipeline_args_reach_beam(data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(beam, "PipelineOptions", Recorded)
     code = _evaluate(data, tmp_path, None, "--beam-pipeline-args",
-                     "--runner=DirectRunner --direct_num_workers=3")
+                     "--runner=DirectRunner --direct_num_workers=3", "--engine", "beam")
     assert code == 0
     options = seen[0]
     assert options.view_as(StandardOptions).runner == "DirectRunner"
     assert options.view_as(DirectOptions).direct_num_workers == 3
-    # Beam arguments choose the Beam engine (--engine auto), and assay_metrics.json records it.
+    # --engine beam: DirectRunner arguments alone would run the local engine (issue 17), and
+    # assay_metrics.json records the engine.
     assert json.loads((tmp_path / "out" / "assay_metrics.json").read_text())["engine"] == "beam"
 
 

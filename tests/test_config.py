@@ -115,8 +115,8 @@ def test_bad_configs_name_the_problem(raw, error, match):
 
 
 def test_missing_label_and_models():
-    with pytest.raises(ConfigError, match="needs 'label'"):
-        EvalConfig.from_dict({"models": {"candidate": {"prediction": "p"}}})
+    # No label is a label-free evaluation (tests/test_label_free.py), not an error.
+    assert EvalConfig.from_dict({"models": {"candidate": {"prediction": "p"}}}).label is None
     with pytest.raises(ConfigError, match="needs 'models'"):
         EvalConfig.from_dict({"label": "y"})
 
@@ -348,3 +348,19 @@ def test_an_assay_name_is_never_aliased():
     # `accuracy` is assay's own name (TFMA's Accuracy is an alias of it, not the reverse).
     cfg = EvalConfig.from_dict(_base(thresholds=[{"metric": "accuracy", "min": 0}]))
     assert cfg.validation.thresholds[0].metric == "accuracy"
+
+
+def test_exponent_numbers_read_as_numbers_in_yaml_and_in_the_written_config(tmp_path):
+    """PyYAML reads `1e-10` (YAML 1.1: no dot) as a string; assay reads it as JSON and YAML 1.2
+    do, so the config.json that assay writes reads back as the same config."""
+    from assay.api import load_config
+
+    raw = {"label": "y", "models": {"candidate": {"prediction": "p"}},
+           "thresholds": [{"metric": "auc", "max_regression": 1e-10, "min": 5E-1}]}
+    cfg = EvalConfig.from_dict(raw)
+    (tmp_path / "config.json").write_text(cfg.to_json())
+    assert load_config(str(tmp_path / "config.json")) == cfg
+    (tmp_path / "c.yaml").write_text("label: y\nmodels: {candidate: {prediction: p}}\n"
+                                     "thresholds:\n  - {metric: auc, max_regression: 1e-10, "
+                                     "min: 5E-1}\n")
+    assert load_config(str(tmp_path / "c.yaml")) == cfg

@@ -192,7 +192,8 @@ def test_engine_workers_and_batch_size_invariance(data_dir, tmp_path, monkeypatc
                            workers=3)
     multi = assay.evaluate(
         _config(batch_size=500), data, str(tmp_path / "c"),
-        beam_pipeline_args=["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+        beam_pipeline_args=["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+        engine="beam")  # DirectRunner arguments alone would run the local engine (issue 17)
     beam = assay.evaluate(_config(batch_size=8192), data, str(tmp_path / "d"), engine="beam")
     from assay.engine import local
     monkeypatch.setattr(local, "use_processes", lambda plan, workers: False)

@@ -7,10 +7,10 @@ References:
     FNR, TPR, TNR, FDR, FOR, PredictedPositiveRate) at each threshold, on every slice of the
     group; assay's fairness_indicators_metrics/... must equal them.
   * scikit-learn's weighted confusion_matrix, for the rates of one batch.
-  * Fairlearn is not installed (and no dependency is added now): its MetricFrame disparities
-    (demographic parity and equalized odds, difference and ratio, between groups and to the
-    overall) are re-implemented here in plain, slow numpy from Fairlearn's documented
-    definitions, on per-example arrays, and compared with assay's values read off the slices.
+  * Fairlearn's MetricFrame disparities (demographic parity and equalized odds, difference and
+    ratio, between groups and to the overall) re-implemented here in plain, slow numpy from
+    Fairlearn's documented definitions, on per-example arrays; Fairlearn itself (the dev group)
+    is the reference in tests/test_fairness_fairlearn.py.
 """
 
 from __future__ import annotations

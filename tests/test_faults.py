@@ -167,7 +167,8 @@ def _check_output(out: Path, reference, minimums: dict, completed: bool) -> str:
         "pass" if auc >= minimum else "fail")
     assert markers == ["BLESSED" if result.blessed else "NOT_BLESSED"]
     assert result.records == reference.records and result.plots() is not None
-    assert files == ["assay_metrics.json", "assay_plots.json", "blessing", "config.json",
+    assert files == ["assay_metrics.json", "assay_plots.json", "assay_sketches.json",
+                     "blessing", "config.json",
                      "eval_config.json", "metrics-00000-of-00001.tfrecord",
                      "plots-00000-of-00001.tfrecord", "report.html", "validation.json",
                      "validations.tfrecord"], files

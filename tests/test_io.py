@@ -18,7 +18,7 @@ import pytest
 from object_store import ObjectStore, upload
 
 from assay import data as io
-from assay.data import files, tfrecord
+from assay.data import files, framing, tfrecord
 from assay.errors import DataError
 from fresh import loaded_modules
 
@@ -142,7 +142,7 @@ def test_batches_hold_batch_size_rows_and_concatenate_to_the_same_values(tmp_pat
 
 def test_batches_span_buffer_refills(tmp_path, monkeypatch):
     # Records larger than a read chunk, and chunk boundaries inside headers and checksums.
-    monkeypatch.setattr(tfrecord, "_CHUNK_BYTES", 7)
+    monkeypatch.setattr(framing, "_CHUNK_BYTES", 7)
     rows = [{"hour": i, "payment": "p" * (i * 3)} for i in range(40)]
     path = write_tfrecord(tmp_path / "data.tfrecord", [serialize(r) for r in rows])
     batches = read_all(path, 6)
@@ -193,7 +193,7 @@ def test_a_flipped_data_byte_is_a_data_checksum_mismatch(tmp_path, records):
 @pytest.mark.parametrize("record", [0, 17, 24])
 def test_corruption_is_located_when_batches_span_buffer_refills(tmp_path, records, monkeypatch,
                                                                 chunk_bytes, record):
-    monkeypatch.setattr(tfrecord, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(framing, "_CHUNK_BYTES", chunk_bytes)
     path = write_tfrecord(tmp_path / "data.tfrecord.gz", records, True)
     offsets = record_offsets(records)
     data = bytearray(gzip.decompress(open(path, "rb").read()))

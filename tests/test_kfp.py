@@ -61,7 +61,7 @@ def test_component_interface():
     assert {n: d["parameterType"] for n, d in inputs["parameters"].items()} == {
         "config": "STRUCT", "label": "STRING", "task": "STRING", "slices": "LIST",
         "thresholds": "LIST", "beam_pipeline_args": "LIST", "allow_pickle": "BOOLEAN",
-        "force_bless": "STRING", "allow_custom_code": "LIST"}
+        "force_bless": "STRING", "allow_custom_code": "LIST", "fairness": "STRUCT"}
     # Every parameter has a default, so the KFP UI's form can leave any of them empty; the
     # executor fills in the same defaults for specs that do not send them.
     assert {n: d["defaultValue"] for n, d in inputs["parameters"].items()} == \

@@ -131,7 +131,7 @@ def test_an_error_in_a_worker_names_the_file_and_writes_nothing(tmp_path):
 def test_engine_choice(tmp_path):
     files = ["/data/a.gz", "/data/b.gz"]
     assert api.choose_engine("auto", files) == "local"
-    assert api.choose_engine("auto", files, ["--direct_num_workers=2"]) == "beam"
+    assert api.choose_engine("auto", files, ["--runner=DataflowRunner"]) == "beam"
     assert api.choose_engine("auto", ["gs://bucket/a.gz"]) == "beam"
     assert api.choose_engine("beam", files) == "beam"
     with pytest.raises(ConfigError, match="engine 'local' takes no Beam pipeline arguments "

@@ -100,8 +100,10 @@ def evaluate(config: ConfigLike, examples: Any, output: Optional[str] = None, *,
       engine: what runs the pass. "beam": a Beam pipeline (`assay.engine.beam`) on the runner that
         `beam_pipeline_args` name (the DirectRunner by default). "local": this machine, on
         `workers` forked processes or threads (`assay.engine.local`), local files only. "auto" (the
-        default): "beam" when `beam_pipeline_args` are given or a file is remote (gs://...),
-        "local" otherwise. Both run the same stages (`assay.engine.passes`) and give the same
+        default): "beam" when a file is remote (gs://...) or `beam_pipeline_args` ask for more
+        than the DirectRunner, "local" otherwise (DirectRunner arguments alone, as TFX
+        pipelines give, run locally with --direct_num_workers workers: see
+        `assay.engine.runner_args`). Both run the same stages (`assay.engine.passes`) and give the same
         results (up to the order in which float sums are merged). In-memory examples or models
         run on "local" only (Beam is a ConfigError).
       workers: workers of the local engine (default: the cores available).
@@ -164,12 +166,17 @@ def _evaluate(cfg: EvalConfig, examples: Any, location: str, output: Optional[st
     thresholds = validation.with_declared_directions(
         thresholds, declared_directions(plan.metric_families()[1:]))
     chosen = choose_engine(engine, plan.files, beam_pipeline_args, workers)
+    from assay.drift.reference import check_reference
+
+    check_reference(cfg)  # an unreadable reference is a ConfigError before the pass
     # With an output, it is staged before the pass: one that cannot be written fails now.
     with (StagedOutput(output) if output is not None else contextlib.nullcontext()) as staged:
         if chosen == "local":
             from assay.engine import local
 
-            raw = local.run_local(plan, workers)
+            from assay.engine.runner_args import direct_workers
+
+            raw = local.run_local(plan, workers or direct_workers(beam_pipeline_args))
         else:
             raw = _run_beam(plan, staged, beam_pipeline_args)
         metrics_doc, plots_doc = build_documents(plan, raw)
@@ -231,7 +238,12 @@ class ResultDocuments:
 
     def write(self, staged: StagedOutput) -> None:
         """Writes every file of the results directory but the report into `staged`."""
-        staged.write_json(results.METRICS_FILE, self.metrics_doc)
+        from assay.drift.files import SKETCHES_FILE, split_sketches
+
+        metrics_doc, sketches = split_sketches(self.metrics_doc)  # sketches: a file of their own
+        staged.write_json(results.METRICS_FILE, metrics_doc)
+        if sketches is not None:
+            staged.write_json(SKETCHES_FILE, sketches)
         staged.write_json(results.PLOTS_FILE, self.plots_doc)
         staged.write_json(results.CONFIG_FILE, self.cfg.to_dict())
         staged.write_json(results.VALIDATION_FILE, self.verdict.to_dict())
@@ -265,6 +277,7 @@ class ResultDocuments:
         writes it."""
         with tempfile.TemporaryDirectory(prefix="assay-result-") as tmp:
             result = self.save(os.path.join(tmp, "result"), write_report=False)
+            result.sketches  # read assay_sketches.json now: the directory is deleted next
         result.path = result.location = None
         result.saver = self.save
         return result
@@ -338,7 +351,9 @@ def choose_engine(engine: str, files: Sequence[str],
             raise ConfigError("workers is for the local engine; give Beam's workers in "
                              "beam_pipeline_args (e.g. --direct_num_workers=2)")
         return "beam"
-    if beam_pipeline_args or remote:
+    from assay.engine.runner_args import direct_runner_only  # DirectRunner args: local
+
+    if remote or not direct_runner_only(beam_pipeline_args):
         if workers is not None:
             raise ConfigError("workers is for the local engine, and this evaluation runs on "
                              "Beam (Beam pipeline arguments or remote files); give Beam's "
@@ -388,6 +403,8 @@ def build_documents(plan: EvalPlan, raw: Mapping[str, Any]):
         from assay.metrics.group_fairness import fairness_section
 
         metrics_doc["fairness"] = fairness_section(records, cfg.fairness, models)
+    from assay.metrics.fairness_spread import add_spread_intervals  # with `confidence:`
+    add_spread_intervals(metrics_doc, raw["slices"], cfg)
     from assay.engine import extensions  # discovered slices, drift...: sections of their own
 
     metrics_doc.update(extensions.sections(plan, diag.get("extensions") or {}, metrics_doc))

@@ -119,6 +119,11 @@ def _cmd_evaluate(args) -> int:
 
         store = mlmd.connect(args.mlmd)
         inputs = _mlmd_inputs(store, args)
+    if args.reference is not None or store is not None:  # assay.drift: --reference, from MLMD
+        from assay.drift.reference import cli_reference
+
+        inputs["config"] = cli_reference(inputs["config"], args.reference, store,
+                                         args.mlmd_pipeline)
 
     _LOG.info("evaluating %s on %s", inputs["config"], ", ".join(map(str, inputs["examples"])))
     with cli_output.progress(args):
@@ -250,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_evaluate(sub)
     _add_report(sub)
+    from assay.history.cli import add_commands  # `assay history`, `assay monitor`
+
+    add_commands(sub)
     sc = sub.add_parser("schema", parents=[cli_output.verbosity_flags(True)],
                         help="print the JSON Schema of the config file")
     sc.add_argument("-o", "--output", help="write it to this file instead of stdout")
@@ -291,6 +299,9 @@ def _add_evaluate(sub) -> None:
                          "(and their submodules); importing them runs their code")
     ev.add_argument("--force-bless", metavar="REASON",
                     help="bless the candidate whatever the checks say; the reason is recorded")
+    ev.add_argument("--reference", metavar="DIR|latest-blessed|previous",
+                    help="measure drift against this earlier evaluation (overrides the "
+                         "config's reference:; latest-blessed and previous need --mlmd)")
     ev.add_argument("--fail-on-not-blessed", action="store_true",
                     help=f"exit with status {EXIT_NOT_BLESSED} when the verdict is NOT_BLESSED")
     _add_mlmd_flags(ev)

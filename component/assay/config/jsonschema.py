@@ -11,7 +11,7 @@ rest (ranges, what the thresholds name), so a config may pass the schema and sti
 Example:
     >>> schema = config_schema()
     >>> schema["required"], schema["properties"]["task"]["enum"][:2]
-    (['label', 'models'], ['binary', 'multiclass'])
+    (['models'], ['binary', 'multiclass'])
 """
 
 from __future__ import annotations
@@ -113,9 +113,30 @@ def _threshold_schema() -> Dict[str, Any]:
                                    "value": {"type": "number", "minimum": 0}}},
         "direction": {"enum": list(DIRECTION_CHOICES)},
         "model": {"type": "string"},
+        "min_ratio": {"type": "object", "required": ["across", "value"],
+                      "additionalProperties": False,
+                      "properties": {"across": {"type": "array", "minItems": 1,
+                                                "items": {"type": "string"}},
+                                     "value": {"type": "number", "minimum": 0, "maximum": 1}}},
     }
-    return {"type": "object", "required": ["metric"], "additionalProperties": False,
-            "properties": {k: forms.get(k, {}) for k in _THRESHOLD_KEYS}}
+    metric = {"type": "object", "required": ["metric"], "additionalProperties": False,
+              "properties": {k: forms.get(k, {}) for k in _THRESHOLD_KEYS}}
+    # Thresholds on sections (assay.config.section_thresholds), told apart by their key: the
+    # parser's json_schema where it states one, else any mapping holding the key.
+    import importlib
+
+    from assay.config.section_thresholds import SECTION_KINDS
+
+    sections = []
+    for key, where in SECTION_KINDS.items():
+        module, function = where.split(":")
+        try:
+            stated = getattr(getattr(importlib.import_module(module), function), "json_schema",
+                             None)
+        except (ImportError, AttributeError):
+            stated = None
+        sections.append(stated or {"type": "object", "required": [key]})
+    return {"anyOf": [metric] + sections}
 
 
 _SLICE = {"anyOf": [
@@ -165,7 +186,7 @@ def config_schema() -> Dict[str, Any]:
         props[key] = {"anyOf": [schema, {"type": "null"}]}
     props["thresholds"] = {"anyOf": [{"type": "array", "items": _threshold_schema()},
                                      {"type": "null"}]}
-    top["required"] = ["label", "models"]
+    top["required"] = ["models"]  # no label: a label-free evaluation
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://assay.dev/schemas/config.json", "title": "assay evaluation config",
             **top}

@@ -124,10 +124,11 @@ def _numbers(value: Any, key: str, kind: type, single: bool = True) -> Tuple[Any
     return tuple(values.number(v, f"{key}[]") for v in value)
 
 
-def parse_label(raw: Mapping[str, Any]) -> str:
-    """`label`, the one key every config needs."""
-    if "label" not in raw:
-        raise ConfigError("the config needs 'label': the column that holds the true label")
+def parse_label(raw: Mapping[str, Any]) -> Optional[str]:
+    """`label`, the column of the true label; None when left out (a label-free evaluation:
+    assay.metrics.label_free)."""
+    if raw.get("label") is None:
+        return None
     label = values.expect(raw["label"], (str,), "a column name", "label")
     if not label.strip():
         raise ConfigError(f"'label' must name a column (got {label!r})")

@@ -137,6 +137,10 @@ def slice_problems(t: Threshold, slices: Sequence[SliceSpec]) -> List[str]:
             _spec_matches(s, t.max_gap.across, None) for s in slices):
         problems.append(f"max_gap.across {list(t.max_gap.across)} is not among the slicing "
                         f"specs (slices: {', '.join(names)})")
+    ratio = getattr(t, "min_ratio", None)
+    if ratio is not None and not any(_spec_matches(s, ratio.across, None) for s in slices):
+        problems.append(f"min_ratio.across {list(ratio.across)} is not among the slicing "
+                        f"specs (slices: {', '.join(names)})")
     return problems
 
 

@@ -51,7 +51,7 @@ class EvalConfig:
     """A validated evaluation config: immutable and hashable (tuples and frozen parts all the
     way down). Build it with `from_dict`, `from_file` or directly."""
 
-    label: str
+    label: Optional[str]  # None: a label-free evaluation (assay.metrics.label_free)
     models: Tuple[Tuple[str, ModelSpec], ...]
     weight: Optional[str] = None
     task: Optional[str] = None
@@ -102,6 +102,13 @@ class EvalConfig:
             if t.model not in names:
                 raise ConfigError(f"thresholds[{i}] ({t.metric}) names model '{t.model}', which "
                                   f"is not in 'models' (models: {', '.join(names)})")
+        if self.label is None:  # a label-free evaluation: refuse what needs a label now
+            from assay.metrics.label_free_config import label_free_problems
+            problems = label_free_problems(self)
+            if problems:
+                raise ConfigError(problems[0] if len(problems) == 1 else
+                                  f"{len(problems)} problems in the config:\n" +
+                                  "\n".join(f"  - {p}" for p in problems))
         if self.validation.options.on_inconclusive != "fail" and self.confidence is None:
             raise ConfigError("'on_inconclusive' decides checks whose confidence interval "
                               "straddles the bound, so it needs 'confidence:' (e.g. "
@@ -192,7 +199,8 @@ class EvalConfig:
         """The config in its YAML/JSON form; from_dict(to_dict()) gives an equal config, except
         for the models' allow_pickle, the caller's opt-in, which is never written."""
         models = {name: model_to_config(spec) for name, spec in self.models}
-        out: Dict[str, Any] = {"label": self.label, "models": models}
+        out: Dict[str, Any] = {"models": models} if self.label is None else \
+            {"label": self.label, "models": models}
         if self.weight:
             out["weight"] = self.weight
         for f in dataclasses.fields(self):

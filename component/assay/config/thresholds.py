@@ -136,6 +136,34 @@ class MaxGap:
         object.__setattr__(self, "value", value)
 
 
+@dataclasses.dataclass(frozen=True)
+class MinRatio:
+    """Bound on the smallest ratio of a metric between two slices of a spec: min / max of its
+    values across the spec's slices (the 80% rule: value 0.8).
+
+    Attributes:
+      across: sorted feature names of the slicing spec.
+      value: the smallest allowed ratio, in [0, 1].
+    """
+
+    across: Tuple[str, ...]
+    value: float
+
+    def __post_init__(self):
+        if isinstance(self.across, str) or not isinstance(self.across, (list, tuple)):
+            raise ConfigTypeError(f"'min_ratio.across' must be a list of feature names "
+                                  f"(got {self.across!r}, a {type_name(self.across)})")
+        if not self.across:
+            raise ConfigError("'min_ratio.across' must name at least one feature; the overall "
+                              "slice alone has no ratio")
+        value = number(self.value, "min_ratio.value")
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"'min_ratio.value' must lie in [0, 1], e.g. 0.8 for the 80% rule "
+                              f"(got {value!r})")
+        object.__setattr__(self, "across", SliceSelector(tuple(self.across), None).features)
+        object.__setattr__(self, "value", value)
+
+
 _BOUND_KEYS = (("min", "min"), ("max", "max"),
                ("max_regression_absolute", "max_regression.absolute"),
                ("max_regression_relative", "max_regression.relative"))
@@ -177,6 +205,7 @@ class Threshold:
     direction: Optional[str] = None
     undeclared_ok: bool = dataclasses.field(default=False, compare=False, repr=False)
     model: str = "candidate"
+    min_ratio: Optional[MinRatio] = None  # the smallest min / max across a spec's slices
 
     def __post_init__(self):
         if not isinstance(self.metric, str) or not self.metric:
@@ -187,6 +216,8 @@ class Threshold:
                 object.__setattr__(self, name, number(getattr(self, name), key))
         if self.max_gap is not None and not isinstance(self.max_gap, MaxGap):
             raise ConfigTypeError(f"'max_gap' must be a MaxGap (got {self.max_gap!r})")
+        if self.min_ratio is not None and not isinstance(self.min_ratio, MinRatio):
+            raise ConfigTypeError(f"'min_ratio' must be a MinRatio (got {self.min_ratio!r})")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ConfigError(f"{self.metric}: 'min' {self.min!r} is greater than 'max' "
                               f"{self.max!r}, so no value could pass")
@@ -198,9 +229,9 @@ class Threshold:
             if not isinstance(s, SliceSelector):
                 raise ConfigTypeError(f"'slices' entries must be SliceSelector (got {s!r})")
         object.__setattr__(self, "slices", tuple(dict.fromkeys(slices)))
-        if not self.bounds() and self.max_gap is None:
+        if not self.bounds() and self.max_gap is None and self.min_ratio is None:
             raise ConfigError(f"the threshold on {self.metric} has no bound; give at least one "
-                              f"of min, max, max_regression, max_gap")
+                              f"of min, max, max_regression, max_gap, min_ratio")
         self._check_model()
         object.__setattr__(self, "direction", self._resolved_direction())
 
@@ -216,7 +247,7 @@ class Threshold:
                               f"compared with")
         if is_cross_name(self.metric):
             parse_cross_name(self.metric)
-            if self.has_change_bound or self.max_gap is not None:
+            if self.has_change_bound or self.max_gap is not None or self.min_ratio is not None:
                 raise ConfigError(f"{self.metric} already compares the model with the baseline; "
                                   f"bound it with min / max (max_regression and max_gap do not "
                                   f"apply)")
@@ -265,6 +296,9 @@ class Threshold:
             out["max_regression"] = regression
         if self.max_gap is not None:
             out["max_gap"] = {"across": list(self.max_gap.across), "value": self.max_gap.value}
+        if self.min_ratio is not None:
+            out["min_ratio"] = {"across": list(self.min_ratio.across),
+                                "value": self.min_ratio.value}
         if self.slices != (OVERALL_SLICE,):
             out["slices"] = [s.to_config() for s in self.slices]
         if self.direction is not None and metric_info(self.metric)[1] is None:
@@ -273,7 +307,7 @@ class Threshold:
 
 
 _THRESHOLD_KEYS = ("metric", "min", "max", "max_regression", "slices", "max_gap", "direction",
-                   "model")
+                   "model", "min_ratio")
 _REGRESSION_KEYS = ("absolute", "relative")
 _GAP_KEYS = ("across", "value")
 
@@ -295,13 +329,14 @@ def _regression_bounds(regression: Any) -> Dict[str, Any]:
     return {"max_regression_absolute": regression}
 
 
-def _max_gap(gap: Any) -> MaxGap:
-    expect(gap, (Mapping,), "a mapping {across: [feature, ...], value: v}", "max_gap")
-    check_keys(gap, _GAP_KEYS, "max_gap")
-    for key in _GAP_KEYS:
-        if key not in gap:
-            raise ConfigError(f"'max_gap' needs {key!r}")
-    return MaxGap(gap["across"], gap["value"])
+def _max_gap(gap: Any, key: str = "max_gap") -> Any:
+    """MaxGap (or, key "min_ratio", MinRatio) from {across: [...], value: v}."""
+    expect(gap, (Mapping,), "a mapping {across: [feature, ...], value: v}", key)
+    check_keys(gap, _GAP_KEYS, key)
+    for part in _GAP_KEYS:
+        if part not in gap:
+            raise ConfigError(f"'{key}' needs {part!r}")
+    return (MaxGap if key == "max_gap" else MinRatio)(gap["across"], gap["value"])
 
 
 def _parse_threshold(item: Any, undeclared_ok: bool) -> Threshold:
@@ -320,6 +355,9 @@ def _parse_threshold(item: Any, undeclared_ok: bool) -> Threshold:
     gap = item.get("max_gap")
     if gap is not None:
         kw["max_gap"] = _max_gap(gap)
+    if item.get("min_ratio") is not None:
+        kw["min_ratio"] = _max_gap(item["min_ratio"], "min_ratio")
+        gap = gap if gap is not None else kw["min_ratio"]
     if "slices" in item:
         slices = item["slices"]
         if not isinstance(slices, (list, tuple)):
@@ -329,7 +367,8 @@ def _parse_threshold(item: Any, undeclared_ok: bool) -> Threshold:
         kw["slices"] = tuple(SliceSelector.parse(s) for s in slices)
         if gap is not None and all(item.get(k) is None for k in ("min", "max", "max_regression")):
             raise ConfigError("'slices' has no effect on a threshold whose only bound is "
-                              "max_gap; max_gap compares the slices of the spec in 'across'")
+                              "max_gap or min_ratio; they compare the slices of the spec in "
+                              "'across'")
     return Threshold(**kw)
 
 
@@ -368,4 +407,4 @@ def parse_thresholds(items: Any, undeclared_ok: bool = False) -> Tuple[Threshold
     return tuple(out)
 
 
-__all__ = ["MaxGap", "OVERALL_SLICE", "SliceSelector", "Threshold", "parse_thresholds"]
+__all__ = ["MaxGap", "MinRatio", "OVERALL_SLICE", "SliceSelector", "Threshold", "parse_thresholds"]

@@ -110,12 +110,30 @@ def str_list(value: Any, where: str, what: str = "a list of column names") -> Tu
     return tuple(value)
 
 
+def _yaml_loader():
+    """PyYAML's safe loader, reading numbers as YAML 1.2 and JSON do: PyYAML follows YAML 1.1,
+    where `1e-10` (no dot) is a string, so a config.json that assay wrote, or a YAML bound
+    written that way, would not read back as the number it is."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+        list("-+0123456789."))
+    return Loader
+
+
 def load_mapping(text: str, where: str) -> dict:
     """YAML or JSON text holding a mapping, as a dict; `where` names its source in errors."""
     import yaml
 
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         raise ConfigError(f"{where} is not valid YAML/JSON: {e}") from None
     if raw is None:

@@ -23,7 +23,7 @@ from assay.data import files
 from assay.data.columns import select, with_column
 from assay.data.formats import FORMATS, detect_format, format_or_none
 from assay.data.tabular import read_csv, read_parquet
-from assay.data.tfrecord import encode_examples, read_tfrecord
+from assay.data.tfrecord import ByteRange, encode_examples, read_tfrecord
 from assay.errors import AssayError, ConfigError, ConfigTypeError, DataError, InputNotFound
 
 
@@ -142,8 +142,9 @@ def read_batches(path: str, batch_size: int, fmt: Optional[str] = None,
         for CSV and Parquet (for models that take serialized examples).
       columns: if given, only these columns (and the raw record column) are kept; names that a
         batch does not have are left out, as a feature that no example in a batch has.
-      row_groups: Parquet only: (first, stop), read row groups first..stop-1 of the file (see
-        `parquet_parts`); None reads the whole file.
+      row_groups: Parquet: (first, stop), read row groups first..stop-1 of the file (see
+        `parquet_parts`); an uncompressed TFRecord or CSV file: a `ByteRange`, read the records
+        or lines that start in it (see `assay.data.parts`); None reads the whole file.
 
     Returns:
       An iterator of pa.RecordBatch; the arguments are checked when called, the file is read as
@@ -171,14 +172,18 @@ def read_batches(path: str, batch_size: int, fmt: Optional[str] = None,
     fmt = detect_format(path) if fmt is None else fmt
     if fmt not in FORMATS:
         raise ConfigError(f"'fmt' must be one of {', '.join(FORMATS)} or None (got {fmt!r})")
-    if row_groups is not None and fmt != "parquet":
+    part = row_groups if isinstance(row_groups, ByteRange) else None
+    if row_groups is not None and fmt != "parquet" and part is None:
         raise ConfigError(f"row_groups is for Parquet files only (got a {fmt} file: {path})")
+    if part is not None and fmt == "parquet":
+        raise ConfigError(f"a ByteRange is for TFRecord and CSV files (got {path}); Parquet "
+                          f"files are read in row groups")
     if fmt == "tfrecord":
-        batches = read_tfrecord(path, int(batch_size), raw_record_column)
+        batches = read_tfrecord(path, int(batch_size), raw_record_column, part)
     else:
         # An encoded row must hold every feature, not only the columns kept.
         wanted = None if raw_record_column else columns
-        batches = (read_csv(path, int(batch_size)) if fmt == "csv" else
+        batches = (read_csv(path, int(batch_size), part) if fmt == "csv" else
                    read_parquet(path, int(batch_size), wanted, row_groups))
         if raw_record_column is not None:
             batches = (with_column(b, raw_record_column, pa.array(encode_examples(b),

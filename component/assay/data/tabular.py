@@ -11,6 +11,7 @@ through the filesystem layer.
 
 from __future__ import annotations
 
+import mmap
 import re
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 
 from assay.data.files import is_remote, open_read, read_head
 from assay.data.formats import gunzip_head
-from assay.data.tfrecord import GZIP_MAGIC
+from assay.data.tfrecord import GZIP_MAGIC, ByteRange
 from assay.errors import DataError
 
 
@@ -32,8 +33,10 @@ def _arrow_input(path: str, compressed: bool):
     return pa.CompressedInputStream(stream, "gzip") if compressed else stream
 
 
-def read_csv(path: str, batch_size: int) -> Iterator[pa.RecordBatch]:
-    """Streams a CSV file (plain or gzipped, told by its bytes) with a header line.
+def read_csv(path: str, batch_size: int, part: Optional[ByteRange] = None
+             ) -> Iterator[pa.RecordBatch]:
+    """Streams a CSV file (plain or gzipped, told by its bytes) with a header line, or the lines
+    that start in `part` of an uncompressed local one (`assay.data.parts`).
 
     Batches hold exactly batch_size rows, except the last.
 
@@ -50,12 +53,13 @@ def read_csv(path: str, batch_size: int) -> Iterator[pa.RecordBatch]:
     block_size = int(min(max(row_bytes * batch_size * 1.25, 1 << 20), 1 << 28))
     column_types: Dict[str, pa.DataType] = {}
     rows_done = 0
+    names = None if part is None else _header_names(head, path)
     while True:
         reader = None
         try:
             reader = pa_csv.open_csv(
-                _arrow_input(path, compressed),
-                read_options=pa_csv.ReadOptions(block_size=block_size),
+                _arrow_input(path, compressed) if part is None else _part_input(path, part),
+                read_options=pa_csv.ReadOptions(block_size=block_size, column_names=names),
                 convert_options=pa_csv.ConvertOptions(column_types=column_types))
             _check_names(reader.schema, path)
             for batch in rebatch(_skip_rows(reader, rows_done), batch_size):
@@ -68,9 +72,28 @@ def read_csv(path: str, batch_size: int) -> Iterator[pa.RecordBatch]:
             widened = _widen_csv_column(str(e), reader)
             if widened is None:
                 located = _ragged_row(path, compressed) if "columns, got" in str(e) else None
+                first = part.first_index if part is not None else 0
                 raise DataError(located or f"cannot read CSV file {path} (at or after data row "
-                                           f"{rows_done + 1}): {e}") from None
+                                           f"{first + rows_done + 1}): {e}") from None
             column_types.update(widened)  # and read again from the start, skipping what was read
+
+
+def _header_names(head: bytes, path: str) -> List[str]:
+    """The column names of the header line (a part of the file starts after it)."""
+    line = head[:head.find(b"\n") + 1] if b"\n" in head else head
+    return pa_csv.read_csv(pa.BufferReader(line)).schema.names
+
+
+def _part_input(path: str, part: ByteRange):
+    """The bytes of the lines that start in `part` (the last ends after part.stop), without a
+    copy: a memory map of the file."""
+    mapped = pa.memory_map(path)
+    size = mapped.size()
+    end = size
+    if part.stop < size:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            end = (m.find(b"\n", part.stop - 1) + 1) or size
+    return pa.BufferReader(mapped.read_at(end - part.start, part.start))
 
 
 def _check_names(schema: pa.Schema, path: str) -> None:

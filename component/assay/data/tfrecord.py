@@ -9,59 +9,36 @@ tf.Examples are decoded without a schema, as TFX does when it has none: every fe
 list column (large_list<int64 | float | large_binary>), and a batch in which no example has a
 feature has no column for it.
 
-TensorFlow is never imported: tfx-bsl's coders do the (de)serialization.
+TensorFlow is never imported: tfx-bsl's coders do the (de)serialization. The framing (and the
+parts of one big file that several workers read) is `assay.data.framing`.
 """
 
 from __future__ import annotations
 
-import gzip
-import struct
-import zlib
 from typing import Dict, Iterator, List, Optional, Tuple
 
-import google_crc32c
 import numpy as np
 import pyarrow as pa
 
 from assay.data.columns import list_lengths, with_column
-from assay.data.files import open_read, read_head
+from assay.data.framing import (GZIP_MAGIC, ByteRange, is_gzipped, is_tfrecord_header,
+                                masked_crc, record_batches)
 from assay.errors import DataError
 
-GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK_BYTES = 1 << 20  # one buffered read
-_HEADER = struct.Struct("<QI")  # record length, masked crc32c of the length
-_CRC_MASK_DELTA = 0xA282EAD8
-_NOT_A_TFRECORD_HINT = "(the file may be truncated or not a TFRecord file)"
+__all__ = ["GZIP_MAGIC", "ByteRange", "encode_examples", "is_gzipped", "is_tfrecord_header",
+           "masked_crc", "read_tfrecord", "record_batches"]
 
 
-def masked_crc(data: bytes) -> int:
-    """The masked CRC32C the TFRecord framing stores for `data` (its length, or its bytes)."""
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xFFFFFFFF
-
-
-def is_tfrecord_header(head: bytes) -> bool:
-    """True when `head` starts with a TFRecord length and its valid checksum."""
-    return len(head) >= 12 and masked_crc(head[:8]) == struct.unpack_from("<I", head, 8)[0]
-
-
-def is_gzipped(head: bytes) -> bool:
-    """True when a file starting with `head` is gzip-compressed.
-
-    A plain TFRecord whose first record is 35,615+ bytes long also starts with 1f 8b; its header
-    checksum tells it apart.
-    """
-    return head.startswith(GZIP_MAGIC) and not is_tfrecord_header(head)
-
-
-def read_tfrecord(path: str, batch_size: int,
-                  raw_record_column: Optional[str]) -> Iterator[pa.RecordBatch]:
+def read_tfrecord(path: str, batch_size: int, raw_record_column: Optional[str],
+                  part: Optional[ByteRange] = None) -> Iterator[pa.RecordBatch]:
     """Streams a TFRecord file (plain or gzipped) of tf.Examples as RecordBatches.
 
     Args:
       path: the file.
       batch_size: rows per batch (the last may have fewer).
       raw_record_column: if given, a large_binary column of this name holds each record.
+      part: only the records that start in this byte range of an uncompressed file
+        (`assay.data.framing.record_parts`); None for the whole file.
 
     Raises:
       DataError: a corrupt or truncated file, a record that is not a tf.Example, or a feature
@@ -75,7 +52,7 @@ def read_tfrecord(path: str, batch_size: int,
 
     decoder = example_coder.ExamplesToRecordBatchDecoder()
     kinds: Dict[str, Tuple[str, int]] = {}  # feature -> (its kind, the first record with it)
-    for records, first_index, first_offset in record_batches(path, batch_size):
+    for records, first_index, first_offset in record_batches(path, batch_size, part):
         try:
             batch = decoder.DecodeBatch(records)
         except RuntimeError:
@@ -135,120 +112,6 @@ def _unparsable(decoder, path: str, records: List[bytes], first_index: int,
         offset += len(record) + 16
     return DataError(f"cannot decode records {first_index}..{first_index + len(records) - 1} of "
                      f"{path} as tf.Examples, though each parses alone")
-
-
-def _chunks(path: str) -> Iterator[bytes]:
-    """The file's bytes, gunzipped if its first bytes say gzip, in chunks of about 1 MiB."""
-    compressed = is_gzipped(read_head(path, 12))
-    with open_read(path) as raw:
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
-        try:
-            while True:
-                chunk = stream.read(_CHUNK_BYTES)
-                if not chunk:
-                    return
-                yield chunk
-        except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
-            if not compressed:
-                raise
-            raise DataError(f"corrupt TFRecord file {path}: the gzip stream is damaged ({e}) "
-                            f"{_NOT_A_TFRECORD_HINT}") from None
-
-
-def record_batches(path: str, batch_size: int) -> Iterator[Tuple[List[bytes], int, int]]:
-    """Frames the TFRecord file and checks every checksum.
-
-    Yields (records, index of the first record, byte offset of the first record); offsets count
-    uncompressed bytes.
-    """
-    chunks = _chunks(path)
-    unpack_header = _HEADER.unpack_from
-    crc = google_crc32c.value
-    lengths_seen: Dict[int, int] = {}  # length -> its verified masked crc; most files repeat them
-    buf, pos, buf_offset = b"", 0, 0  # buf_offset: file offset of buf[0]
-    index = 0  # of the first record not yet checked
-    while True:
-        records: List[bytes] = []
-        first_index, first_offset = index, buf_offset + pos
-        while len(records) < batch_size:
-            # The per-record loop: only unpack, slice, crc and appends. The data checksums are
-            # compared for the whole buffer at once, in numpy.
-            n = len(buf)
-            crcs: List[int] = []
-            ends: List[int] = []
-            append, append_crc, append_end = records.append, crcs.append, ends.append
-            room = batch_size - len(records)
-            need = 0
-            while room:
-                if pos + 12 > n:
-                    need = pos + 12 - n
-                    break
-                length, length_crc = unpack_header(buf, pos)
-                if lengths_seen.get(length) != length_crc:
-                    if masked_crc(buf[pos:pos + 8]) != length_crc:
-                        raise _corrupt(path, index + len(crcs), buf_offset + pos,
-                                       "length checksum mismatch")
-                    if len(lengths_seen) > 65536:
-                        lengths_seen.clear()
-                    lengths_seen[length] = length_crc
-                end = pos + 12 + length
-                if end + 4 > n:
-                    need = end + 4 - n
-                    break
-                data = buf[pos + 12:end]
-                append(data)
-                append_crc(crc(data))
-                append_end(end)
-                pos = end + 4
-                room -= 1
-            if crcs:
-                _check_data_crcs(path, buf, buf_offset, crcs, ends, records, index)
-            index += len(crcs)
-            if not room:
-                break
-            more = _read_at_least(chunks, need)
-            if not more:
-                if pos < n:
-                    raise _corrupt(path, index, buf_offset + pos,
-                                   f"the file ends inside the record ({n - pos} bytes left, "
-                                   f"{need} more needed)")
-                break
-            buf, buf_offset, pos = buf[pos:] + more, buf_offset + pos, 0
-        if records:
-            yield records, first_index, first_offset
-        if len(records) < batch_size:
-            return
-
-
-def _read_at_least(chunks: Iterator[bytes], size: int) -> bytes:
-    parts, got = [], 0
-    for chunk in chunks:
-        parts.append(chunk)
-        got += len(chunk)
-        if got >= size:
-            break
-    return b"".join(parts)
-
-
-def _check_data_crcs(path: str, buf: bytes, buf_offset: int, crcs: List[int], ends: List[int],
-                     records: List[bytes], first_index: int) -> None:
-    """Compares the data checksums of the last len(crcs) records, which end at `ends` in buf."""
-    computed = np.array(crcs, dtype=np.uint32)
-    masked = ((computed >> np.uint32(15)) | (computed << np.uint32(17))) + np.uint32(
-        _CRC_MASK_DELTA)
-    at = np.array(ends, dtype=np.int64)[:, None] + np.arange(4)
-    stored = np.frombuffer(buf, dtype=np.uint8)[at].view("<u4").ravel()
-    bad = np.flatnonzero(masked != stored)
-    if bad.size:
-        k = int(bad[0])
-        record = records[len(records) - len(crcs) + k]
-        raise _corrupt(path, first_index + k, buf_offset + ends[k] - len(record) - 12,
-                       "data checksum mismatch")
-
-
-def _corrupt(path: str, index: int, offset: int, what: str) -> DataError:
-    return DataError(f"corrupt TFRecord file {path}: record {index} at byte offset {offset}: "
-                     f"{what} {_NOT_A_TFRECORD_HINT}")
 
 
 # ------------------------------------------------------------------------------------------------

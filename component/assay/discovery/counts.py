@@ -47,7 +47,11 @@ def encode(column) -> tuple[np.ndarray, list]:
     Returns:
         (codes of shape (n,), the distinct values in code order).
     """
-    values = np.asarray(column, dtype=object)
+    values = np.asarray(column)
+    if values.dtype.kind in "iub":  # integer codes (the pass's): a fast sort, no objects
+        levels, codes = np.unique(values.reshape(-1), return_inverse=True)
+        return codes.reshape(-1).astype(np.int64), list(levels)
+    values = values.astype(object)
     try:
         levels, codes = np.unique(values, return_inverse=True)
     except TypeError:  # mixed types (None with strings, ...): compare them as text

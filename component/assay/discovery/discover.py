@@ -74,7 +74,7 @@ _SPLIT_SALT = np.uint64(0x243F6A8885A308D3)
 
 def discover(errors, features: Mapping[str, object], *, ids=None, max_features: int = 2,
              min_size: float = 0.01, top: int = 20, alpha: float = 0.95,
-             fdr: float = 0.05) -> list[DiscoveredSlice]:
+             fdr: float = 0.05, tested=None) -> list[DiscoveredSlice]:
     """The slices where the per-example error is high, confirmed on held-out examples.
 
     Args:
@@ -87,6 +87,10 @@ def discover(errors, features: Mapping[str, object], *, ids=None, max_features: 
         top: How many slices SliceLine reports (each then tested).
         alpha: SliceLine's weight of the error against the size, in (0, 1].
         fdr: The false discovery rate at which a slice is confirmed.
+        tested: The per-example values the confirmation half tests, shape (n,), finite, of any
+            sign; by default ``errors``. Paired differences (candidate loss - baseline loss)
+            are tested as they are, while the search, whose pruning needs non-negative
+            errors, sees their positive part.
 
     Returns:
         The top slices, best score first.
@@ -109,7 +113,8 @@ def discover(errors, features: Mapping[str, object], *, ids=None, max_features: 
     result = search(codes[found], cards, errors[found], max_features=max_features,
                     min_size=max(2, math.ceil(smallest * found.sum() / max(n, 1))), top=top,
                     alpha=alpha)
-    held, held_codes = errors[confirm], codes[confirm]
+    held = (errors if tested is None else _tested(tested, n))[confirm]
+    held_codes = codes[confirm]
     out = [_confirm(f, held, held_codes, names, encoded) for f in result.top]
     q = benjamini_hochberg([s.p_value for s in out], family=max(result.evaluated, len(out)))
     for s, qv in zip(out, q):
@@ -131,6 +136,13 @@ def _confirm(found, held: np.ndarray, held_codes: np.ndarray, names: list,
     return DiscoveredSlice({names[f]: _plain(encoded[f][1][v]) for f, v in found.key},
                            found.score, int(mask.sum()), error, rest_error, error - rest_error,
                            float(p), math.nan, False)
+
+
+def _tested(tested, n: int) -> np.ndarray:
+    tested = np.asarray(tested, dtype=float).reshape(-1)
+    if len(tested) != n or not np.all(np.isfinite(tested)):
+        raise ValueError(f"discover: 'tested' must hold {n} finite values, one per example")
+    return tested
 
 
 def _plain(value):

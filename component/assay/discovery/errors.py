@@ -37,3 +37,38 @@ def per_example_error(labels, predictions, kind: str = "log_loss",
     if kind == "zero_one":
         return ((p >= threshold).astype(float) != y).astype(float)
     raise ValueError(f"per_example_error: 'kind' must be 'log_loss' or 'zero_one'; got {kind!r}")
+
+
+def task_loss(task: str, loss: str, labels, predictions, threshold: float = 0.5) -> np.ndarray:
+    """The per-example loss of any supported task, vectorised.
+
+    Args:
+        task: "binary", "multiclass" or "regression".
+        loss: binary and multiclass: "log_loss" or "zero_one"; regression: "squared_error" or
+            "absolute_error".
+        labels: shape (n,): 0/1 (binary), class ids (multiclass), or values (regression).
+        predictions: shape (n,) (binary: probability of class 1; regression: the value) or
+            (n, k) class probabilities (multiclass).
+        threshold: the decision threshold of a binary zero_one.
+
+    Returns:
+        Non-negative losses, shape (n,) float64.
+
+    Example:
+        >>> task_loss("multiclass", "zero_one", [0, 2], [[.7, .2, .1], [.5, .1, .4]]).tolist()
+        [0.0, 1.0]
+    """
+    if task == "binary":
+        return per_example_error(labels, predictions, loss, threshold)
+    y = np.asarray(labels).reshape(-1)
+    p = np.asarray(predictions, dtype=float)
+    if task == "multiclass" and loss in ("log_loss", "zero_one"):
+        p = p.reshape(len(y), -1)
+        rows = np.arange(len(y))
+        if loss == "zero_one":
+            return (np.argmax(p, axis=1) != y).astype(float)
+        return -np.log(np.clip(p[rows, y.astype(np.int64)], _EPSILON, 1.0))
+    if task == "regression" and loss in ("squared_error", "absolute_error"):
+        diff = p.reshape(-1) - y.astype(float)
+        return diff * diff if loss == "squared_error" else np.abs(diff)
+    raise ValueError(f"task_loss: loss {loss!r} does not fit a {task} task")

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from assay.config.model_names import diff_name
 from assay.metrics.cross_names import is_cross_name
+from assay.perturb.scoring import MEAN_ABSOLUTE_CHANGE, PAIRED_PREFIX, PERTURBED_PREFIX
 from assay.results.undefined import finish_records
 
 # An interval label of a bucketed feature, "[1, 5)" or "(-inf, 1)": sorted by its lower bound.
@@ -96,7 +97,10 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
     if metric_filter:
         keep = set(metric_filter) | {"example_count", "weighted_example_count"}
     compared = [m for m in models if m != "baseline"] if "baseline" in models else []
-    names = list(models) + [diff_name(m) for m in compared]
+    perturbed = _perturbed_models(slice_results)  # assay.perturb: scored beside the candidate
+    models = list(models) + perturbed
+    names = list(models) + [diff_name(m) for m in compared] + \
+        [PAIRED_PREFIX + m[len(PERTURBED_PREFIX):] for m in perturbed]
     records, plot_records = [], []
     for key, per_model in sorted(slice_results, key=order):
         slice_json = {k: v for k, v in key}
@@ -112,7 +116,7 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
             records += [{"slice": slice_json, "model": m, "withheld": why, "example_count": count}
                         for m in names]
             continue
-        own = {m: _split_cross(per_model[m]["metrics"]) for m in models}
+        own = {m: _split_cross(per_model[m]["metrics"], m in perturbed) for m in models}
         for model in models:
             plots = per_model[model]["plots"]
             if plots:
@@ -121,7 +125,8 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
                       "metrics": _filtered(own[model][0], keep)}
             intervals = per_model[model].get("intervals")
             if intervals is not None:  # with `confidence:` on (assay.metrics.bootstrap)
-                record["intervals"] = dict(_filtered(_split_cross(intervals)[0], keep))
+                record["intervals"] = dict(_filtered(_split_cross(intervals, model in perturbed)[0],
+                                                     keep))
             records.append(record)
         for model in compared:
             # The cross-model metrics are computed only when asked for (by `metrics:` or by a
@@ -135,17 +140,46 @@ def assemble(slice_results: Sequence[tuple], spec_features: Sequence[Sequence[st
                 intervals.update(_split_cross(per_model[model].get("intervals") or {})[1])
                 record["intervals"] = intervals
             records.append(record)
+        records += [_paired_record(slice_json, m, own, per_model[m], keep) for m in perturbed]
     # Last, on whole records (every member): integer counts, and the reason of each value that
     # is not finite (written as null: strict JSON).
     return finish_records(records), plot_records
 
 
-def _split_cross(metrics: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """(a model's own metrics, its cross-model metrics against the baseline)."""
+def _split_cross(metrics: Mapping[str, Any], perturbed: bool = False
+                 ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(a model's own metrics, its cross-model metrics against the baseline, or for a
+    perturbed model against the candidate, with the mean absolute prediction change)."""
     own, cross = {}, {}
     for name, value in metrics.items():
-        (cross if is_cross_name(name) else own)[name] = value
+        paired = is_cross_name(name) or (perturbed and name == MEAN_ABSOLUTE_CHANGE)
+        (cross if paired else own)[name] = value
     return own, cross
+
+
+def _perturbed_models(slice_results: Sequence[tuple]) -> List[str]:
+    """The perturbed models ("perturbed:NAME", assay.perturb) in the pass's results."""
+    for _, per_model in slice_results:
+        if not isinstance(per_model, int):
+            return [m for m in per_model if m.startswith(PERTURBED_PREFIX)]
+    return []
+
+
+def _paired_record(slice_json: Dict[str, Any], model: str, own: Mapping[str, Tuple[dict, dict]],
+                   result: Mapping[str, Any], keep: Optional[set]) -> Dict[str, Any]:
+    """The "perturbed_diff:NAME" record of a perturbed model: its metrics minus the
+    candidate's, its flip rates against the candidate and the mean absolute prediction change;
+    with `confidence:`, paired intervals (the same resamples for both)."""
+    metrics = dict(_filtered(diff_metrics(own[model][0], own["candidate"][0]), keep))
+    metrics.update(own[model][1])
+    record = {"slice": slice_json, "model": PAIRED_PREFIX + model[len(PERTURBED_PREFIX):],
+              "metrics": metrics}
+    paired = result.get("candidate_diff_intervals")
+    if paired is not None:
+        intervals = dict(_filtered(_split_cross(paired, True)[0], keep))
+        intervals.update(_split_cross(result.get("intervals") or {}, True)[1])
+        record["intervals"] = intervals
+    return record
 
 
 __all__ = ["assemble", "diff_metrics", "withheld_reason"]

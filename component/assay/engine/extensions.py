@@ -33,6 +33,7 @@ EXTENSIONS: Dict[str, str] = {
     "discovered": "assay.discovery.extension:extension",
     "drift": "assay.drift.extension:extension",
     "sensitivity": "assay.perturb.extension:extension",
+    "history": "assay.history.extension:extension",
 }
 
 

@@ -75,6 +75,9 @@ def extract_labels(plan: "EvalPlan", batch: pa.RecordBatch, where: str, offset: 
                    problems: Problems) -> Tuple[np.ndarray, np.ndarray]:
     """(labels, valid): labels in the task's encoding, shape [n]; valid marks usable rows."""
     cfg = plan.config
+    if cfg.label is None:  # label-free (assay.metrics.label_free): no label is read
+        zeros = np.zeros(batch.num_rows, np.int64 if plan.task == "multiclass" else np.float64)
+        return zeros, np.ones(batch.num_rows, bool)
     require_column(batch, cfg.label, "label")
     if plan.task == "multilabel":  # shape [n, k]
         from assay.engine.multihot import multihot_labels

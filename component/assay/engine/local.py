@@ -1,7 +1,8 @@
 """The local engine: the pass on this machine's cores, without Beam.
 
 It runs the stages of `assay.engine.passes`, the code the Beam graph of `assay.engine.beam` runs, one file
-(or part of a big Parquet file) at a time per worker: forked processes when predictions are read
+(or part of a big file: Parquet row groups, byte ranges of an uncompressed TFRecord or CSV file,
+`assay.engine.split`) at a time per worker: forked processes when predictions are read
 from columns, threads when a model is loaded (see `use_processes`). Only the small partial
 accumulators move between workers. Partials are merged in file order, so the result does not
 depend on the number of workers or on which finishes first, and equals the Beam engine's up to
@@ -15,6 +16,7 @@ Flink, Spark), and wherever Beam pipeline arguments are given (a TFX pipeline's 
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
 import sys
@@ -23,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from assay.engine import passes
+from assay.engine import passes, split
 from assay.engine.prepare import load_adapter
 from assay.engine.plan import EvalPlan
 from assay.errors import ConfigError, RunnerError
@@ -149,11 +151,14 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
     "diagnostics": {...}, "boundaries": {...}}. An error reading or evaluating a file is raised
     here, the first one in file order, and stops the files not yet started.
     """
-    files = list(plan.work_units())  # files, or parts of big Parquet files
     if workers is None:
         workers = default_workers()
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"workers must be a positive integer (got {workers!r})")
+    raw = split.raw_units(plan, workers)  # one big TFRecord or CSV file: byte ranges
+    if raw is not None:
+        plan = dataclasses.replace(plan, units=tuple(raw))
+    files = list(plan.work_units())  # files, or parts of big files
     workers = max(1, min(workers, len(files)))
     adapters = {name: load_adapter(spec, plan.raw_record_column)
                 for name, spec in plan.config.models}
@@ -184,6 +189,8 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
             return _compute(worker().families, items)
 
     try:
+        if raw is not None:  # where each part's first record starts, and its index
+            files = split.located_units(plan.format, raw, pool.map, plan.config.batch_size)
         boundaries: Dict[str, Sequence[float]] = {}
         if plan.quantile_features:
             boundaries = passes.sketch_boundaries(

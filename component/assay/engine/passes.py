@@ -28,6 +28,8 @@ from assay.engine import extensions, slicing
 from assay.engine.transformed import transformed_batch
 from assay.engine.plan import EvalPlan
 from assay.metrics import bootstrap
+from assay.perturb.scoring import perturbed_models, with_perturbed
+from assay.metrics.base import grouped_partials
 
 MERGE_EVERY = 32  # partial accumulators of a slice held before they are merged
 # With bootstrap replicates a batch's partials are views of one [cells, R] array per slicing
@@ -129,6 +131,9 @@ class SliceAccumulator:
         self._rows += batch.num_rows
         per_model, kept = model_batches(self._plan, self._adapters, batch, path, start,
                                         self._problems, inputs=raw)
+        if perturbed_models(self._plan.config):  # the candidate on edited examples too
+            per_model = with_perturbed(self._plan, self._adapters, raw, per_model, path, start,
+                                       kept, self._row_keys(path, start, raw.num_rows))
         if self._plan.config.confidence is not None:
             per_model = self._replicated(per_model, batch, path, start, kept)
         if kept is not None:
@@ -136,6 +141,7 @@ class SliceAccumulator:
         if self._extensions:
             self._extend(batch, raw, per_model, path, start, kept)
         done = set()  # two specs may yield the same slice ([day] and {day: 3}): count it once
+        shared: Dict[str, Dict[Any, Any]] = {}  # per model: grouped_partials' batch cache
         for spec in self._plan.config.slices:
             groups = slicing.slice_groups(batch, spec, self._boundaries)
             if not groups.keys:
@@ -145,11 +151,12 @@ class SliceAccumulator:
             if not fresh:
                 continue
             done.update(canonical)
-            whole = spec.is_overall
+            rows = None if spec.is_overall else groups.rows
             for model, mb in per_model.items():
-                sub = mb if whole else mb.take(groups.rows)
-                partials = [fam.add_grouped(sub, groups.group_ids, len(groups.keys))
-                            for fam in self._families]
+                # What depends on the batch alone (the score order...) is kept per model in
+                # `shared` for the other specs: assay.metrics.base.grouped_partials.
+                partials = grouped_partials(self._families, mb, rows, groups.group_ids,
+                                            len(groups.keys), shared.setdefault(model, {}))
                 for g in fresh:
                     self._add(groups.keys[g], model, [p[g] for p in partials])
 
@@ -248,6 +255,10 @@ def compute_slice(families: Sequence[Any], accs: ModelAccs) -> Dict[str, Dict[st
                 closed.update(fam.closed_forms(acc, fam.level))
             level = replicated[0][0].level
             out[model]["intervals"] = bootstrap.interval_set(metrics, reps[model], level, closed)
+            # The rates' replicates, for the intervals of gaps and ratios across slices
+            # (assay.metrics.fairness_spread): held in memory, never written.
+            from assay.metrics.fairness_spread import spread_replicates
+            out[model]["spread_replicates"] = spread_replicates(reps[model])
     if reps and "baseline" in reps:
         level = next(f.level for f in families if isinstance(f, bootstrap.Replicated))
         base = out["baseline"]["metrics"]
@@ -255,6 +266,12 @@ def compute_slice(families: Sequence[Any], accs: ModelAccs) -> Dict[str, Dict[st
             if model != "baseline":
                 out[model]["diff_intervals"] = bootstrap.diff_intervals(
                     out[model]["metrics"], base, reps[model], reps["baseline"], level)
+    for model in reps:  # a perturbation against the unperturbed candidate (assay.perturb)
+        if model.startswith("perturbed:"):
+            level = next(f.level for f in families if isinstance(f, bootstrap.Replicated))
+            out[model]["candidate_diff_intervals"] = bootstrap.diff_intervals(
+                out[model]["metrics"], out["candidate"]["metrics"], reps[model],
+                reps["candidate"], level)
     return out
 
 

@@ -57,6 +57,8 @@ class EvalPlan:
     def metric_families(self) -> List[Metric]:
         """The metric families for one model: the task's built-in family, then custom metrics."""
         cfg = self.config
+        if cfg.label is None:  # label-free: the predictions' distribution alone
+            return self._label_free_families()
         if self.task == "binary":
             builtin: Metric = BinaryMetrics(thresholds=cfg.decision_thresholds,
                                             num_buckets=cfg.num_buckets, exact=cfg.exact,
@@ -85,10 +87,34 @@ class EvalPlan:
         from assay.metrics.tfma_family import tfma_family  # TFMA-semantics metrics, if asked
 
         families += tfma_family(self.task, cfg)
+        from assay.perturb.scoring import perturbation_families  # flip rates vs the candidate
+
+        families += perturbation_families(self)
         if cfg.fairness is not None and self.task == "binary":  # assay.config.fairness
             from assay.metrics.group_fairness import FairnessIndicators
 
             families.append(FairnessIndicators(cfg.fairness.thresholds))
+        return families
+
+    def _label_free_families(self) -> List[Metric]:
+        """metric_families() of a config without a label (assay.metrics.label_free): the
+        prediction's distribution, custom metrics, cross-model metrics, and the label-free
+        Fairness Indicators (positive and negative rates)."""
+        from assay.extras import available
+        from assay.metrics.label_free import LabelFreeFairness, LabelFreeMetrics
+
+        cfg = self.config
+        families: List[Metric] = [LabelFreeMetrics(
+            self.task, cfg.decision_thresholds, cfg.residual_quantiles, self.class_names or (),
+            exact=cfg.exact or not available("tfx_bsl"))]
+        families += [load_custom_metric(c.cls, c.kwargs) for c in cfg.custom_metrics]
+        if self.cross_metric_names:
+            families.append(CrossModelMetrics(self.cross_metric_names))
+        from assay.perturb.scoring import perturbation_families  # flip rates need no label
+
+        families += perturbation_families(self)
+        if cfg.fairness is not None and self.task == "binary":
+            families.append(LabelFreeFairness(cfg.fairness.thresholds))
         return families
 
     def pass_families(self) -> List[Metric]:
@@ -133,7 +159,8 @@ def _first_batch(config: EvalConfig, files: Tuple[str, ...], fmt: str) -> pa.Rec
 
 def _check_columns(config: EvalConfig, first: pa.RecordBatch, fmt: str) -> None:
     """The label, weight and (where every batch has the same columns) slice features exist."""
-    require_column(first, config.label, "label")
+    if config.label is not None:  # None: a label-free evaluation
+        require_column(first, config.label, "label")
     if config.weight:
         require_column(first, config.weight, "weight")
     # tf.Examples need not share their features: one missing from the first batch may come later
@@ -206,9 +233,14 @@ def make_plan(config: EvalConfig, examples: Any) -> EvalPlan:
     first = first_batch_transformed(config, first, RAW_RECORD_COLUMN if fmt == "tfrecord" else None)
     _check_columns(config, first, fmt)
     sample_preds, raw_needed = _sample_predictions(config, first, fmt)
-    labels = None if config.task == "multilabel" else first_labels(config, first)
+    labels = None if config.task == "multilabel" or config.label is None \
+        else first_labels(config, first)
     cand = sample_preds["candidate"]
-    task = config.task or infer_task(config, labels, cand)
+    if config.label is None:  # a label-free evaluation: the predictions alone tell the task
+        from assay.metrics.label_free import infer_label_free_task
+        task = config.task or infer_label_free_task(config, cand)
+    else:
+        task = config.task or infer_task(config, labels, cand)
     quantile_features = tuple(sorted({(c.feature, c.quantiles) for s in config.slices
                                       for c in s.columns if c.quantiles}))
     units = tuple((f, (a, b), first_row) for f in files
@@ -227,6 +259,9 @@ def make_plan(config: EvalConfig, examples: Any) -> EvalPlan:
             raise BaselineError(f"the baseline model's predictions do not fit the task: {e}") \
                 from e
     check_metric_names(plan)
+    from assay.perturb.scoring import check_plan as check_perturbations
+
+    check_perturbations(plan, first)
     for name in cross_metric_names(config):  # thresholds may name them too
         check_cross_metric(task, name)
     return plan

@@ -248,6 +248,8 @@ def describe_task(cfg: EvalConfig, task: str, class_names: Optional[Sequence[str
     read it from (the rule above, told from the config and the result)."""
     if cfg.task is not None:
         return "set in the config (task)"
+    if cfg.label is None:  # assay.metrics.label_free.infer_label_free_task
+        return "inferred from the candidate's predictions (the config has no label)"
     if cfg.label_vocabulary is not None:
         return f"inferred from label_vocabulary ({len(cfg.label_vocabulary)} classes)"
     spec = cfg.model_specs["candidate"]

@@ -58,6 +58,8 @@ Args:
     slices: The slices, e.g. [[], ["payment"], {"hour": 3}]; replace the config's when set.
     thresholds: The checks, e.g. [{"metric": "auc", "min": 0.7, "max_regression": 0.01}];
         replace the config's when set.
+    fairness: The fairness groups, e.g. {"groups": [["gender"]], "thresholds": [0.5]};
+        replaces the config's `fairness` when set.
     beam_pipeline_args: Arguments for Beam's PipelineOptions, e.g.
         ["--direct_num_workers=2", "--direct_running_mode=multi_processing"].
     allow_pickle: Allow loading joblib/pickle models (they run code when loaded).
@@ -115,6 +117,7 @@ def evaluator_component(image: str = DEFAULT_IMAGE) -> Any:
         task: str = "",
         slices: list = [],  # noqa: B006
         thresholds: list = [],  # noqa: B006
+        fairness: dict = {},  # noqa: B006
         beam_pipeline_args: List[str] = [],  # noqa: B006 (KFP records it as the default)
         allow_pickle: bool = False,
         force_bless: str = "",

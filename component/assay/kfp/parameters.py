@@ -10,6 +10,7 @@ config (the parameter wins, and the replacement is said on stderr):
     task         str    binary | multiclass | regression | multilabel
     slices       list   e.g. [[], ["payment"], {"hour": 3}]    ([] : not set)
     thresholds   list   e.g. [{"metric": "auc", "min": 0.7}]
+    fairness     dict   e.g. {"groups": [["gender"]], "thresholds": [0.5]}   ({} : not set)
 
 A `config` given as a string (YAML or JSON text) is still read: component specs compiled
 before `config` became a dict send one, and the same image must run them.
@@ -29,9 +30,9 @@ from assay.errors import ConfigError, ConfigTypeError
 
 # The typed settings and the Python types KFP delivers them as (STRING, LIST).
 SETTINGS: Tuple[Tuple[str, type], ...] = (("label", str), ("task", str), ("slices", list),
-                                          ("thresholds", list))
+                                          ("thresholds", list), ("fairness", dict))
 PARAMETER_DEFAULTS: Mapping[str, Any] = {
-    "config": {}, "label": "", "task": "", "slices": [], "thresholds": [],
+    "config": {}, "label": "", "task": "", "slices": [], "thresholds": [], "fairness": {},
     "beam_pipeline_args": [], "allow_pickle": False, "force_bless": "", "allow_custom_code": []}
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -66,8 +67,9 @@ def settings(parameters: Mapping[str, Any]) -> Dict[str, Any]:
             continue
         if not isinstance(value, kind):
             example = ' (e.g. [[], ["payment"]])' if name == "slices" else ""
+            kind_name = {str: "string", list: "list", dict: "dict"}[kind]
             raise ConfigTypeError(f"the `{name}` parameter must be a "
-                                  f"{'string' if kind is str else 'list'}{example} (got "
+                                  f"{kind_name}{example} (got "
                                   f"{value!r}, a {type(value).__name__})")
         out[name] = _integral(value)
     return out

@@ -139,6 +139,35 @@ class GroupedMetric(Metric):
         return list(self.directions)
 
 
+def grouped_partials(families: Sequence[Any], batch: ModelBatch, rows: Optional[np.ndarray],
+                     group_ids: np.ndarray, n_groups: int,
+                     cache: Dict[Any, Any]) -> List[List[Any]]:
+    """[family][group] accumulators of the entries (group_ids[i], row rows[i] of batch), rows
+    None meaning every row: add_grouped(batch.take(rows), ...) of each family.
+
+    A family with `add_grouped_rows(batch, rows, group_ids, n_groups, cache)` (BinaryMetrics)
+    reads the rows itself and keeps what depends on the batch alone in `cache` (one dict per
+    batch and model, shared by the batch's slicing specs), so that a second spec, or a second
+    model's batch, does not redo it; the others get the sub-batch, taken once.
+    """
+    taken: List[ModelBatch] = []
+
+    def sub() -> ModelBatch:
+        if not taken:
+            taken.append(batch if rows is None else batch.take(rows))
+        return taken[0]
+
+    out = []
+    for fam in families:
+        # Looked up on the class: a wrapper (bootstrap.Replicated) forwards unknown attributes
+        # to the family it wraps, whose add_grouped_rows would skip the wrapper's own work.
+        if callable(getattr(type(fam), "add_grouped_rows", None)):
+            out.append(fam.add_grouped_rows(batch, rows, group_ids, n_groups, cache))
+        else:
+            out.append(fam.add_grouped(sub(), group_ids, n_groups))
+    return out
+
+
 def float_columns(batch: ModelBatch, who: str, hint: str = ""
                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(labels, predictions, weights) as float64, shape [n] each; ValueError naming `who` when

@@ -49,9 +49,9 @@ from assay.metrics.batch import ModelBatch
 from assay.metrics.registry import HIGHER, LOWER
 from assay.metrics.base import (GroupedMetric, float_columns, ratio,
                                 unit_values)
-from assay.metrics.curves import (ScoreCounts, as_json_list, average_precision, bucket_ids,
-                                  cumulative_counts, downsample, grouped_score_counts,
-                                  merge_with_scores, roc_auc)
+from assay.metrics.curves import (ScoreCounts, ScoreOrder, as_json_list, average_precision,
+                                  bucket_ids, cumulative_counts, downsample, merge_with_scores,
+                                  roc_auc, sorted_score_counts)
 from assay.errors import ConfigError, ConfigTypeError
 
 # sklearn >= 1.3 clips probabilities to [eps, 1 - eps] with the dtype's machine epsilon.
@@ -208,21 +208,49 @@ class BinaryMetrics(GroupedMetric):
     def _accumulate(self, batch: ModelBatch, group: np.ndarray,
                     n_groups: int) -> List[BinaryAccumulator]:
         """One accumulator per group, in one vectorised pass over the batch."""
+        return self._accumulate_rows(self._prepare(batch), None, group, n_groups)
+
+    def add_grouped_rows(self, batch: ModelBatch, rows: Optional[np.ndarray],
+                         group_ids: np.ndarray, n_groups: int,
+                         cache: Dict[Any, Any]) -> List[BinaryAccumulator]:
+        """add_grouped(batch.take(rows), group_ids, n_groups) (rows None: every row), with what
+        depends on the batch alone (log loss, thresholds, bins, the score order) computed once
+        per batch and kept in `cache` for the batch's other slicing specs."""
+        if not len(group_ids):
+            return [self.create() for _ in range(n_groups)]
+        prepared = cache.get(self)
+        if prepared is None:
+            prepared = cache[self] = self._prepare(batch)
+        return self._accumulate_rows(prepared, rows, np.asarray(group_ids, np.int64), n_groups)
+
+    def _prepare(self, batch: ModelBatch) -> Dict[str, Any]:
+        """Per-row columns of the batch that every slicing spec needs."""
         y, p, w = float_columns(batch, "BinaryMetrics",
                                 "; use MulticlassMetrics for class-probability matrices")
         wpos, wneg = w * y, w * (1.0 - y)
+        log_loss = -(y * np.log(np.clip(p, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS))
+                     + (1.0 - y) * np.log(np.clip(1.0 - p, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)))
+        thresholds = np.asarray(self.thresholds)
+        return {"p": p, "w": w, "wpos": wpos, "wneg": wneg, "wp": w * p,
+                "wloss": w * log_loss, "ones": np.ones_like(w),
+                "predicted": (p[:, None] > thresholds[None, :]).astype(np.int64),
+                "bins": bucket_ids(p, self.calibration_bins), "order": ScoreOrder(p)}
+
+    def _accumulate_rows(self, c: Dict[str, Any], rows: Optional[np.ndarray],
+                         group: np.ndarray, n_groups: int) -> List[BinaryAccumulator]:
+        """One accumulator per group of the entries (group[i], row rows[i] of the batch)."""
+        def col(name: str) -> np.ndarray:
+            return c[name] if rows is None else c[name][rows]
 
         def per_group(values: np.ndarray) -> np.ndarray:
             return np.bincount(group, values, minlength=n_groups)
 
-        log_loss = -(y * np.log(np.clip(p, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS))
-                     + (1.0 - y) * np.log(np.clip(1.0 - p, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)))
-        sums = np.stack([per_group(np.ones_like(w)), per_group(w), per_group(wpos),
-                         per_group(w * p), per_group(w * log_loss)], axis=1)
+        wpos, wneg, w = col("wpos"), col("wneg"), col("w")
+        sums = np.stack([per_group(col("ones")), per_group(w), per_group(wpos),
+                         per_group(col("wp")), per_group(col("wloss"))], axis=1)
 
         n_t = len(self.thresholds)
-        predicted = (p[:, None] > np.asarray(self.thresholds)[None, :]).astype(np.int64)
-        cell = (group[:, None] * n_t + np.arange(n_t)[None, :]) * 2 + predicted  # [n, T]
+        cell = (group[:, None] * n_t + np.arange(n_t)[None, :]) * 2 + col("predicted")  # [n, T]
         size = n_groups * n_t * 2
         # Shape [group, t, predicted, label] from the bincounts; stored as [.., label, predicted].
         confusion = np.stack([
@@ -231,12 +259,14 @@ class BinaryMetrics(GroupedMetric):
         ], axis=1).reshape(n_groups, n_t, 2, 2).swapaxes(2, 3)
 
         n_bins = self.calibration_bins
-        cal_cell = group * n_bins + bucket_ids(p, n_bins)
+        cal_cell = group * n_bins + col("bins")
         calibration = np.stack([np.bincount(cal_cell, v, minlength=n_groups * n_bins)
-                                for v in (w, w * p, wpos)], axis=1).reshape(n_groups, n_bins, 3)
+                                for v in (w, col("wp"), wpos)], axis=1).reshape(n_groups, n_bins, 3)
 
-        scores = grouped_score_counts(group, np.zeros(len(p), np.int32), p, wpos, wneg,
-                                      n_groups, self.num_buckets, self.max_exact_scores)
+        sorted_group, src = c["order"].group_order(group, rows)
+        scores = sorted_score_counts(sorted_group, 1, c["p"][src], c["wpos"][src],
+                                     c["wneg"][src], n_groups, self.num_buckets,
+                                     self.max_exact_scores)
         # Views, not copies: each accumulator owns its row, and merge() adds into it in place.
         return [BinaryAccumulator(sums[g], confusion[g], calibration[g], scores[g])
                 for g in range(n_groups)]

@@ -97,8 +97,8 @@ def _to_reference(values: List[float], ref: float) -> Tuple[float, float]:
 
 
 def group_metrics(slices: Mapping[Any, Mapping[str, float]], reference: Any,
-                  thresholds: Sequence[float], sizes: Optional[Mapping[Any, float]] = None
-                  ) -> Dict[str, Dict[str, float]]:
+                  thresholds: Sequence[float], sizes: Optional[Mapping[Any, float]] = None,
+                  label_free: bool = False) -> Dict[str, Dict[str, float]]:
     """Fairlearn's group metrics of one group spec, from its slices' Fairness Indicators.
 
     Args:
@@ -107,6 +107,7 @@ def group_metrics(slices: Mapping[Any, Mapping[str, float]], reference: Any,
         (the slice of largest `sizes`).
       thresholds: the decision thresholds.
       sizes: {slice key: weight of examples}, needed for reference "largest".
+      label_free: the slices have no label (assay.metrics.label_free): demographic parity only.
 
     Returns:
       {"between_groups": {metric@t: value}, "to_reference": {metric@t: value}}.
@@ -134,6 +135,8 @@ def group_metrics(slices: Mapping[Any, Mapping[str, float]], reference: Any,
             tpr, fpr = fn("true_positive_rate"), fn("false_positive_rate")
             out[f"demographic_parity_difference@{at}"] = dp[0]
             out[f"demographic_parity_ratio@{at}"] = dp[1]
+            if label_free:  # equalized odds compares rates given the label
+                continue
             # NaN when either is: Python's max/min would depend on the order.
             out[f"equalized_odds_difference@{at}"] = float("nan") if math.isnan(
                 tpr[0] + fpr[0]) else max(tpr[0], fpr[0])
@@ -158,6 +161,9 @@ def records_group_metrics(records: Sequence[Mapping[str, Any]], fairness: Any,
                 and "withheld" not in r}
     feature_sets = [tuple(spec.features) for spec in fairness.groups] or list(dict.fromkeys(
         tuple(k for k, _ in key) for key in by_slice if key))
+    # Without a label the slices have positive rates and no true positive rates.
+    label_free = not any(name.startswith(f"{PREFIX}/true_positive_rate@")
+                         for m in by_slice.values() for name in m)
     out = {}
     for group in feature_sets:
         slices = {key: m for key, m in by_slice.items()
@@ -169,7 +175,28 @@ def records_group_metrics(records: Sequence[Mapping[str, Any]], fairness: Any,
             ref = by_slice.get((), {})
         sizes = {k: m.get("weighted_example_count", m.get("example_count", 0.0))
                  for k, m in slices.items()}
-        out[" x ".join(group)] = group_metrics(slices, ref, fairness.thresholds, sizes)
+        out[" x ".join(group)] = group_metrics(slices, ref, fairness.thresholds, sizes,
+                                               label_free)
+        if label_free:
+            out[" x ".join(group)]["groups"] = label_free_groups(slices, fairness.thresholds)
+    return out
+
+
+def label_free_groups(slices: Mapping[Any, Mapping[str, float]], thresholds: Sequence[float]
+                      ) -> Dict[str, Dict[str, float]]:
+    """{slice label: {positive_rate@t, mean_prediction, prediction_p*: value}} of a group's
+    slices without a label: what the label-free fairness section shows per group."""
+    from assay.metrics.label_free_names import QUANTILE_PREFIX
+    from assay.results.slices import slice_label
+
+    out = {}
+    for key, m in sorted(slices.items(), key=lambda kv: str(kv[0])):
+        row = {f"positive_rate@{format_threshold(t)}": m.get(indicator_name("positive_rate", t),
+                                                              float("nan")) for t in thresholds}
+        row.update((k, v) for k, v in m.items()
+                   if k in ("example_count", "weighted_example_count", "mean_prediction")
+                   or k.startswith(QUANTILE_PREFIX))
+        out[slice_label(dict(key))] = row
     return out
 
 

@@ -82,7 +82,11 @@ def metric_info(name: str) -> Tuple[bool, Optional[str]]:
     if known:
         return known, direction
     known, direction = tfma_metric_info(name)
-    return (known, direction) if known else fairness_metric_info(name)  # `fairness:`
+    if known:
+        return known, direction
+    from assay.metrics.label_free_names import label_free_metric_info  # a config with no label
+    known, direction = fairness_metric_info(name)  # `fairness:`
+    return (known, direction) if known else label_free_metric_info(name)
 
 
 def metric_direction(name: str) -> Optional[str]:

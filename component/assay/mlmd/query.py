@@ -128,4 +128,67 @@ def evaluations(store: metadata_store.MetadataStore,
         "listing the evaluations")
 
 
-__all__ = ["BlessedModel", "evaluations", "get_artifact", "latest_blessed_model"]
+@dataclasses.dataclass(frozen=True)
+class EvaluationEntry:
+    """One ModelEvaluation of a pipeline, with what its execution blessed and evaluated.
+
+    Attributes:
+      evaluation_id, uri: the ModelEvaluation artifact (its URI is a results directory).
+      blessed: the `blessed` property of the ModelBlessing the same execution wrote (None
+        when it wrote none).
+      model_id, model_uri: the Model artifact that was its `model` input (None: a prediction
+        column, or an evaluation recorded without one).
+      time_ms: when the artifact was created (milliseconds since the epoch).
+    """
+
+    evaluation_id: int
+    uri: str
+    blessed: Optional[bool]
+    model_id: Optional[int]
+    model_uri: Optional[str]
+    time_ms: int
+
+
+def evaluation_history(store: metadata_store.MetadataStore,
+                       pipeline: str = DEFAULT_PIPELINE) -> List[EvaluationEntry]:
+    """The LIVE ModelEvaluations of a pipeline, oldest first, each with its blessing and model
+    (read from the events of the execution that wrote it: TFX's Evaluator or assay's).
+
+    Raises:
+      MetadataError: the store cannot be read.
+    """
+    def step() -> List[EvaluationEntry]:
+        found = sorted(_pipeline_outputs(store, pipeline, MODEL_EVALUATION), key=lambda a: a.id)
+        if not found:
+            return []
+        writers = {e.artifact_id: e.execution_id
+                   for e in store.get_events_by_artifact_ids([a.id for a in found])
+                   if e.type in OUTPUT_EVENTS}
+        events = store.get_events_by_execution_ids(sorted(set(writers.values())))
+        by_execution: dict = {}
+        for e in events:
+            by_execution.setdefault(e.execution_id, []).append(e)
+        ids = sorted({e.artifact_id for e in events})
+        artifacts = {a.id: a for a in store.get_artifacts_by_id(ids)} if ids else {}
+        types = {t.id: t.name for t in store.get_artifact_types()}
+        out = []
+        for evaluation in found:
+            blessed, model = None, None
+            for e in by_execution.get(writers.get(evaluation.id), []):
+                a = artifacts.get(e.artifact_id)
+                kind = a is not None and types.get(a.type_id)
+                if kind == MODEL_BLESSING and e.type in OUTPUT_EVENTS:
+                    blessed = _int_property(a, "blessed") == 1
+                elif kind == MODEL and e.type == pb.Event.INPUT and \
+                        [s.key for s in e.path.steps if s.HasField("key")][:1] == ["model"]:
+                    model = a
+            out.append(EvaluationEntry(evaluation.id, evaluation.uri, blessed,
+                                       model.id if model else None, model.uri if model else None,
+                                       evaluation.create_time_since_epoch))
+        return out
+
+    return with_retries(step, "reading the evaluation history")
+
+
+__all__ = ["BlessedModel", "EvaluationEntry", "evaluation_history", "evaluations", "get_artifact",
+           "latest_blessed_model"]

@@ -138,6 +138,16 @@ class EvalResult:
     def blessed(self) -> Optional[bool]:
         return None if self.validation is None else bool(self.validation.get("blessed"))
 
+    @property
+    def sketches(self) -> Optional[Dict[str, Any]]:
+        """assay_sketches.json (per-slice drift sketches, assay.drift.files), read on first
+        use; None when the result has none."""
+        if "_sketches" not in self.__dict__:
+            from assay.drift.files import read_sketches
+
+            self.__dict__["_sketches"] = read_sketches(self.location)
+        return self.__dict__["_sketches"]
+
     def slices(self) -> List[Dict[str, Any]]:
         """Every slice, in the order of the records (overall first)."""
         seen, out = set(), []

@@ -99,6 +99,23 @@ def example_uris(examples: List[types.Artifact], splits: List[str]) -> List[str]
 class Executor(base_beam_executor.BaseBeamExecutor):
     """Runs assay on the examples, writes the evaluation and the blessing."""
 
+    def __init__(self, context: Optional[base_beam_executor.BaseBeamExecutor.Context] = None):
+        import copy
+
+        from assay.engine.runner_args import direct_runner_only
+
+        args = list(getattr(context, "beam_pipeline_args", None) or [])
+        if not (args and direct_runner_only(args)):
+            super().__init__(context)
+            return
+        # For any Beam arguments TFX's BaseBeamExecutor packages TFX as an sdist for remote
+        # workers (about 1 s, on every run); the DirectRunner's arguments run on this machine,
+        # on assay's local engine (assay.engine.runner_args), and need none.
+        bare = copy.copy(context)
+        bare.beam_pipeline_args = None
+        super().__init__(bare)
+        self._beam_pipeline_args = args
+
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:

@@ -290,16 +290,18 @@ def _checks_on_selector(t: Threshold, sel: SliceSelector, ctx: RecordIndex) -> L
     return checks
 
 
-def _gap_check(t: Threshold, ctx: RecordIndex) -> Check:
-    gap = t.max_gap
+def _gap_check(t: Threshold, ctx: RecordIndex, kind: str = "max_gap") -> Check:
+    """The max_gap check (largest minus smallest value across a spec's slices), or kind
+    "min_ratio": smallest over largest value, which must be at least the bound."""
+    gap = getattr(t, kind)
     spec = f"[{', '.join(gap.across)}]"
 
     def fail(reason: str, value: Optional[float] = None) -> Check:
-        return Check(t.metric, "max_gap", {}, gap.value, FAIL, reason, value, spec=gap.across)
+        return Check(t.metric, kind, {}, gap.value, FAIL, reason, value, spec=gap.across)
 
     slices = ctx.slices(t.model, gap.across)
     if not slices:
-        return fail(f"{t.metric} max_gap: {_no_slice_reason(gap.across)}")
+        return fail(f"{t.metric} {kind}: {_no_slice_reason(gap.across)}")
     with_data = [s for s in slices if "withheld" not in s.record]
     values = []
     for s in with_data:
@@ -307,17 +309,20 @@ def _gap_check(t: Threshold, ctx: RecordIndex) -> Check:
         if problem is not None:
             return fail(f"{problem}, so the gap across {spec} cannot be measured")
         if math.isnan(value):
-            return fail(f"{t.metric} on {s.label} is NaN (it could not be computed), so the gap "
-                        f"across {spec} cannot be measured")
+            return fail(f"{t.metric} on {s.label} is NaN (it could not be computed), so the "
+                        f"{'gap' if kind == 'max_gap' else 'ratio'} across {spec} cannot be "
+                        f"measured")
         values.append((value, s))
     withheld = len(slices) - len(with_data)
     note = f" ({withheld} withheld slice{'s' * (withheld != 1)} left out)" if withheld else ""
     if len(values) < 2:
         found = f" ({values[0][1].label})" if values else ""
-        return fail(f"{t.metric} max_gap across {spec} needs at least two slices with data; "
+        return fail(f"{t.metric} {kind} across {spec} needs at least two slices with data; "
                     f"found {len(values)}{found}{note}")
     low, low_s = min(values, key=lambda p: p[0])
     high, high_s = max(values, key=lambda p: p[0])
+    if kind == "min_ratio":
+        return _ratio_check(t, (low, low_s), (high, high_s), note)
     spread = high - low
     ok = _at_most(spread, gap.value)
     amount, allowed = _fmt_pair(spread, gap.value)
@@ -326,6 +331,25 @@ def _gap_check(t: Threshold, ctx: RecordIndex) -> Check:
               f"{'within' if ok else 'more than'} the {allowed} allowed{note}")
     return Check(t.metric, "max_gap", {}, gap.value, PASS if ok else FAIL, reason, spread,
                  change=spread, spec=gap.across)
+
+
+def _ratio_check(t: Threshold, low: Tuple[float, Any], high: Tuple[float, Any], note: str
+                 ) -> Check:
+    """min_ratio's verdict from the lowest and highest values across the spec: their ratio
+    (1 when both are 0, as Fairlearn's ratios) must be at least the bound."""
+    bound, across = t.min_ratio.value, t.min_ratio.across
+    if low[0] < 0:
+        return Check(t.metric, "min_ratio", {}, bound, FAIL,
+                     f"{t.metric} is negative on {low[1].label} ({_fmt(low[0])}); min_ratio "
+                     f"compares non-negative values such as rates", None, spec=across)
+    ratio = 1.0 if high[0] == 0 else low[0] / high[0]
+    ok = _at_least(ratio, bound)
+    amount, allowed = _fmt_pair(ratio, bound)
+    reason = (f"{t.metric} ratio across [{', '.join(across)}] is {amount} (lowest "
+              f"{_fmt(low[0])} on {low[1].label}, highest {_fmt(high[0])} on {high[1].label}), "
+              f"{'at least' if ok else 'below'} the {allowed} required{note}")
+    return Check(t.metric, "min_ratio", {}, bound, PASS if ok else FAIL, reason, ratio,
+                 change=ratio, spec=across)
 
 
 def checks_for(t: Threshold, ctx: RecordIndex) -> List[Check]:
@@ -349,6 +373,8 @@ def checks_for(t: Threshold, ctx: RecordIndex) -> List[Check]:
                     checks.append(c)
     if t.max_gap is not None:
         checks.append(_gap_check(t, ctx))
+    if getattr(t, "min_ratio", None) is not None:
+        checks.append(_gap_check(t, ctx, "min_ratio"))
     if t.model != "candidate":
         checks = [dataclasses.replace(c, model=t.model, reason=f"model {t.model}: {c.reason}")
                   for c in checks]

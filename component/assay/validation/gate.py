@@ -31,7 +31,9 @@ and bound:
     most that, so the chance of refusing a candidate that meets the bound on every slice stays
     at most (1 - level) / 2 however many slices there are.
 Relative change: the interval of the absolute change divided by |baseline| (the baseline in the
-denominator taken as known). max_gap, and a check whose metric has no interval, are decided on
+denominator taken as known). max_gap and min_ratio are decided on the interval of the gap or
+ratio (assay.metrics.fairness_spread) where the results have one. A check whose metric has no
+interval is decided on
 the point value as without `confidence`, and say so.
 
 Example:
@@ -178,6 +180,10 @@ def one_sided_p(distance: float, se: float, fallback_se: float) -> float:
 
 def _natural_interval(c: Check, t: Threshold, ctx: RecordIndex) -> Optional[Tuple[float, ...]]:
     """(lower, upper, stderr) of what the check compares, in the check's unit, or None."""
+    if c.kind in SPREAD_KINDS:  # a gap or ratio across slices: its bootstrap interval
+        from assay.metrics.fairness_spread import spread_interval
+        return spread_interval(getattr(ctx, "sections", None) or {}, c.model, t.metric, c.kind,
+                               c.spec or ())
     change = c.kind.startswith("max_regression")
     model = diff_name(c.model) if change or is_cross_name(t.metric) else c.model
     s = ctx.find(model, c.slice)
@@ -189,11 +195,15 @@ def _natural_interval(c: Check, t: Threshold, ctx: RecordIndex) -> Optional[Tupl
     return tuple(x / abs(c.baseline) for x in found)
 
 
+# Checks across a spec's slices: decided on their own interval (assay.metrics.fairness_spread).
+SPREAD_KINDS = ("max_gap", "min_ratio")
+
+
 def _has_values(c: Check) -> bool:
-    """Whether the check compared values (not skipped, nothing missing, not max_gap)."""
+    """Whether the check compared values (not skipped, nothing missing)."""
     change = c.kind.startswith("max_regression")
     estimate = c.change if change else c.candidate
-    return (c.status != SKIPPED and c.kind != "max_gap" and estimate is not None
+    return (c.status != SKIPPED and estimate is not None
             and not math.isnan(estimate) and not (change and c.baseline is None))
 
 
@@ -209,10 +219,12 @@ def judge(c: Check, t: Threshold, ctx: RecordIndex, gate: Gate) -> Optional[Judg
     if natural is None:
         return None
     lo, hi, stderr = natural
-    sign = -1.0 if c.kind == "min" or (change and t.direction != LOWER) else 1.0
-    # Oriented so that the check passes when q <= bound: q is the value for max, minus the
-    # value for min (against minus the minimum), the regression for max_regression.
-    q, bound = sign * estimate, -c.threshold if c.kind == "min" else c.threshold
+    at_least = c.kind in ("min", "min_ratio")
+    sign = -1.0 if at_least or (change and t.direction != LOWER) else 1.0
+    # Oriented so that the check passes when q <= bound: q is the value for max and max_gap,
+    # minus the value for min and min_ratio (against minus the bound), the regression for
+    # max_regression.
+    q, bound = sign * estimate, -c.threshold if at_least else c.threshold
     q_lo, q_hi = sorted((sign * lo, sign * hi)) if not (math.isnan(lo) or math.isnan(hi)) \
         else (math.nan, math.nan)
     z = _NORMAL.inv_cdf(0.5 + gate.level / 2)
@@ -235,7 +247,7 @@ def _families(t: Threshold, checks: Sequence[Check]) -> Dict[int, Tuple[str, Tup
     spec: each (kind, spec) is one family."""
     specs = {sel.features for sel in t.slices if sel.every_slice}
     return {i: (c.kind, tuple(sorted(c.slice))) for i, c in enumerate(checks)
-            if c.spec is None and c.kind != "max_gap" and c.status != SKIPPED
+            if c.spec is None and c.kind not in SPREAD_KINDS and c.status != SKIPPED
             and tuple(sorted(c.slice)) in specs}
 
 

@@ -61,6 +61,9 @@ def _subject(c: Check, t: Threshold) -> str:
     where = f" on {features_label(features, tuple(c.slice[f] for f in features))}" \
         if features else ""
     prefix = f"model {c.model}: " if c.model != "candidate" else ""
+    if c.kind in ("max_gap", "min_ratio") and c.spec:  # across a spec's slices
+        what = "gap" if c.kind == "max_gap" else "ratio (min / max)"
+        where = f" {what} across [{', '.join(c.spec)}]"
     return f"{prefix}{t.metric}{where}"
 
 
@@ -90,6 +93,9 @@ def _sides(c: Check) -> tuple:
     if c.kind == "max":
         b = _fmt(c.threshold)
         return f"at or below the maximum {b}", f"above the maximum {b}"
+    if c.kind == "min_ratio":
+        b = _fmt(c.threshold)
+        return f"at or above the required {b}", f"below the required {b}"
     relative = c.kind == "max_regression_relative"
     b = (_pct_pair if relative else _fmt_pair)(abs(c.change or 0.0), abs(c.threshold))[1]
     if c.threshold >= 0:

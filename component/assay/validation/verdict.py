@@ -199,6 +199,8 @@ def validate(records: Sequence[Mapping[str, Any]], thresholds: Sequence[Threshol
     gate = gate_from(confidence, options.on_inconclusive)
     doc = dict(sections or {})
     doc.setdefault("records", records)
+    # The gate reads spread_intervals (assay.metrics.fairness_spread); section thresholds, the gate.
+    ctx.sections, ctx.gate = doc, gate
     checks = [c for t in thresholds
               for c in (t.checks(doc, ctx) if isinstance(t, SectionThreshold)
                         else checks_for(t, ctx) if gate is None

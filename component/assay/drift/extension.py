@@ -1,0 +1,236 @@
+"""The drift extension of the pass (assay.engine.extensions): per-slice sketches of the features,
+the label and each model's predictions, in the same read as the metrics.
+
+It is on for every evaluation: with `drift: {features: [...]}` it sketches those features;
+without, the slice features. The label (when the config has one) and every model's
+predictions are always sketched. Slices are those of the config's slicing specs (a spec that
+buckets by quantiles is left out: its boundaries are computed in the same pass) and the
+overall slice. The sketches go to assay_sketches.json (assay.drift.files); with `reference:`,
+the drift statistics against the reference's sketches go to the "drift" section of
+assay_metrics.json (assay.drift.section).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from assay import data as assay_io
+from assay.drift.config import DriftConfig
+from assay.drift.dense import DenseColumn, group_values
+from assay.drift.sketches import new_sketch
+from assay.engine import slicing
+
+# A sketched column: ("feature", name), ("prediction", model name) or ("label", "label").
+Column = Tuple[str, str]
+FEATURE, PREDICTION, LABEL = "feature", "prediction", "label"
+
+
+class DriftAccumulator:
+    """The sketches of one shard: while batches are added, a DenseColumn per column (every
+    slice at once); once merged, {(slice key, column): sketch}. Also the missing rows of
+    columns not yet seen with a value (their kind is unknown until a value comes). Merges
+    exactly: shard-invariant."""
+
+    def __init__(self):
+        self.columns: Dict[Column, DenseColumn] = {}
+        self.sketches: Dict[Tuple[Any, Column], Any] = {}
+        self.unseen: Dict[Tuple[Any, Column], int] = {}
+        # Per spec (its features): the slices seen, until there are more than max_slices;
+        # then the spec is in `dropped` and no longer sketched (see DriftExtension.add).
+        self.spec_keys: Dict[Tuple[str, ...], set] = {}
+        self.dropped: set = set()
+
+    def _settle(self) -> None:
+        """Turns the dense columns into sketches (done before merging)."""
+        for column, dense in self.columns.items():
+            for key, sketch in dense.sketches().items():
+                item = (key, column)
+                if item in self.sketches:
+                    self.sketches[item].merge([sketch])
+                else:
+                    self.sketches[item] = sketch
+        self.columns = {}
+
+    def merge(self, others: Iterable["DriftAccumulator"]) -> "DriftAccumulator":
+        self._settle()
+        for o in others:
+            o._settle()
+            for k, s in o.sketches.items():
+                if k in self.sketches:
+                    self.sketches[k].merge([s])
+                else:
+                    self.sketches[k] = s
+            for k, n in o.unseen.items():
+                self.unseen[k] = self.unseen.get(k, 0) + n
+            self.dropped |= o.dropped
+            for spec, keys in o.spec_keys.items():
+                self.spec_keys.setdefault(spec, set()).update(keys)
+        return self
+
+    def drop_specs(self, max_slices: int) -> None:
+        """Leaves out the specs with more than max_slices slices. A spec is dropped when any
+        shard, or all of them together, saw more than max_slices of its slices: that is, when
+        the data has more; so the result does not depend on how the data was split."""
+        self._settle()
+        self.dropped |= {s for s, keys in self.spec_keys.items() if len(keys) > max_slices}
+        if not self.dropped:
+            return
+        gone = lambda item: _spec_of(item[0]) in self.dropped  # noqa: E731
+        self.sketches = {k: v for k, v in self.sketches.items() if not gone(k)}
+        self.unseen = {k: v for k, v in self.unseen.items() if not gone(k)}
+        for spec in self.dropped:
+            self.spec_keys[spec] = set()
+
+    def finished(self, accuracy: float, top: int) -> Dict[Tuple[Any, Column], Any]:
+        """The sketches with the unseen rows added as missing (a column never seen with a
+        value is a numeric sketch of missing rows only)."""
+        self._settle()
+        out = dict(self.sketches)
+        for k, n in self.unseen.items():
+            if k not in out:
+                out[k] = new_sketch("numeric", accuracy, top)
+            out[k].missing += n
+        return out
+
+
+def _spec_of(key: Any) -> Tuple[str, ...]:
+    """The features of a slice key ((feature, value), ...): the spec it belongs to."""
+    return tuple(sorted(f for f, _ in key))
+
+
+def _spec_ok(spec: Any) -> bool:
+    return not any(c.quantiles is not None for c in spec.columns)
+
+
+class DriftExtension:
+    """create / add / extract for the pass (see assay.engine.extensions)."""
+
+    def __init__(self, plan: Any):
+        cfg = plan.config
+        self.drift: DriftConfig = cfg.feature("drift") or DriftConfig()
+        self.reference = cfg.feature("reference")
+        self.task = getattr(plan, "task", None)
+        self.has_label = bool(getattr(cfg, "label", None))
+        self.specs = [s for s in cfg.slices if _spec_ok(s) and not s.is_overall]
+        if self.drift.features is not None:
+            features = list(self.drift.features)
+        else:
+            features = [f for s in cfg.slices for f in s.features]
+        self.features = list(dict.fromkeys(features))
+
+    def create(self) -> DriftAccumulator:
+        return DriftAccumulator()
+
+    def add(self, acc: DriftAccumulator, view: Any) -> DriftAccumulator:
+        batch = view.batch
+        n = batch.num_rows
+        if not n:
+            return acc
+        columns = self._columns(batch, view.per_model)
+        groupings = [(np.arange(n, dtype=np.int64), np.zeros(n, np.int64), [slicing.OVERALL_KEY])]
+        done = {slicing.OVERALL_KEY}
+        for spec in self.specs:
+            features = tuple(sorted(spec.features))
+            if features in acc.dropped:
+                continue
+            g = slicing.slice_groups(batch, spec)
+            keys = [tuple(sorted(k, key=lambda kv: kv[0])) for k in g.keys]
+            seen = acc.spec_keys.setdefault(features, set())
+            seen.update(keys)
+            if len(seen) > self.drift.max_slices:  # too many slices: not sketched at all
+                acc.dropped.add(features)
+                acc.drop_specs(self.drift.max_slices)
+                continue
+            fresh = [i for i, k in enumerate(keys) if k not in done]
+            if not fresh:
+                continue
+            done.update(keys[i] for i in fresh)
+            keep = np.isin(g.group_ids, fresh)
+            groupings.append((g.rows[keep], g.group_ids[keep], keys))
+        for column, (values, rows, kind) in columns.items():
+            for g_rows, g_ids, keys in groupings:
+                self._add_column(acc, column, kind, values, rows, n, g_rows, g_ids, keys)
+        return acc
+
+    def _columns(self, batch: Any, per_model: Mapping[str, Any]
+                 ) -> Dict[Column, Tuple[np.ndarray, np.ndarray, Optional[str]]]:
+        """{column: (values [m], row of each value [m], kind or None when no value came)}."""
+        out: Dict[Column, Tuple[np.ndarray, np.ndarray, Optional[str]]] = {}
+        names = set(batch.schema.names)
+        n = batch.num_rows
+        for f in self.features:
+            if f in names:
+                values, rows = assay_io.column_values(batch, f)
+            else:
+                values, rows = np.zeros(0), np.zeros(0, np.int64)
+            out[(FEATURE, f)] = (values, rows, self._kind(f, values))
+        every = np.arange(n, dtype=np.int64)
+        for model, mb in per_model.items():
+            pred = np.asarray(mb.predictions)
+            if pred.ndim == 2:  # class scores: the predicted class, by its index
+                out[(PREDICTION, model)] = (pred.argmax(axis=1), every, "categorical")
+            elif pred.ndim == 1:
+                out[(PREDICTION, model)] = (pred, every, "numeric")
+        first = next(iter(per_model.values()), None)
+        labels = None if first is None or not self.has_label else getattr(first, "labels", None)
+        if labels is not None and np.ndim(labels) == 1 and len(labels) == n:
+            kind = "numeric" if self.task == "regression" else "categorical"
+            out[(LABEL, "label")] = (np.asarray(labels), every, kind)
+        return out
+
+    def _kind(self, feature: str, values: np.ndarray) -> Optional[str]:
+        if feature in self.drift.categorical:
+            return "categorical"
+        if not len(values):
+            return None
+        return "numeric" if values.dtype.kind in "iuf" else "categorical"
+
+    def _add_column(self, acc: DriftAccumulator, column: Column, kind: Optional[str],
+                    values: np.ndarray, rows: np.ndarray, n: int, g_rows: np.ndarray,
+                    g_ids: np.ndarray, keys: List[Any]) -> None:
+        """Adds one column's values to the sketches of the slices of one grouping."""
+        has = np.zeros(n, dtype=bool)
+        has[rows] = True
+        sizes = np.bincount(g_ids, minlength=len(keys))
+        missing = sizes - np.bincount(g_ids[has[g_rows]], minlength=len(keys))
+        if column not in acc.columns and kind is not None and len(values):
+            acc.columns[column] = DenseColumn(kind, self.drift.relative_accuracy,
+                                              self.drift.max_categories)
+        dense = acc.columns.get(column)
+        if dense is None:
+            for g in np.flatnonzero(missing):
+                item = (keys[g], column)
+                acc.unseen[item] = acc.unseen.get(item, 0) + int(missing[g])
+            return
+        present = np.flatnonzero(sizes)
+        slice_rows = np.full(len(keys), -1, np.int64)
+        slice_rows[present] = dense.rows([keys[g] for g in present])
+        value_group, value_index = group_values(rows, g_rows, g_ids)
+        dense.add(slice_rows[value_group], values[value_index], slice_rows[present],
+                  missing[present])
+
+    def extract(self, acc: DriftAccumulator, doc: Mapping[str, Any]) -> Dict[str, Any]:
+        from assay.drift.files import sketches_document
+        from assay.drift.section import drift_section
+
+        acc.drop_specs(self.drift.max_slices)
+        sketches = sketches_document(acc.finished(self.drift.relative_accuracy,
+                                                  self.drift.max_categories), self.drift)
+        if acc.dropped:  # said in the file, so that a reader knows why they are missing
+            sketches["specs_left_out"] = {
+                "max_slices": self.drift.max_slices,
+                "specs": [list(s) for s in sorted(acc.dropped)]}
+        section: Dict[str, Any] = {"sketches": sketches}
+        if self.reference is not None:
+            section.update(drift_section(sketches, self.reference))
+        return section
+
+
+def extension(plan: Any) -> DriftExtension:
+    """The factory EXTENSIONS names: drift sketches are on for every evaluation."""
+    return DriftExtension(plan)
+
+
+__all__ = ["DriftAccumulator", "DriftExtension", "FEATURE", "LABEL", "PREDICTION", "extension"]
