@@ -182,3 +182,22 @@ def test_multiclass_and_regression_models_through_the_api():
     assert weak["slice"] == {"g": "b"} and weak["confirmed"]
     assert weak["metrics"]["candidate"]["mae"] == pytest.approx(
         mean_absolute_error(frame.v[rows], frame.pv[rows]))
+
+
+def test_kfp_executor_runs_discovery_with_the_config_parameter(local, data, tmp_path):
+    """The KFP step: the config (a STRUCT parameter) carries `discover:` and the gate; the
+    step writes the same section and refuses the candidate."""
+    from assay.kfp import executor
+    from test_kfp import hand_built_executor_input
+
+    task = hand_built_executor_input(
+        tmp_path / "task", {"examples": ("system.Dataset", str(data / "eval"))},
+        {"config": CONFIG, "beam_pipeline_args": [], "force_bless": ""})
+    executor.run(task)
+    evaluation = tmp_path / "task" / "evaluation"
+    result = assay.load_result(str(evaluation))
+    assert [s["slice"] for s in result.info["discovered"]["slices"]] == \
+        [s["slice"] for s in local.info["discovered"]["slices"]]
+    assert result.blessed is False
+    assert any(r.startswith("discovered slice region=north, segment=b")
+               for r in result.validation["reasons"])

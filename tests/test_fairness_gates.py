@@ -217,3 +217,23 @@ def test_kfp_fairness_parameter_reaches_the_config(tmp_path):
         doc["fairness"]["group_metrics"]["candidate"]["payment"]["between_groups"]
     with pytest.raises(ConfigTypeError, match=r"the `fairness` parameter must be a dict"):
         settings({"fairness": [["payment"]]})
+
+
+def test_fairness_indicator_rate_names_bound_any_slice_with_a_label(frame):
+    """The issue's 80% rule with a label: positive_rate@0.5 (and true_positive_rate@0.5) are
+    computed per slice when a threshold names them, equal to the numpy rates and to the
+    fairness_indicators_metrics/ values of the group slices."""
+    t = [{"metric": "positive_rate@0.5", "min_ratio": {"across": ["g"], "value": 0.8}},
+         {"metric": "true_positive_rate@0.5", "max_gap": {"across": ["g"], "value": 1.0}}]
+    result = assay.evaluate(_config(thresholds=t), frame)
+    positive, tpr = per_group(frame, 0.5, "positive"), per_group(frame, 0.5, "tpr")
+    for g in ("a", "b", "c"):
+        m = result.metrics({"g": g})
+        assert m["positive_rate@0.5"] == pytest.approx(positive[g], rel=1e-12)
+        assert m["true_positive_rate@0.5"] == pytest.approx(tpr[g], rel=1e-12)
+        assert m["positive_rate@0.5"] == pytest.approx(
+            m["fairness_indicators_metrics/positive_rate@0.5"], rel=1e-12)
+    ratio = min(positive.values()) / max(positive.values())
+    (check,) = [c for c in result.validation["checks"] if c["kind"] == "min_ratio"]
+    assert check["candidate"] == pytest.approx(ratio, rel=1e-12)
+    assert check["status"] == ("pass" if ratio >= 0.8 else "fail")

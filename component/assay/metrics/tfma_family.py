@@ -231,6 +231,9 @@ def threshold_formula(base: str, confusion: np.ndarray) -> float:
         "false_discovery_rate": (fp, fp + tp), "false_omission_rate": (fn, fn + tn),
         "prevalence": (pos, pos + neg), "threat_score": (tp, tp + fn + fp),
         "predicted_positive_rate": (tp + fp, pos + neg),
+        # Fairness Indicators' rates (assay.metrics.fairness_names), by their own names.
+        "positive_rate": (tp + fp, pos + neg), "negative_rate": (tn + fn, pos + neg),
+        "true_positive_rate": (tp, pos), "true_negative_rate": (tn, neg),
     }
     if base in simple:
         return _div(*simple[base])

@@ -36,6 +36,10 @@ THRESHOLD_DIRECTIONS: Dict[str, Optional[str]] = {
     "informedness": HIGHER, "markedness": HIGHER, "positive_likelihood_ratio": HIGHER,
     "negative_likelihood_ratio": LOWER, "diagnostic_odds_ratio": HIGHER,
     "predicted_positive_rate": None,
+    # Fairness Indicators' names of rates at a threshold, so that a threshold can bound them
+    # on any slice as the fairness literature writes them (positive_rate@0.5: the 80% rule).
+    "positive_rate": None, "negative_rate": None, "true_positive_rate": HIGHER,
+    "true_negative_rate": HIGHER,
 }
 # Curve points under a constraint ({curve}@{v}), read off TFMA's interpolated thresholds.
 CONSTRAINED_DIRECTIONS: Dict[str, Optional[str]] = {
