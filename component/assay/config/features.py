@@ -17,10 +17,10 @@ key's JSON Schema for `assay schema`). EvalConfig holds the parsed objects in
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable, Dict, Mapping, Tuple
 
 from assay.errors import ConfigError
+from assay.lazy import load
 
 FEATURES: Dict[str, str] = {
     "discover": "assay.discovery.config:parse_discover",
@@ -34,9 +34,8 @@ FEATURES: Dict[str, str] = {
 
 def parser(key: str) -> Callable[[Any], Any]:
     """The parsing function of a FEATURES key."""
-    module, function = FEATURES[key].split(":")
     try:
-        return getattr(importlib.import_module(module), function)
+        return load(FEATURES[key])
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"'{key}' is not available in this installation ({e})") from None
 

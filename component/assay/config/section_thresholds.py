@@ -19,10 +19,10 @@ returns assay.validation.checks.Check objects, which the verdict treats like any
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any, Dict, List, Mapping, Optional
 
 from assay.errors import ConfigError
+from assay.lazy import load
 
 # The key that marks a threshold kind -> "module:function" parsing it (a mapping -> a
 # SectionThreshold). The first key of this table found in a threshold decides its kind.
@@ -85,9 +85,8 @@ def parse_section_threshold(item: Mapping[str, Any]) -> SectionThreshold:
     kind = section_kind(item)
     if kind is None:
         raise ConfigError(f"not a section threshold: {dict(item)!r}")
-    module, function = SECTION_KINDS[kind].split(":")
     try:
-        parser = getattr(importlib.import_module(module), function)
+        parser = load(SECTION_KINDS[kind])
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"thresholds with '{kind}' are not available in this installation "
                           f"({e})") from None

@@ -21,11 +21,12 @@ the config does not ask for it. Modules are imported only when a pass runs.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import pyarrow as pa
+
+from assay.lazy import load
 
 # name -> "module:factory"; the factory(plan) returns an extension or None. Order: the order
 # of the sections in assay_metrics.json.
@@ -67,13 +68,9 @@ def active(plan: Any) -> Dict[str, Any]:
     """{name: extension} of the extensions the plan's config asks for, in EXTENSIONS order."""
     out = {}
     for name, where in EXTENSIONS.items():
-        module, function = where.split(":")
-        try:
-            factory = getattr(importlib.import_module(module), function)
-        except ModuleNotFoundError as e:
-            if e.name and module.startswith(e.name):  # not built into this assay
-                continue
-            raise
+        factory = load(where, absent=None)
+        if factory is None:  # not built into this assay
+            continue
         ext = factory(plan)
         if ext is not None:
             out[name] = ext

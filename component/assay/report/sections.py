@@ -10,8 +10,9 @@ JavaScript), or None when the result has nothing for it. A function reads what i
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, List
+
+from assay.lazy import load
 
 SECTIONS = (
     "assay.report.fairness:section_html",
@@ -26,13 +27,9 @@ def sections_html(result: Any) -> List[str]:
     """The HTML of each section that has something to show, in SECTIONS order."""
     out = []
     for where in SECTIONS:
-        module, function = where.split(":")
-        try:
-            render = getattr(importlib.import_module(module), function)
-        except ModuleNotFoundError as e:
-            if e.name and module.startswith(e.name):  # a section not built yet
-                continue
-            raise
+        render = load(where, absent=None)
+        if render is None:  # a section not built into this assay
+            continue
         html = render(result)
         if html:
             out.append(html)
