@@ -201,3 +201,26 @@ def test_kfp_executor_runs_discovery_with_the_config_parameter(local, data, tmp_
     assert result.blessed is False
     assert any(r.startswith("discovered slice region=north, segment=b")
                for r in result.validation["reasons"])
+
+
+def test_confirmed_slices_carry_their_roc_curves_and_the_report_draws_them(local, data):
+    """Each confirmed slice's ROC curve (thinned to <= 51 points) lies on scikit-learn's
+    roc_curve of the slice's examples, ends at (0, 0) and (1, 1), and its area matches the
+    slice's auc; the report draws one polyline per model."""
+    from sklearn.metrics import auc as area, roc_curve
+
+    frame = pd.concat([pd.read_csv(data / "eval" / f) for f in ("part-0.csv", "part-1.csv")])
+    item = next(s for s in local.info["discovered"]["slices"] if s["slice"] == PLANTED)
+    rows = frame[(frame.region == "north") & (frame.segment == "b")]
+    for model, column in (("candidate", "p"), ("baseline", "b")):
+        curve = item["plots"][model]["roc_curve"]
+        assert 2 <= len(curve["fpr"]) <= 51
+        assert (curve["fpr"][0], curve["tpr"][0]) == (0.0, 0.0)
+        assert (curve["fpr"][-1], curve["tpr"][-1]) == (1.0, 1.0)
+        fpr, tpr, _ = roc_curve(rows.y, rows[column], drop_intermediate=False)
+        for x, y in zip(curve["fpr"], curve["tpr"]):  # every kept point is on the full curve
+            assert any(abs(x - a) < 1e-9 and abs(y - b) < 1e-9 for a, b in zip(fpr, tpr)), (x, y)
+        assert area(curve["fpr"], curve["tpr"]) == pytest.approx(area(fpr, tpr), abs=0.02)
+    page = (data / "local" / "report.html").read_text()
+    assert page.count('class="ar-discovered-plot"') == sum(
+        1 for s in local.info["discovered"]["slices"] if s["confirmed"])

@@ -77,7 +77,7 @@ def test_table_shows_values_confirmed_first_and_links_to_metrics():
     table, metrics = parsed.tables
     assert table[0] == ["slice", "size", "error", "rest", "effect", "p", "q", "confirmed", ""]
     assert table[1] == ["region = <north>, seg = b&c", "120", "0.5", "0.02", "0.48", "0.00025",
-                        "0.001", "yes", "metrics"]
+                        "0.001", "yes", "metrics and plots"]
     assert [r[0] for r in table[1:]] == ["region = <north>, seg = b&c", "amount = [12.5, 40.0)",
                                          "hour = 3"]
     assert table[3][7:] == ["no", ""]

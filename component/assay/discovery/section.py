@@ -5,6 +5,8 @@
      "slices": [{"slice": {feature: value}, "size", "examples", "error", "rest_error",
                  "effect", "p_value", "q_value", "confirmed", "score",
                  "metrics": {model: {headline metric: value}}   # confirmed slices only
+                 "plots": {model: {"roc_curve" | "pr_curve": {...} thinned to <= 51 points,
+                                   "calibration" | "residuals": {...}}}   # likewise
                  }, ...]}                                      # best score first
 
 `size`, `error`, `rest_error`, `effect`, `p_value` are the confirmation half's (the test);
@@ -56,8 +58,10 @@ def build_section(store: ExampleStore, settings: Mapping[str, Any], *, paired: b
             mask &= codes[name] == code_of[name][value]
         item["examples"] = int(mask.sum())
         if item["confirmed"]:
-            item["metrics"] = {m: _metrics(store, m, mask, fam, headline)
-                               for m, fam in families.items()}
+            computed = {m: _computed(store, m, mask, fam) for m, fam in families.items()}
+            item["metrics"] = {m: _headline(values, headline)
+                               for m, (values, _) in computed.items()}
+            item["plots"] = {m: _small_plots(plots) for m, (_, plots) in computed.items()}
     return {key: section[key] for key in ("settings", "examples", "overall_error", "slices")}
 
 
@@ -82,16 +86,49 @@ def _feature_codes(store: ExampleStore) -> Tuple[Dict[str, np.ndarray], Dict[str
     return codes, labels
 
 
-def _metrics(store: ExampleStore, model: str, mask: np.ndarray, family: Any,
-             headline: Tuple[str, ...]) -> Dict[str, Any]:
-    """The headline metrics of one model on the examples of a slice (every example, both
-    halves; weighted as the rest of the evaluation)."""
+def _computed(store: ExampleStore, model: str, mask: np.ndarray, family: Any
+              ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(metrics, plots) of one model on the examples of a slice (every example, both halves;
+    weighted as the rest of the evaluation)."""
     from assay.metrics.batch import ModelBatch
 
     labels, predictions = store.model_arrays(model)
     rows = np.flatnonzero(mask)
     batch = ModelBatch(labels[rows], predictions[rows], store.weight_values()[rows])
-    values = family.result(family.add(family.create(), batch))
+    acc = family.add(family.create(), batch)
+    return family.result(acc), (family.plots(acc) or {})
+
+
+# The plots kept for a discovered slice: curves thinned (their aligned lists), small ones whole.
+_CURVES = ("roc_curve", "pr_curve")
+_WHOLE = ("calibration", "residuals")
+MAX_CURVE_POINTS = 51
+
+
+def _small_plots(plots: Mapping[str, Any]) -> Dict[str, Any]:
+    """The slice's curves with at most MAX_CURVE_POINTS points (evenly spaced, the first and
+    last kept), and its calibration / residual plot, as strict-JSON numbers."""
+    def clean(values):
+        return [float(v) if v is not None and math.isfinite(float(v)) else None for v in values]
+
+    out: Dict[str, Any] = {}
+    for name in _CURVES:
+        curve = plots.get(name)
+        if isinstance(curve, Mapping) and curve:
+            n = min(len(v) for v in curve.values())
+            keep = sorted(set(np.linspace(0, n - 1, min(n, MAX_CURVE_POINTS)).round()
+                              .astype(int).tolist())) if n else []
+            out[name] = {k: clean([v[i] for i in keep]) for k, v in curve.items()}
+    for name in _WHOLE:
+        plot = plots.get(name)
+        if isinstance(plot, Mapping):
+            out[name] = {k: clean(v) if isinstance(v, (list, tuple)) else v
+                         for k, v in plot.items()}
+    return out
+
+
+def _headline(values: Mapping[str, Any], headline: Tuple[str, ...]) -> Dict[str, Any]:
+    """The headline metrics among `values`, non-finite ones as None (strict JSON)."""
     out = {}
     for name in headline:
         if name in values:
