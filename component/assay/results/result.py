@@ -86,18 +86,22 @@ def dumps(obj: Any) -> str:
     """Strict JSON (RFC 8259): a non-finite number is written as null (assay_metrics.json's
     records say why in "undefined": `assay.results.undefined.finish_records`).
 
-    A document with "records" is written one record per line: readable and diffable, and fast
-    (json's C encoder only runs without indentation).
+    A document with "records" (assay_metrics.json, assay_plots.json) or "slices"
+    (assay_sketches.json) is written one record or slice per line: readable and diffable, and
+    fast (json's C encoder only runs without indentation).
     """
     def compact(value):
         return _strict_dumps(value, separators=(",", ":"))
 
-    if isinstance(obj, dict) and isinstance(obj.get("records"), list):
-        head = {k: v for k, v in obj.items() if k != "records"}
+    rows = next((k for k in ("records", "slices") if isinstance(obj, dict)
+                 and isinstance(obj.get(k), list)), None)
+    if rows is not None:
+        head = {k: v for k, v in obj.items() if k != rows}
         lines = [f" {json.dumps(k)}: {compact(v)}," for k, v in head.items()]
-        records = ",\n  ".join(compact(r) for r in obj["records"])
-        body = f"\n  {records}\n " if obj["records"] else ""
-        return "{\n" + "".join(line + "\n" for line in lines) + f' "records": [{body}]\n}}\n'
+        records = ",\n  ".join(compact(r) for r in obj[rows])
+        body = f"\n  {records}\n " if obj[rows] else ""
+        return ("{\n" + "".join(line + "\n" for line in lines) +
+                f' {json.dumps(rows)}: [{body}]\n}}\n')
     return _strict_dumps(obj, indent=1)
 
 
