@@ -3,9 +3,8 @@
     python bench/portable.py --size 200000 --tfma-size 20000 --workers 2 --json portable.json
     python bench/portable.py --size 2000 --tfma-size 2000          # does it work? (a minute)
 
-Starts Beam's external worker pool (`apache_beam.runners.worker.worker_pool_main`, this venv's
-bin first on PATH, as tests/beam_workers.py does; without it the workers cannot import Beam and
-the job hangs) and runs, on workload (a) (bench/datasets.py: gzipped tf.Example shards, 200
+Starts Beam's external worker pool with the tests' WorkerPool (tests/beam_workers.py:
+`apache_beam.runners.worker.worker_pool_main`, this venv's bin first on PATH) and runs, on workload (a) (bench/datasets.py: gzipped tf.Example shards, 200
 slices, the bench's 8 metrics):
 
   * assay: `assay evaluate --engine beam --beam-pipeline-args "--runner=PortableRunner
@@ -27,12 +26,11 @@ import argparse
 import json
 import os
 import shlex
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Dict, List
 
 # Run as `python bench/<script>.py`, bench/ comes first on sys.path and its modules would shadow
@@ -53,62 +51,23 @@ CONFIG = {"label": "label", "models": {"candidate": {"prediction": "prediction"}
                       "mean_label", "mean_prediction"]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def start_pool(log_path: str, start_s: float = 60.0):
-    """(process, port) of Beam's external worker pool, started in its own process group."""
-    port = _free_port()
-    venv_bin = os.path.dirname(sys.executable)
-    env = dict(os.environ, PYTHONWARNINGS="ignore",
-               PATH=venv_bin + os.pathsep + os.environ.get("PATH", ""))
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([PYTHON, "-m", "apache_beam.runners.worker.worker_pool_main",
-                                 f"--service_port={port}"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + start_s
-    while not _listening(port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_pool(proc)
-            with open(log_path, encoding="utf-8", errors="replace") as f:
-                raise RuntimeError(f"Beam's worker pool did not start: {f.read()[-2000:]}")
-        time.sleep(0.2)
-    return proc, port
-
-
-def stop_pool(proc) -> None:
-    """Stops the pool and the SDK workers it started (its process group)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def _workers_started(work: str) -> int:
     """SDK worker processes the pool has started so far (one log line each)."""
     with open(os.path.join(work, "pool.log"), encoding="utf-8", errors="replace") as f:
         return sum(line.startswith("Starting worker") for line in f)
 
 
-def pipeline_args(port: int, workers: int) -> List[str]:
-    """The PortableRunner's arguments. Beam 2.75's embedded job service runs the job with
-    FnApiRunner.run_via_runner_api, which never reads direct_num_workers (only run_pipeline
-    does): each job gets one SDK worker whatever N is; the summary counts the workers the
-    pool started ("sdk_workers"). More need a Flink or Spark job server (Java)."""
-    return ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=EXTERNAL",
-            f"--environment_config=localhost:{port}", f"--direct_num_workers={workers}"]
+def start_pool(work: str, workers: int):
+    """(Beam's external worker pool, started: tests/beam_workers.WorkerPool, logging to
+    work/pool.log; the PortableRunner's arguments). Beam 2.75's embedded job service runs the
+    job with FnApiRunner.run_via_runner_api, which never reads direct_num_workers (only
+    run_pipeline does): each job gets one SDK worker whatever N is; the summary counts the
+    workers the pool started ("sdk_workers"). More need a Flink or Spark job server (Java)."""
+    sys.path.insert(0, os.path.join(REPO, "tests"))
+    from beam_workers import WorkerPool
+
+    pool = WorkerPool(Path(work)).start()
+    return pool, pool.pipeline_args(f"--direct_num_workers={workers}")
 
 
 def run_tfma_job(job: Dict) -> Dict:
@@ -203,8 +162,7 @@ def _bench(args) -> int:
     config = os.path.join(work, "config.json")
     with open(config, "w", encoding="utf-8") as f:
         json.dump(CONFIG, f)
-    pool, port = start_pool(os.path.join(work, "pool.log"))
-    beam_args = pipeline_args(port, args.workers)
+    pool, beam_args = start_pool(work, args.workers)
     summary: Dict = {"workers": args.workers, "pipeline_args": beam_args, "ok": True}
     try:
         for name, n in (("assay", args.size),) + (() if args.no_tfma or args.tfma_size ==
@@ -242,7 +200,7 @@ def _bench(args) -> int:
                 summary["speedup"] = (summary["assay"]["examples_per_s"]
                                       / summary["tfma"]["examples_per_s"])
     finally:
-        stop_pool(pool)
+        pool.stop()
     text = json.dumps(summary, indent=1)
     print(text)
     if args.json:

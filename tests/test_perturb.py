@@ -385,26 +385,19 @@ def test_one_worker_two_workers_and_beam_agree(two_files):
     _assert_same(runs[0], runs[2])
     assert runs[0].info["sensitivity"] == runs[2].info["sensitivity"]
     # And the sklearn model scored on the permuted rows of file b, by hand.
-    df = pd.read_csv(root / "data" / "b.csv")
     p = Perturbation("hour_perm", "hour", "permute")
-    keys = row_keys("b.csv", np.arange(len(df)))
-    source = np.arange(len(df))
-    for start in range(0, len(df), BATCH):
-        rows = np.arange(start, min(start + BATCH, len(df)))
-        order = rows[np.argsort(draw_keys(p, keys[rows]), kind="stable")]
-        source[order] = np.roll(order, -1)
-    shuffled = df.assign(hour=df["hour"].to_numpy()[source])
-    q = reference_sklearn(root / "model.joblib", shuffled)
-    w = df["weight"].to_numpy()
+    files = [_permuted(root, name, p) for name in ("a.csv", "b.csv")]
+    q_all = np.concatenate([reference_sklearn(root / "model.joblib", df) for df in files])
+    w_all = np.concatenate([df["weight"].to_numpy() for df in files])
     got = runs[0].metrics({}, "perturbed:hour_perm")
-    q_all = np.r_[reference_sklearn(root / "model.joblib", _permuted_a(root, p)), q]
-    w_all = np.r_[pd.read_csv(root / "data" / "a.csv")["weight"].to_numpy(), w]
     assert got["mean_prediction"] == pytest.approx(np.sum(q_all * w_all) / w_all.sum())
 
 
-def _permuted_a(root, p):
-    df = pd.read_csv(root / "data" / "a.csv")
-    keys = row_keys("a.csv", np.arange(len(df)))
+def _permuted(root, name, p):
+    """File `name` with `hour` permuted by hand as the pass does: within each batch, rows
+    sorted by the perturbation's keyed draw of their row keys, each taking the next's value."""
+    df = pd.read_csv(root / "data" / name)
+    keys = row_keys(name, np.arange(len(df)))
     source = np.arange(len(df))
     for start in range(0, len(df), BATCH):
         rows = np.arange(start, min(start + BATCH, len(df)))
