@@ -164,6 +164,10 @@ def test_config_parsing_and_errors():
         parse_drift({"feature": ["a"]})
     with pytest.raises(ConfigError, match=r"'drift.relative_accuracy' must be between"):
         parse_drift({"relative_accuracy": 0.5})
+    assert parse_drift({"max_slices": 40}).to_config() == {"max_slices": 40}
+    with pytest.raises(ConfigError,
+                       match=r"'drift.max_slices' must be at least 1 \(got 0\)"):
+        parse_drift({"max_slices": 0})
     assert parse_reference("runs/a").directory == "runs/a"
     ref = parse_reference({"source": "previous", "results": "x", "artifact_id": 3})
     assert ref.directory == "x" and parse_reference(ref.to_config()) == ref
