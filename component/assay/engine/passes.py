@@ -116,6 +116,15 @@ class SliceAccumulator:
         self._families = families
         self._boundaries = boundaries
         self._accs: Dict[slicing.SliceKey, Dict[str, List[List[Any]]]] = {}
+        # Families that accumulate every slice at once (BinaryMetrics.dense_add) hold one state
+        # per model, indexed by a slice id given here in order of first sight; the others keep
+        # per-slice partials in self._accs. Looked up on the class: a wrapper (bootstrap.
+        # Replicated) forwards unknown attributes to the family it wraps.
+        self._dense = [callable(getattr(type(f), "dense_add", None)) for f in families]
+        self._legacy = [f for f, d in zip(families, self._dense) if not d]
+        self._ids: Dict[Tuple, int] = {}
+        self._keys: List[slicing.SliceKey] = []
+        self._states: Dict[str, List[Any]] = {}
         self._problems = Problems()
         self._seen: set = set()
         self._rows = 0
@@ -146,19 +155,44 @@ class SliceAccumulator:
             groups = slicing.slice_groups(batch, spec, self._boundaries)
             if not groups.keys:
                 continue
-            canonical = [tuple(sorted(key, key=lambda kv: kv[0])) for key in groups.keys]
+            canonical = [_canonical(key) for key in groups.keys]
             fresh = [g for g, c in enumerate(canonical) if c not in done]
             if not fresh:
                 continue
             done.update(canonical)
             rows = None if spec.is_overall else groups.rows
+            ids = self._slice_ids(groups.keys, canonical, fresh)
             for model, mb in per_model.items():
                 # What depends on the batch alone (the score order...) is kept per model in
                 # `shared` for the other specs: assay.metrics.base.grouped_partials.
-                partials = grouped_partials(self._families, mb, rows, groups.group_ids,
-                                            len(groups.keys), shared.setdefault(model, {}))
+                cache = shared.setdefault(model, {})
+                self._add_dense(model, mb, rows, groups.group_ids, ids, cache)
+                if not self._legacy:
+                    continue
+                partials = grouped_partials(self._legacy, mb, rows, groups.group_ids,
+                                            len(groups.keys), cache)
                 for g in fresh:
                     self._add(groups.keys[g], model, [p[g] for p in partials])
+
+    def _slice_ids(self, keys, canonical, fresh) -> np.ndarray:
+        """The slice id of each group of a spec (-1 for groups another spec counted)."""
+        ids = np.full(len(keys), -1, np.int64)
+        for g in fresh:
+            sid = self._ids.get(canonical[g])
+            if sid is None:
+                sid = self._ids[canonical[g]] = len(self._keys)
+                self._keys.append(keys[g])
+            ids[g] = sid
+        return ids
+
+    def _add_dense(self, model: str, mb: Any, rows, group_ids, ids, cache) -> None:
+        states = self._states.get(model)
+        if states is None:
+            states = self._states[model] = [f.dense_create() if d else None
+                                             for f, d in zip(self._families, self._dense)]
+        for fam, state in zip(self._families, states):
+            if state is not None:
+                fam.dense_add(state, mb, rows, group_ids, ids, cache)
 
     def _row_keys(self, path: str, start: int, n: int) -> np.ndarray:
         """Stable keys of rows start..start+n of a file (assay.metrics.bootstrap.row_keys)."""
@@ -203,13 +237,29 @@ class SliceAccumulator:
     def _merge(self, pending: List[List[Any]]) -> List[Any]:
         if len(pending) == 1:
             return pending[0]
-        return [fam.merge([p[i] for p in pending]) for i, fam in enumerate(self._families)]
+        return [fam.merge([p[i] for p in pending]) for i, fam in enumerate(self._legacy)]
 
     def partials(self) -> Iterator[Tuple[slicing.SliceKey, ModelAccs]]:
         """(slice key, {model: [accumulator per family]}) for every slice seen; then empty."""
         accs, self._accs = self._accs, {}
-        for key, by_model in accs.items():
-            yield key, {model: self._merge(pending) for model, pending in by_model.items()}
+        states, self._states = self._states, {}
+        keys, self._keys, self._ids = self._keys, [], {}
+        if not any(self._dense):
+            for key, by_model in accs.items():
+                yield key, {model: self._merge(pending) for model, pending in by_model.items()}
+            return
+        # {model: [{slice id: accumulator} or None per family]}: split once, here.
+        split = {model: [f.dense_split(st) if st is not None else None
+                         for f, st in zip(self._families, sts)] for model, sts in states.items()}
+        by_canonical = {_canonical(k): v for k, v in accs.items()}
+        for sid, key in enumerate(keys):
+            legacy = by_canonical.get(_canonical(key), {})
+            out = {}
+            for model, per_family in split.items():
+                rest = iter(self._merge(legacy[model]) if model in legacy else ())
+                fam_accs = [d[sid] if d is not None else next(rest) for d in per_family]
+                out[model] = fam_accs
+            yield key, out
 
     def diagnostics(self) -> Dict[str, Any]:
         """Invalid values counted, features seen, rows read, and the extensions'
@@ -217,6 +267,10 @@ class SliceAccumulator:
         accs, self._ext_accs = self._ext_accs, {}
         return {"problems": self._problems.counts, "features": sorted(self._seen),
                 "rows": self._rows, "extensions": accs}
+
+
+def _canonical(key: slicing.SliceKey) -> Tuple:
+    return tuple(sorted(key, key=lambda kv: kv[0]))
 
 
 def merge_partials(families: Sequence[Any], partials: Iterable[ModelAccs]) -> ModelAccs:

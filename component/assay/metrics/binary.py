@@ -51,7 +51,7 @@ from assay.metrics.base import (GroupedMetric, float_columns, ratio,
                                 unit_values)
 from assay.metrics.curves import (ScoreCounts, ScoreOrder, as_json_list, average_precision,
                                   bucket_ids, cumulative_counts, downsample, merge_with_scores,
-                                  roc_auc, sorted_score_counts)
+                                  roc_auc, score_runs, sorted_score_counts)
 from assay.errors import ConfigError, ConfigTypeError
 
 # sklearn >= 1.3 clips probabilities to [eps, 1 - eps] with the dtype's machine epsilon.
@@ -239,6 +239,18 @@ class BinaryMetrics(GroupedMetric):
     def _accumulate_rows(self, c: Dict[str, Any], rows: Optional[np.ndarray],
                          group: np.ndarray, n_groups: int) -> List[BinaryAccumulator]:
         """One accumulator per group of the entries (group[i], row rows[i] of the batch)."""
+        sums, confusion, calibration = self._group_arrays(c, rows, group, n_groups)
+        sorted_group, src = c["order"].group_order(group, rows)
+        scores = sorted_score_counts(sorted_group, 1, c["p"][src], c["wpos"][src],
+                                     c["wneg"][src], n_groups, self.num_buckets,
+                                     self.max_exact_scores)
+        # Views, not copies: each accumulator owns its row, and merge() adds into it in place.
+        return [BinaryAccumulator(sums[g], confusion[g], calibration[g], scores[g])
+                for g in range(n_groups)]
+
+    def _group_arrays(self, c: Dict[str, Any], rows: Optional[np.ndarray], group: np.ndarray,
+                      n_groups: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sums [G, 5], confusion [G, T, 2, 2], calibration [G, bins, 3]) per group."""
         def col(name: str) -> np.ndarray:
             return c[name] if rows is None else c[name][rows]
 
@@ -262,14 +274,44 @@ class BinaryMetrics(GroupedMetric):
         cal_cell = group * n_bins + col("bins")
         calibration = np.stack([np.bincount(cal_cell, v, minlength=n_groups * n_bins)
                                 for v in (w, col("wp"), wpos)], axis=1).reshape(n_groups, n_bins, 3)
+        return sums, confusion, calibration
 
-        sorted_group, src = c["order"].group_order(group, rows)
-        scores = sorted_score_counts(sorted_group, 1, c["p"][src], c["wpos"][src],
-                                     c["wneg"][src], n_groups, self.num_buckets,
-                                     self.max_exact_scores)
-        # Views, not copies: each accumulator owns its row, and merge() adds into it in place.
-        return [BinaryAccumulator(sums[g], confusion[g], calibration[g], scores[g])
-                for g in range(n_groups)]
+    # Every slice at once (assay.metrics.binary_dense: one state per model, by slice id) -------
+
+    def dense_create(self) -> Any:
+        from assay.metrics.binary_dense import DenseBinary
+
+        return DenseBinary(len(self.thresholds), self.calibration_bins, self.num_buckets,
+                           self.max_exact_scores)
+
+    def dense_add(self, state: Any, batch: ModelBatch, rows: Optional[np.ndarray],
+                  group_ids: np.ndarray, ids: np.ndarray, cache: Dict[Any, Any]) -> None:
+        """Adds the entries (group_ids[i], row rows[i]) to the slices ids[group] (ids[g] < 0:
+        group g is left out, counted by another slicing spec of this batch)."""
+        if not len(group_ids):
+            return
+        prepared = cache.get(self)
+        if prepared is None:
+            prepared = cache[self] = self._prepare(batch)
+        group = np.asarray(group_ids, np.int64)
+        keep = ids[group] >= 0
+        if not keep.all():
+            group = group[keep]
+            rows = np.flatnonzero(keep) if rows is None else rows[keep]
+        fresh = np.flatnonzero(ids >= 0)
+        state.reserve(int(ids.max()) + 1)
+        sums, confusion, calibration = self._group_arrays(prepared, rows, group, len(ids))
+        state.add_sums(ids[fresh], sums[fresh], confusion[fresh], calibration[fresh])
+        sorted_group, src = prepared["order"].group_order(group, rows)
+        cell, keys, pos, neg = score_runs(sorted_group, prepared["p"][src],
+                                          prepared["wpos"][src], prepared["wneg"][src])
+        state.add_scores(ids[cell], keys, pos, neg)
+
+    def dense_split(self, state: Any) -> Dict[int, BinaryAccumulator]:
+        """{slice id: its accumulator} of every slice the state holds."""
+        return {sid: BinaryAccumulator(state.sums[sid].copy(), state.confusion[sid].copy(),
+                                       state.calibration[sid].copy(), state.scores(sid))
+                for sid in state.ids()}
 
     # Bootstrap replicates (assay.metrics.bootstrap, vectorised in binary_replicates) ----------
 

@@ -262,13 +262,7 @@ def sorted_score_counts(cell: np.ndarray, n_curves: int, scores: np.ndarray, pos
     + curve (group when n_curves is 1); equal entries are summed in the order given."""
     if len(scores) == 0:
         return [ScoreCounts.empty() for _ in range(n_groups)]
-    starts = _run_starts(cell, scores)
-    if len(starts) == len(scores):  # no ties (continuous scores): nothing to add up
-        pos_sum, neg_sum = pos, neg
-    else:
-        pos_sum = np.add.reduceat(pos, starts)
-        neg_sum = np.add.reduceat(neg, starts)
-        cell, scores = cell[starts], scores[starts]
+    cell, scores, pos_sum, neg_sum = score_runs(cell, scores, pos, neg)
     g = cell // n_curves if n_curves > 1 else cell
     bounds = np.searchsorted(g, np.arange(n_groups + 1))
 
@@ -296,6 +290,16 @@ def sorted_score_counts(cell: np.ndarray, n_curves: int, scores: np.ndarray, pos
     b_bounds = b_bounds.tolist()
     return [_copied((b_curve, b_keys, b_pos, b_neg), b_bounds[i], b_bounds[i + 1]) if bucketed[i]
             else _copied(exact_parts, bounds[i], bounds[i + 1]) for i in range(n_groups)]
+
+
+def score_runs(cell: np.ndarray, scores: np.ndarray, pos: np.ndarray, neg: np.ndarray):
+    """(cell, score, pos, neg) summed per run of equal (cell, score), for entries sorted by
+    (cell, score); summed in the order given. Length >= 1."""
+    starts = _run_starts(cell, scores)
+    if len(starts) == len(scores):  # no ties (continuous scores): nothing to add up
+        return cell, scores, pos, neg
+    return (cell[starts], scores[starts], np.add.reduceat(pos, starts),
+            np.add.reduceat(neg, starts))
 
 
 def _copied(parts, a: int, b: int) -> ScoreCounts:

@@ -1,0 +1,179 @@
+"""BinaryMetrics accumulated for every slice at once: one state per model, indexed by slice id.
+
+The per-slice accumulators (assay.metrics.binary.BinaryAccumulator) cost Python work per slice,
+batch and model: an object per group of every batch, then merges. With hundreds of slices that
+work, not the arithmetic, was most of a model's cost, and a baseline doubled it. Here a
+SliceAccumulator holds, per model, one DenseBinary state for all its slices (the pass gives each
+slice a stable id, assay.engine.passes):
+
+  * sums, confusion and calibration are rows of arrays indexed by slice id: a batch adds its
+    per-group bincounts to the rows of its slices in one fancy-indexed `+=`;
+  * score counts of a slice stay exact (keyed by prediction) while it has at most max_exact
+    distinct predictions: its batches' entries wait in a list and are merged (one sort) when
+    they reach max_exact entries, and once more at the end. A slice found with more is
+    bucketed: it gets a row of dense bucket arrays, to which every later batch adds its entries
+    with np.add.at, with no sort and no Python work per slice.
+
+`split(state)` turns the state into one BinaryAccumulator per slice, once per file or bundle;
+those merge with accumulators made any other way. The result is the same as the per-slice path:
+the same sums added in the same batch order, the same exact/bucketed form (which depends on the
+slice's distinct predictions alone), up to floating-point summation order within a bucket.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from assay.metrics.curves import (PackedScoreCounts, ScoreCounts, _bucket_runs, _order_key,
+                                  bucket_ids, score_runs)
+
+_GROW = 64  # slice rows added at a time (the arrays double beyond)
+
+
+class DenseBinary:
+    """Sufficient statistics of BinaryMetrics for many slices, by slice id (see module doc)."""
+
+    def __init__(self, n_thresholds: int, calibration_bins: int, num_buckets: int,
+                 max_exact: Optional[int]):
+        self.num_buckets = num_buckets
+        self.max_exact = max_exact
+        self.sums = np.zeros((0, 5))
+        self.confusion = np.zeros((0, n_thresholds, 2, 2))
+        self.calibration = np.zeros((0, calibration_bins, 3))
+        self.seen = np.zeros(0, bool)
+        # Exact score counts per slice: merged (keys, pos, neg) and the parts still to merge.
+        self.exact: Dict[int, tuple] = {}
+        self.pending: Dict[int, List[tuple]] = {}
+        self.pending_n: Dict[int, int] = {}
+        # Bucketed slices: slot per slice id (-1: exact), and dense [slots, num_buckets] sums.
+        self.slot = np.zeros(0, np.int64)
+        self.bpos = np.zeros((0, num_buckets))
+        self.bneg = np.zeros((0, num_buckets))
+        self.bhas = np.zeros((0, num_buckets), bool)
+        self.n_slots = 0
+
+    # ---- growing -------------------------------------------------------------------------------
+
+    def reserve(self, n_ids: int) -> None:
+        """Rows for slice ids < n_ids."""
+        have = len(self.sums)
+        if n_ids <= have:
+            return
+        size = max(n_ids, 2 * have, _GROW)
+        self.sums = _grown(self.sums, size)
+        self.confusion = _grown(self.confusion, size)
+        self.calibration = _grown(self.calibration, size)
+        self.seen = _grown(self.seen, size)
+        slot = np.full(size, -1, np.int64)
+        slot[:have] = self.slot
+        self.slot = slot
+        if self.max_exact == 0:  # bucketed from the first example
+            for sid in range(have, size):
+                self._new_slot(sid)
+
+    def _new_slot(self, sid: int) -> int:
+        if self.n_slots == len(self.bpos):
+            size = max(2 * self.n_slots, 8)
+            self.bpos = _grown(self.bpos, size)
+            self.bneg = _grown(self.bneg, size)
+            self.bhas = _grown(self.bhas, size)
+        self.slot[sid] = self.n_slots
+        self.n_slots += 1
+        return self.n_slots - 1
+
+    # ---- adding --------------------------------------------------------------------------------
+
+    def add_sums(self, ids: np.ndarray, sums: np.ndarray, confusion: np.ndarray,
+                 calibration: np.ndarray) -> None:
+        """Adds per-group rows to the rows of slices `ids` (distinct)."""
+        self.sums[ids] += sums
+        self.confusion[ids] += confusion
+        self.calibration[ids] += calibration
+        self.seen[ids] = True
+
+    def add_scores(self, sid: np.ndarray, keys: np.ndarray, pos: np.ndarray,
+                   neg: np.ndarray) -> None:
+        """Adds score entries sorted by (slice id, key), one per distinct (slice, key)."""
+        if not len(keys):
+            return
+        slot = self.slot[sid]
+        bucketed = slot >= 0
+        if bucketed.any():
+            flat = slot[bucketed] * self.num_buckets + bucket_ids(keys[bucketed], self.num_buckets)
+            np.add.at(self.bpos.reshape(-1), flat, pos[bucketed])
+            np.add.at(self.bneg.reshape(-1), flat, neg[bucketed])
+            self.bhas.reshape(-1)[flat] = True
+            if bucketed.all():
+                return
+            exact = ~bucketed
+            sid, keys, pos, neg = sid[exact], keys[exact], pos[exact], neg[exact]
+        starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+        bounds = np.r_[starts, len(sid)].tolist()
+        for i, s in enumerate(sid[starts].tolist()):
+            a, b = bounds[i], bounds[i + 1]
+            self.pending.setdefault(s, []).append((keys[a:b], pos[a:b], neg[a:b]))
+            n = self.pending_n.get(s, 0) + b - a
+            self.pending_n[s] = n
+            if n > self._merge_limit(s):
+                self._merge_exact(s)
+
+    def _merge_limit(self, sid: int) -> int:
+        """Pending entries of a slice that trigger a merge: max_exact (past it the slice may
+        need bucketing); without a limit (exact=True), as many as it holds merged, so that
+        merges cost O(n log n) in all."""
+        if self.max_exact is not None:
+            return self.max_exact
+        return max(1 << 16, len(self.exact.get(sid, ((),))[0]))
+
+    def _merge_exact(self, sid: int) -> None:
+        """Merges a slice's pending entries into its exact counts; buckets it beyond max_exact."""
+        parts = self.pending.pop(sid, [])
+        self.pending_n.pop(sid, None)
+        if sid in self.exact:
+            parts.insert(0, self.exact.pop(sid))
+        if not parts:
+            return
+        if len(parts) == 1:
+            keys, pos, neg = parts[0]
+        else:
+            keys, pos, neg = (np.concatenate([p[i] for p in parts]) for i in range(3))
+            # Stable: equal keys are summed in the order their batches came.
+            order = np.argsort(_order_key(keys), kind="stable")
+            keys, pos, neg = score_runs(np.zeros(len(keys), np.int64), keys[order], pos[order],
+                                        neg[order])[1:]
+        if self.max_exact is not None and len(keys) > self.max_exact:
+            slot = self._new_slot(sid)
+            _, buckets, bpos, bneg = _bucket_runs(np.zeros(len(keys), np.int64), keys, pos,
+                                                  neg, self.num_buckets)
+            self.bpos[slot, buckets] += bpos
+            self.bneg[slot, buckets] += bneg
+            self.bhas[slot, buckets] = True
+        else:
+            self.exact[sid] = (keys, pos, neg)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def scores(self, sid: int) -> Any:
+        """The slice's ScoreCounts (packed, as merged accumulators hold them)."""
+        slot = int(self.slot[sid])
+        if slot < 0:
+            self._merge_exact(sid)
+            keys, pos, neg = self.exact.pop(sid, (np.zeros(0), np.zeros(0), np.zeros(0)))
+            counts = ScoreCounts(np.zeros(len(keys), np.int32), keys, pos, neg)
+        else:
+            present = np.flatnonzero(self.bhas[slot])
+            counts = ScoreCounts(np.zeros(len(present), np.int32), present.astype(np.int64),
+                                 self.bpos[slot, present], self.bneg[slot, present])
+        return PackedScoreCounts(counts) if len(counts) else counts
+
+    def ids(self) -> List[int]:
+        """The slice ids that received examples."""
+        return np.flatnonzero(self.seen).tolist()
+
+
+def _grown(values: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros((size,) + values.shape[1:], values.dtype)
+    out[:len(values)] = values
+    return out
