@@ -13,15 +13,16 @@ from assay.metrics.batch import ModelBatch
 from assay.metrics.binary import BinaryMetrics
 
 
-def _batches(seed: int, n_batches: int, n_slices: int, decimals: int):
-    """Random batches of (labels, predictions, weights, slice of each row)."""
+def _batches(seed: int, n_batches: int, n_slices: int, decimals: int, unweighted: int = 0):
+    """Random batches of (labels, predictions, weights, slice of each row); the first
+    `unweighted` batches have weight 1 everywhere."""
     rng = np.random.default_rng(seed)
     out = []
-    for _ in range(n_batches):
+    for i in range(n_batches):
         n = int(rng.integers(1, 400))
         p = np.round(rng.random(n), decimals)
         y = (rng.random(n) < p).astype(float)
-        w = rng.exponential(1.0, n)
+        w = np.ones(n) if i < unweighted else rng.exponential(1.0, n)
         share = 0.5 ** np.arange(n_slices)  # slices from large to a few rows
         out.append((ModelBatch(y, p, w), rng.choice(n_slices, n, p=share / share.sum())))
     return out
@@ -47,18 +48,21 @@ def _dense(fam: BinaryMetrics, batches, n_slices: int, id_of: np.ndarray):
     return fam.dense_split(state)
 
 
-@pytest.mark.parametrize("max_exact, exact, decimals", [
-    (None, False, 3),   # the default cap (num_buckets): every slice exact here
-    (40, False, 3),     # slices cross the cap at different batches: some bucketed
-    (40, False, 12),    # continuous scores: no ties
-    (0, False, 3),      # bucketed from the first example
-    (None, True, 2),    # never bucketed
+@pytest.mark.parametrize("max_exact, exact, decimals, unweighted", [
+    (None, False, 3, 0),   # the default cap (num_buckets): every slice exact here
+    (40, False, 3, 0),     # slices cross the cap at different batches: some bucketed
+    (40, False, 3, 25),    # unweighted: bucket counts held as integers
+    (40, False, 3, 12),    # unweighted, then weighted: the integer counts become floats
+    (40, False, 12, 0),    # continuous scores: no ties
+    (0, False, 3, 0),      # bucketed from the first example
+    (0, False, 3, 25),
+    (None, True, 2, 0),    # never bucketed
 ])
-def test_dense_state_equals_the_per_slice_accumulators(max_exact, exact, decimals):
+def test_dense_state_equals_the_per_slice_accumulators(max_exact, exact, decimals, unweighted):
     fam = BinaryMetrics(thresholds=(0.3, 0.5), num_buckets=50, exact=exact,
                         max_exact_scores=max_exact)
     n_slices = 9
-    batches = _batches(7, 25, n_slices, decimals)
+    batches = _batches(7, 25, n_slices, decimals, unweighted)
     id_of = np.random.default_rng(1).permutation(n_slices)  # slice ids in any order
     legacy = _legacy(fam, batches, n_slices)
     dense = _dense(fam, batches, n_slices, id_of)

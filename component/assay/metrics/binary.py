@@ -234,7 +234,9 @@ class BinaryMetrics(GroupedMetric):
         return {"p": p, "w": w, "wpos": wpos, "wneg": wneg, "wp": w * p,
                 "wloss": w * log_loss, "ones": np.ones_like(w),
                 "predicted": (p[:, None] > thresholds[None, :]).astype(np.int64),
-                "bins": bucket_ids(p, self.calibration_bins), "order": ScoreOrder(p)}
+                "bins": bucket_ids(p, self.calibration_bins), "order": ScoreOrder(p),
+                # pos and neg are then counts (assay.metrics.binary_dense keeps them as such)
+                "unit_weights": bool((w == 1.0).all() and ((y == 0.0) | (y == 1.0)).all())}
 
     def _accumulate_rows(self, c: Dict[str, Any], rows: Optional[np.ndarray],
                          group: np.ndarray, n_groups: int) -> List[BinaryAccumulator]:
@@ -305,7 +307,7 @@ class BinaryMetrics(GroupedMetric):
         sorted_group, src = prepared["order"].group_order(group, rows)
         cell, keys, pos, neg = score_runs(sorted_group, prepared["p"][src],
                                           prepared["wpos"][src], prepared["wneg"][src])
-        state.add_scores(ids[cell], keys, pos, neg)
+        state.add_scores(ids[cell], keys, pos, neg, prepared["unit_weights"])
 
     def dense_split(self, state: Any) -> Dict[int, BinaryAccumulator]:
         """{slice id: its accumulator} of every slice the state holds."""

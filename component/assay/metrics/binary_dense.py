@@ -47,10 +47,13 @@ class DenseBinary:
         self.exact: Dict[int, tuple] = {}
         self.pending: Dict[int, List[tuple]] = {}
         self.pending_n: Dict[int, int] = {}
-        # Bucketed slices: slot per slice id (-1: exact), and dense [slots, num_buckets] sums.
+        # Bucketed slices: slot per slice id (-1: exact), and dense [slots, num_buckets] sums,
+        # held as int32 counts while every weight was 1 (half the memory of float64, exact;
+        # a bucket would need 2**31 examples to overflow), as float64 from the first other.
         self.slot = np.zeros(0, np.int64)
-        self.bpos = np.zeros((0, num_buckets))
-        self.bneg = np.zeros((0, num_buckets))
+        self.integral = True
+        self.bpos = np.zeros((0, num_buckets), np.int32)
+        self.bneg = np.zeros((0, num_buckets), np.int32)
         self.bhas = np.zeros((0, num_buckets), bool)
         self.n_slots = 0
 
@@ -94,16 +97,20 @@ class DenseBinary:
         self.seen[ids] = True
 
     def add_scores(self, sid: np.ndarray, keys: np.ndarray, pos: np.ndarray,
-                   neg: np.ndarray) -> None:
-        """Adds score entries sorted by (slice id, key), one per distinct (slice, key)."""
+                   neg: np.ndarray, unit_weights: bool) -> None:
+        """Adds score entries sorted by (slice id, key), one per distinct (slice, key);
+        unit_weights: every example behind them had weight 1 (pos and neg are counts)."""
         if not len(keys):
             return
+        if self.integral and not unit_weights:
+            self.integral = False
+            self.bpos, self.bneg = self.bpos.astype(np.float64), self.bneg.astype(np.float64)
         slot = self.slot[sid]
         bucketed = slot >= 0
         if bucketed.any():
             flat = slot[bucketed] * self.num_buckets + bucket_ids(keys[bucketed], self.num_buckets)
-            np.add.at(self.bpos.reshape(-1), flat, pos[bucketed])
-            np.add.at(self.bneg.reshape(-1), flat, neg[bucketed])
+            np.add.at(self.bpos.reshape(-1), flat, pos[bucketed].astype(self.bpos.dtype))
+            np.add.at(self.bneg.reshape(-1), flat, neg[bucketed].astype(self.bneg.dtype))
             self.bhas.reshape(-1)[flat] = True
             if bucketed.all():
                 return
@@ -147,8 +154,8 @@ class DenseBinary:
             slot = self._new_slot(sid)
             _, buckets, bpos, bneg = _bucket_runs(np.zeros(len(keys), np.int64), keys, pos,
                                                   neg, self.num_buckets)
-            self.bpos[slot, buckets] += bpos
-            self.bneg[slot, buckets] += bneg
+            self.bpos[slot, buckets] += bpos.astype(self.bpos.dtype)
+            self.bneg[slot, buckets] += bneg.astype(self.bneg.dtype)
             self.bhas[slot, buckets] = True
         else:
             self.exact[sid] = (keys, pos, neg)
@@ -157,15 +164,17 @@ class DenseBinary:
 
     def scores(self, sid: int) -> Any:
         """The slice's ScoreCounts (packed, as merged accumulators hold them)."""
+        if self.slot[sid] < 0:
+            self._merge_exact(sid)  # which may bucket it
         slot = int(self.slot[sid])
         if slot < 0:
-            self._merge_exact(sid)
             keys, pos, neg = self.exact.pop(sid, (np.zeros(0), np.zeros(0), np.zeros(0)))
             counts = ScoreCounts(np.zeros(len(keys), np.int32), keys, pos, neg)
         else:
             present = np.flatnonzero(self.bhas[slot])
             counts = ScoreCounts(np.zeros(len(present), np.int32), present.astype(np.int64),
-                                 self.bpos[slot, present], self.bneg[slot, present])
+                                 self.bpos[slot, present].astype(np.float64),
+                                 self.bneg[slot, present].astype(np.float64))
         return PackedScoreCounts(counts) if len(counts) else counts
 
     def ids(self) -> List[int]:
