@@ -48,8 +48,6 @@ bench: setup
 	$(PYTHON) bench/confidence.py
 	$(PYTHON) bench/gate_sim.py
 	$(PYTHON) bench/discovery.py
-	$(PYTHON) bench/one_file.py
-	$(PYTHON) bench/tfx_component.py
 
 clean:
 	rm -rf .venv .tmp/core-py* demo-output

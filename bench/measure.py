@@ -36,6 +36,13 @@ class Measured:
     peak_processes: int
     max_single_rss_mb: float
     log_path: Optional[str]
+    user_s: float = 0.0  # CPU time of the process and every descendant it waited for
+    sys_s: float = 0.0
+
+    @property
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the tree: steadier than wall time on a busy machine."""
+        return self.user_s + self.sys_s
 
     def tail(self, lines: int = 30) -> str:
         """The last lines of the command's output (stdout and stderr together)."""
@@ -45,7 +52,7 @@ class Measured:
             return "".join(f.readlines()[-lines:])
 
     def to_dict(self) -> Dict:
-        return dataclasses.asdict(self)
+        return dict(dataclasses.asdict(self), cpu_s=self.cpu_s)
 
 
 def _tree(root: psutil.Process) -> List[psutil.Process]:
@@ -113,7 +120,8 @@ def run_measured(command: Sequence[str], log_path: Optional[str] = None,
       timeout_s: kill the process group after this many seconds (returncode then -9).
 
     Returns:
-      A Measured with the wall time from start to exit and the peak memory of the tree.
+      A Measured with the wall time from start to exit, the peak memory of the tree and its CPU
+      time (user and system, of the process and the descendants it waited for).
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
@@ -123,11 +131,15 @@ def run_measured(command: Sequence[str], log_path: Optional[str] = None,
                                 cwd=cwd, start_new_session=True)
         sampler = _Sampler(proc.pid, interval_s)
         sampler.start()
-        try:
-            returncode = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            returncode = proc.wait()
+        # os.wait4 gives this child's own rusage (its reaped workers included), which
+        # RUSAGE_CHILDREN cannot when other runs finish in other threads meanwhile.
+        killer = threading.Timer(timeout_s, os.killpg, (proc.pid, 9)) if timeout_s else None
+        if killer:
+            killer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        if killer:
+            killer.cancel()
+        proc.returncode = returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
         sampler.stop()
     finally:
@@ -141,7 +153,7 @@ def run_measured(command: Sequence[str], log_path: Optional[str] = None,
     return Measured(command=list(command), returncode=returncode, wall_s=wall,
                     peak_rss_mb=sampler.peak_rss * mb, peak_pss_mb=sampler.peak_pss * mb,
                     peak_processes=sampler.peak_procs, max_single_rss_mb=single,
-                    log_path=log_path)
+                    log_path=log_path, user_s=usage.ru_utime, sys_s=usage.ru_stime)
 
 
 def machine() -> Dict:

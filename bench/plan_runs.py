@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import types
 from typing import Dict, List, Optional
 
 from bench import compare
+from bench import targets as targets_table
 
 CORES = os.cpu_count() or 1  # the local engine's default number of workers (as in run.py)
 
@@ -78,6 +80,8 @@ def run_all(bench, args) -> None:
         bench.assay("a", tiny, s.startup_size, tag="-fixed", workers=cores)
         bench.assay("a", tiny, s.startup_size, tag="-fixed", workers=1)
         bench.assay("a", tiny, s.startup_size, tag="-fixed", engine="beam")
+        if "c" in w:  # (c)'s own: two models' records, plots and files to write
+            bench.assay("c", tiny, s.startup_size, tag="-fixed", workers=1)
         if "b" in w:
             bench.assay("b", tiny, s.startup_size, tag="-fixed", workers=cores)
             bench.assay("b", tiny, s.startup_size, tag="-fixed", workers=1)
@@ -118,6 +122,14 @@ def run_all(bench, args) -> None:
         from bench import portable
 
         portable.run_in_bench(bench, s.portable_size, s.portable_tfma_size, args.no_tfma)
+    if "one_file" in w and timing:
+        from bench import one_file
+
+        one_file.run_in_bench(bench, s.one_file_size)
+    if "tfx" in w and timing:
+        from bench import tfx_component
+
+        tfx_component.run_in_bench(bench, s.tfx_rows)
     if "parquet" in w:
         if timing:
             bench.floor("read-parquet", bench.parquet(s.size_a), s.size_a)
@@ -225,7 +237,6 @@ def summarise(bench, args) -> Dict:
     s = bench.sizes
     runs = bench.runs
     rows: List[Dict] = []
-    targets: List[Dict] = []
     notes: List[str] = []
 
     def get(run_id):
@@ -239,6 +250,8 @@ def summarise(bench, args) -> Dict:
             r = get(f"assay-{workload}-fixed-{s.startup_size}-beam-w1")
         if r is None:
             r = get(f"assay-{workload}-fixed-{s.startup_size}-w1")
+        if r is None and workload == "c":  # (c)'s own not run: (a)'s, as before
+            return fixed("a", variant)
         return r["wall_s"] if r else None
 
     def variant_of(run_id):
@@ -301,6 +314,7 @@ def summarise(bench, args) -> Dict:
                        f"more ({_rate(t['examples'], t['wall_s'] + t['import_s']):,.0f} "
                        f"examples/s with it)", "run": f"tfma-{name}"}
         rows.append(row)
+        by_run[f"tfma-{name}"] = row
         return row
 
     st = get("startup")
@@ -314,6 +328,7 @@ def summarise(bench, args) -> Dict:
     for wl, variant, what in (("a", f"w{CORES}", f"local engine, {CORES} workers (the default)"),
                               ("a", "w1", "local engine, 1 worker"),
                               ("a", "beam-w1", "Beam engine (DirectRunner)"),
+                              ("c", "w1", "candidate + baseline, local engine, 1 worker"),
                               ("b", f"w{CORES}", f"local engine, {CORES} workers (the default)"),
                               ("b", "w1", "local engine, 1 worker"),
                               ("sklearn", f"w{CORES}", f"local engine, {CORES} workers")):
@@ -325,135 +340,65 @@ def summarise(bench, args) -> Dict:
 
     # (a)
     default = f"w{CORES}"
-    ta = tfma_row("a", "a", "TFMA, model-agnostic, DirectRunner")
+    tfma_row("a", "a", "TFMA, model-agnostic, DirectRunner")
     floor_row("a", f"floor-read-{s.size_a}", "floor: read + decode to Arrow (one core)")
     ra = assay_row("a", f"assay-a-{s.size_a}-{default}",
                    f"assay CLI, end to end (default: local engine, {CORES} workers)",
                    floor_id=f"floor-read-{s.size_a}", vs_tfma="a")
     assay_row("a", f"assay-a-{s.size_a}-w1", "assay CLI, local engine, 1 worker",
               floor_id=f"floor-read-{s.size_a}", vs_tfma="a")
-    rab = assay_row("a", f"assay-a-{s.size_a}-beam-w1", "assay CLI, Beam engine (DirectRunner)",
-                    floor_id=f"floor-read-{s.size_a}", vs_tfma="a")
+    assay_row("a", f"assay-a-{s.size_a}-beam-w1", "assay CLI, Beam engine (DirectRunner)",
+              floor_id=f"floor-read-{s.size_a}", vs_tfma="a")
     if s.tfma_size_a != s.size_a:
         assay_row("a", f"assay-a-{s.tfma_size_a}-{default}", "assay CLI, TFMA's size",
                   vs_tfma="a", note="checked against TFMA")
     elif ra:
         ra["note"] = "checked against TFMA, every slice"
-    if ra and ta:
-        x = ra["vs_tfma"]
-        beam = f"; the Beam engine: {rab['vs_tfma']:,.0f}x" if rab and rab.get("vs_tfma") \
-            else ""
-        targets.append({"target": f"(a) >= 100x TFMA's examples/s at {s.size_a:,}, end to end",
-                        "measured": f"{x:,.0f}x ({ra['examples_per_s']:,.0f} vs TFMA "
-                                    f"{ta['examples_per_s']:,.0f} examples/s at "
-                                    f"{ta['examples']:,}){beam}",
-                        "goal": ">= 100x", "passed": x >= 100})
 
     # (b)
     tfma_row("b", "b", "TFMA, Keras SavedModel, DirectRunner")
     floor_row("b", f"floor-read+keras-{s.size_b}",
               "floor: read + decode + batched predict (one thread)")
-    rb = assay_row("b", f"assay-b-{s.size_b}-{default}",
-                   f"assay CLI, Keras SavedModel (default: {CORES} worker threads)",
-                   floor_id=f"floor-read+keras-{s.size_b}", vs_tfma="b")
-    rb1 = assay_row("b", f"assay-b-{s.size_b}-w1", "assay CLI, Keras SavedModel, 1 worker",
-                    floor_id=f"floor-read+keras-{s.size_b}", vs_tfma="b")
+    assay_row("b", f"assay-b-{s.size_b}-{default}",
+              f"assay CLI, Keras SavedModel (default: {CORES} worker threads)",
+              floor_id=f"floor-read+keras-{s.size_b}", vs_tfma="b")
+    assay_row("b", f"assay-b-{s.size_b}-w1", "assay CLI, Keras SavedModel, 1 worker",
+              floor_id=f"floor-read+keras-{s.size_b}", vs_tfma="b")
     if s.tfma_size != s.size_b:
         assay_row("b", f"assay-b-{s.tfma_size}-{default}", "assay CLI, TFMA's size", vs_tfma="b",
                   note="checked against TFMA")
-    # The verdict compares like with like: assay on 1 worker against the one-thread floor. With
-    # its default 2 threads the steady time is a small difference of two noisy walls (the fixed
-    # cost includes TensorFlow's import), quoted beside it.
-    if rb1 and get(f"floor-read+keras-{s.size_b}"):
-        ok = rb1.get("vs_floor") is not None
-        other = (f"; default ({CORES} threads): {rb['vs_floor']:.2f}x (steady "
-                 f"{rb['steady_s']:.2f} s)" if rb and rb.get("vs_floor") is not None else "")
-        targets.append({"target": f"(b) <= 1.25x the floor of read + batched predict "
-                                  f"({s.size_b:,})",
-                        "measured": f"{rb1['vs_floor']:.2f}x on 1 worker (steady "
-                                    f"{rb1['steady_s']:.2f} s){other}"
-                        if ok else "- (the run took no longer than the fixed cost: noise)",
-                        "goal": "<= 1.25x", "passed": rb1["vs_floor"] <= 1.25 if ok else None})
 
-    # (c): both on one worker, so that the ratio is the metrics' cost, not the parallelism.
+    # (c)
     tfma_row("c", "c", "TFMA, candidate + baseline")
-    floor_c = get(f"floor-read-{s.size_c}")
-    rc = assay_row("c", f"assay-c-{s.size_c}-w1", "assay CLI, candidate + baseline, 1 worker",
-                   floor_id=f"floor-read-{s.size_c}", vs_tfma="c", fixed_of="a")
-    ra_c = get(f"assay-a-{s.size_c}-w1")
+    assay_row("c", f"assay-c-{s.size_c}-w1", "assay CLI, candidate + baseline, 1 worker",
+              floor_id=f"floor-read-{s.size_c}", vs_tfma="c", fixed_of="c")
     if s.tfma_size != s.size_c:
         assay_row("c", f"assay-c-{s.tfma_size}-{default}", "assay CLI, TFMA's size", vs_tfma="c",
                   fixed_of="a", note="checked against TFMA")
-    if rc and ra_c and floor_c:
-        fx = fixed("a")
-        part_c = _minus(rc["steady_s"], floor_c["loop_s"])
-        part_a = _minus(_minus(ra_c["wall_s"], fx), floor_c["loop_s"])
-        whole = _div(rc["steady_s"], _minus(ra_c["wall_s"], fx))
-        ratio = _div(part_c, part_a)
-        targets.append({
-            "target": f"(c) baseline <= 1.3x (a) for the metrics part ({s.size_c:,})",
-            "measured": ("-" if ratio is None else f"{ratio:.2f}x") +
-                        f" (steady time minus the read floor, 1 worker; steady time alone: "
-                        f"{'-' if whole is None else f'{whole:.2f}x'})",
-            "goal": "<= 1.3x", "passed": None if ratio is None else ratio <= 1.3})
 
     # (d)
     if "d" in args.workloads_ and not args.check_only:
-        peaks = []
         for n in sorted(set(s.sizes) | {s.steady_size}):
             floor_row("d", f"floor-read-{n}", "floor: read + decode to Arrow (one core)")
-            row = assay_row("d", f"assay-a-{n}-w1", "assay CLI, (a), local engine, 1 worker",
-                            floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a")
-            if row and n in s.sizes:
-                peaks.append((n, row["peak_rss_mb"]))
-            if row and n == s.steady_size:
-                targets.append({
-                    "target": f"(a) steady state at {n:,} <= 2x the read-and-decode floor",
-                    "measured": "-" if row["vs_floor"] is None else
-                                f"{row['vs_floor']:.2f}x ({row['steady_s']:.1f} s vs "
-                                f"{get(f'floor-read-{n}')['loop_s']:.1f} s, both on one core)",
-                    "goal": "<= 2x",
-                    "passed": None if row["vs_floor"] is None else row["vs_floor"] <= 2})
+            assay_row("d", f"assay-a-{n}-w1", "assay CLI, (a), local engine, 1 worker",
+                      floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a")
         n = s.workers_size
-        two = assay_row("d", f"assay-a-{n}-w2",
-                        f"assay CLI, (a), local engine, 2 workers, {s.shards} shards",
-                        floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a",
-                        note="peak RSS counts shared pages once per process")
-        b1 = assay_row("d", f"assay-a-{n}-beam-w1", "assay CLI, (a), Beam engine, 1 worker",
-                       floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a")
-        b2 = assay_row("d", f"assay-a-{n}-beam-w2",
-                       f"assay CLI, (a), Beam engine, 2 workers (multi_processing), "
-                       f"{s.shards} shards", floor_id=f"floor-read-{n}", vs_tfma="a",
-                       fixed_of="a", note="peak RSS counts shared pages once per process")
-        one = get(f"assay-a-{n}-w1")
-        if peaks:
-            smallest, largest = peaks[0], peaks[-1]
-            growth = largest[1] / smallest[1]
-            slope = (largest[1] - smallest[1]) * 2**20 / max(largest[0] - smallest[0], 1)
-            targets.append({
-                "target": f"(d) peak memory flat in examples, < 500 MB at {largest[0]:,}",
-                "measured": ", ".join(f"{p:,.0f} MB at {n:,}" for n, p in peaks) +
-                            f" (tree RSS; {growth:.2f}x, {slope:.1f} bytes per added example"
-                            + "".join(f"; +{b[1] - a[1]:,.0f} MB from {a[0]:,} to {b[0]:,}"
-                                      for a, b in zip(peaks, peaks[1:])) + ")",
-                "goal": "< 500 MB, largest <= 1.2x smallest",
-                "passed": largest[1] < 500 and growth <= 1.2})
-        if two and one:
-            speedup = one["wall_s"] / two["wall_s"]
-            steady = _div(_minus(one["wall_s"], fixed("a")),
-                          _minus(two["wall_s"], fixed("a", "w2")))
-            beam = f"; Beam engine: {b1['wall_s'] / b2['wall_s']:.2f}x" if b1 and b2 else ""
-            targets.append({
-                "target": f"(d) 2 workers >= 1.85x one worker ({n:,}, {s.shards} shards)",
-                "measured": f"{speedup:.2f}x end to end"
-                            + ("" if steady is None else f", {steady:.2f}x steady state")
-                            + beam,
-                "goal": ">= 1.85x", "passed": speedup >= 1.85})
+        shared = "peak RSS counts shared pages once per process"
+        assay_row("d", f"assay-a-{n}-w2",
+                  f"assay CLI, (a), local engine, 2 workers, {s.shards} shards",
+                  floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a", note=shared)
+        assay_row("d", f"assay-a-{n}-beam-w1", "assay CLI, (a), Beam engine, 1 worker",
+                  floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a")
+        assay_row("d", f"assay-a-{n}-beam-w2",
+                  f"assay CLI, (a), Beam engine, 2 workers (multi_processing), "
+                  f"{s.shards} shards", floor_id=f"floor-read-{n}", vs_tfma="a",
+                  fixed_of="a", note=shared)
 
-    if runs.get("portable"):
-        from bench import portable
+    # one big file, and the TFX component: their scripts' own rows
+    from bench import one_file, tfx_component
 
-        targets.append(portable.target_row(runs["portable"]))
+    rows += one_file.bench_rows(runs.get("one_file") or {})
+    rows += tfx_component.bench_rows(runs.get("tfx") or {})
 
     # extra workloads
     floor_row("parquet", f"floor-read-parquet-{s.size_a}", "floor: read Parquet to Arrow")
@@ -465,12 +410,13 @@ def summarise(bench, args) -> Dict:
               f"assay CLI, scikit-learn joblib model ({CORES} worker threads)",
               floor_id=f"floor-read+sklearn-{s.size_b}")
 
+    ctx = types.SimpleNamespace(sizes=s, runs=runs, get=get, row=by_run.get, fixed=fixed,
+                                default=default, cores=CORES)
+    targets = targets_table.build(ctx)
     if st:
-        targets.append({"target": "startup (imports, pipeline construction) reported apart",
-                        "measured": f"import assay.api {st['import_s']:.2f} s; fixed cost of "
-                                    f"the CLI (a) {fixed('a', default) or 0:.2f} s (local "
-                                    f"engine), {fixed('a', 'beam-w1') or 0:.2f} s (Beam)",
-                        "goal": "small", "passed": None})
+        notes.append(f"Startup, reported apart: import assay.api {st['import_s']:.2f} s; fixed "
+                     f"cost of the CLI (a) {fixed('a', default) or 0:.2f} s (local engine), "
+                     f"{fixed('a', 'beam-w1') or 0:.2f} s (Beam).")
     load = bench.runs and max((r.get("load_before") or 0) for r in runs.values())
     if load and load > 1.0:
         notes.append(f"The machine was busy while measuring (load average up to {load:.1f} "

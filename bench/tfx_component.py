@@ -15,7 +15,9 @@ component's time is its execution's last_update_time minus its create_time in ML
 the launcher registering the execution to publishing its outputs (the executor's imports, the
 model load and the evaluation included). Correctness: both evaluations must give the same
 blessing and the same overall BinaryAccuracy (within 1e-6), and assay must count every example
-of the eval split (counted with tf.data). Results: bench/results/tfx_component.json.
+of the eval split (counted with tf.data). Results: bench/results/tfx_component.json. In `make
+bench` it is workload `tfx` of bench/run.py (`run_in_bench`: this script in a subprocess; its
+rows and target line).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Dict
+import time
+from typing import Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.join(os.path.dirname(HERE), "tests")
@@ -149,13 +152,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="assay-tfx-bench-") as tmp:
         work = args.work or tmp
+        pipeline_s = None
         if not args.measure_only:
             script = _RUN.format(tests=TESTS, work=work, rows=args.rows, beam_args=BEAM_ARGS)
+            started = time.perf_counter()
             proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                   env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+            pipeline_s = time.perf_counter() - started  # the whole pipeline: for planning
             if proc.returncode != 0:
                 raise SystemExit(f"bench: the taxi pipeline failed:\n{proc.stderr[-4000:]}")
         out = measure(work, args.rows)
+        out["pipeline_s"] = pipeline_s
     out["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                    text=True).stdout.strip()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
@@ -167,6 +174,59 @@ def main(argv=None) -> int:
           f"{out['tfx_s']:.1f} s | {out['assay_s']:.1f} s ({out['assay_engine']} engine) | "
           f"{out['speedup']:.1f}x | {out['target']} | {'yes' if out['correct'] else 'NO'} |")
     return 0 if out["correct"] else 1
+
+
+def run_in_bench(bench, rows: int) -> Dict:
+    """The "tfx" workload of bench/run.py: this script in a subprocess, its summary recorded as
+    run "tfx"; a failed run or check is one of the bench's failures."""
+    out = os.path.join(bench.dir, "logs", "tfx_component.json")
+    log = os.path.join(bench.dir, "logs", "tfx_component.log")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    command = [sys.executable, os.path.abspath(__file__), "--rows", str(rows), "--out", out]
+    with open(log, "wb") as f:
+        code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT,
+                              cwd=os.path.dirname(HERE)).returncode
+    info: Dict = {"kind": "tfx", "ok": code == 0, "log": log, "command": " ".join(command)}
+    if os.path.exists(out):
+        with open(out, encoding="utf-8") as f:
+            info.update(json.load(f))
+        info["wall_s"] = info.get("assay_s")
+    if code != 0:
+        bench.failures.append(f"tfx_component exited {code} (the pipeline failed or the two "
+                              f"Evaluators disagree): see {log}")
+    return bench._record("tfx", info)
+
+
+def bench_rows(run: Dict) -> List[Dict]:
+    """The Runs table's rows of the "tfx" run: each Evaluator component's execution."""
+    if "speedup" not in run:
+        return []
+    n, what = run["eval_examples"], "TFX taxi example ({} rows of data.csv), {} (ML Metadata)"
+    return [{"workload": "tfx", "what": what.format(f"{run['rows']:,}", "TFX's Evaluator"),
+             "examples": n, "wall_s": run["tfx_s"], "examples_per_s": n / run["tfx_s"],
+             "note": f"TFMA on {' '.join(run['beam_pipeline_args'])}" + (
+                 f"; the whole pipeline {run['pipeline_s']:.0f} s" if run.get("pipeline_s")
+                 else ""), "run": "tfx"},
+            {"workload": "tfx", "what": what.format(f"{run['rows']:,}", "assay's Evaluator"),
+             "examples": n, "wall_s": run["assay_s"], "examples_per_s": n / run["assay_s"],
+             "vs_tfma": run["speedup"],
+             "note": f"{run.get('assay_engine', '?')} engine; same blessing, accuracy and count: "
+                     f"{'yes' if run.get('correct') else 'NO'}", "run": "tfx"}]
+
+
+def target_row(run: Optional[Dict]) -> Dict:
+    """The Targets table's line of the "tfx" run."""
+    line = {"target": "TFX taxi example: assay's Evaluator component vs TFX's (wall time of "
+                      "the execution)", "goal": f">= {TARGET:g}x", "measured": "not run",
+            "passed": None}
+    if run and "speedup" in run:
+        line["measured"] = (f"{run['speedup']:.1f}x ({run['tfx_s']:.1f} s vs "
+                            f"{run['assay_s']:.1f} s, {run['eval_examples']:,} eval examples; "
+                            f"same verdict and count: {'yes' if run['correct'] else 'NO'})")
+        line["passed"] = run["speedup"] >= TARGET
+    elif run:
+        line["measured"] = f"failed (see {run.get('log')})"
+    return line
 
 
 if __name__ == "__main__":

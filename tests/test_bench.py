@@ -120,6 +120,103 @@ def test_run_measured_sees_a_child_process_memory(tmp_path):
     assert m.wall_s >= 1.0
 
 
+def test_run_measured_counts_the_cpu_time_of_the_tree(tmp_path):
+    # The child burns about 0.6 s of CPU in a grandchild and sleeps 0.5 s: the CPU time holds
+    # the grandchild's work (waited for by the child) and not the sleep.
+    burn = "import time; t = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+    code = ("import subprocess, sys, time\n"
+            f"subprocess.run([sys.executable, '-c', {burn!r}])\n"
+            "time.sleep(0.5)\n")
+    m = measure.run_measured([sys.executable, "-c", code], log_path=str(tmp_path / "log"))
+    assert m.returncode == 0
+    assert 0.6 <= m.cpu_s < m.wall_s
+    assert m.to_dict()["cpu_s"] == m.user_s + m.sys_s
+
+
+def test_run_measured_stops_a_command_at_its_timeout():
+    m = measure.run_measured([sys.executable, "-c", "import time; time.sleep(30)"],
+                             timeout_s=0.5)
+    assert m.returncode == -9 and m.wall_s < 20
+
+
+def _bench_of(runs):
+    """A finished benchmark as summarise reads it: the default sizes and these runs."""
+    import argparse
+
+    from bench import run
+
+    sizes = run.Sizes()
+    args = argparse.Namespace(workloads_=list(run.WORKLOADS), check_only=False, quick=False)
+    return argparse.Namespace(sizes=sizes, runs=runs, checks=[], failures=[]), args
+
+
+def _run(n, wall, peak=100.0, **extra):
+    return dict({"examples": n, "wall_s": wall, "peak_rss_mb": peak, "peak_pss_mb": peak,
+                 "ok": True}, **extra)
+
+
+def _floor(n, loop):
+    return {"examples": n, "rows": n, "loop_s": loop, "import_s": 0.2, "peak_rss_mb": 90.0,
+            "peak_pss_mb": 80.0, "ok": True}
+
+
+def test_targets_table_has_every_row_of_the_issue_in_order_with_verdicts():
+    from bench import plan_runs
+
+    M = 1_000_000
+    runs = {
+        "assay-a-fixed-1000-w1": _run(1000, 1.0), "assay-a-fixed-1000-w2": _run(1000, 1.5),
+        "assay-b-fixed-1000-w1": _run(1000, 5.0),
+        "tfma-a": _run(200_000, 400.0, import_s=5.0),            # 500 examples/s
+        "assay-a-200000-w2": _run(200_000, 2.0),                  # 100,000/s: 200x, pass
+        "floor-read-5000000": _floor(5 * M, 30.0),
+        "assay-a-5000000-w1": _run(5 * M, 40.0, 220.0),           # steady 39 s: 1.3x, miss
+        "floor-read+keras-200000": _floor(200_000, 2.0),
+        "assay-b-200000-w1": _run(200_000, 7.1),                  # steady 2.1 s: 1.05x, pass
+        "floor-read-1000000": _floor(M, 7.0),
+        "assay-a-1000000-w1": _run(M, 10.0, 200.0),               # metrics part 9 - 7 = 2 s
+        "assay-c-1000000-w1": _run(M, 11.0),                      # 10 - 7 = 3 s: 1.5x, miss
+        "assay-a-20000000-w1": _run(20 * M, 150.0, 230.0),        # 230 / 200: 1.15x, pass
+        "assay-a-5000000-w2": _run(5 * M, 20.0),                  # 40 / 20: 2x, pass
+        "one_file": {"ok": True, "examples": 5 * M, "formats": [
+            {"format": "tfrecord", "examples": 5 * M, "bytes": 2**30, "wall_s_1": 36.0,
+             "wall_s_2": 20.0, "speedup": 1.8, "correct": True},
+            {"format": "csv", "examples": 5 * M, "bytes": 2**29, "wall_s_1": 16.0,
+             "wall_s_2": 10.0, "speedup": 1.6, "correct": True}]},        # csv: miss
+        "tfx": {"ok": True, "rows": 15_000, "eval_examples": 4966, "tfx_s": 12.0,
+                "assay_s": 1.0, "speedup": 12.0, "correct": True, "assay_engine": "local",
+                "beam_pipeline_args": ["--direct_num_workers=0"]},        # 12x, pass
+    }
+    summary = plan_runs.summarise(*_bench_of(runs))
+    lines = summary["targets"]
+    starts = ["(a) 200,000", "(a) steady state at 5,000,000", "(b) Keras", "(c) metrics part",
+              "(d) peak memory", "2 workers vs 1, 5,000,000 on 4 shards",
+              "2 workers vs 1, ONE uncompressed", "Beam engine, PortableRunner", "TFX taxi"]
+    assert [t["target"][:len(s)] for t, s in zip(lines, starts)] == starts
+    assert len(lines) == len(starts)
+    assert [t["passed"] for t in lines] == [True, False, True, False, True, True, False, None,
+                                            True]
+    assert lines[0]["measured"].startswith("200x") and lines[1]["measured"].startswith("1.30x")
+    assert lines[3]["measured"].startswith("1.50x") and lines[4]["measured"].startswith("1.15x")
+    assert "tfrecord: 1.80x" in lines[6]["measured"] and "csv: 1.60x" in lines[6]["measured"]
+    assert lines[7]["measured"] == "not run" and lines[8]["measured"].startswith("12.0x")
+    assert [t["goal"] for t in lines] == [">= 150x", "<= 1.2x", "<= 1.1x", "<= 1.3x",
+                                          "<= 1.2x and < 500 MB", ">= 1.85x", ">= 1.7x",
+                                          ">= 50x", ">= 10x"]
+    # The one-file and TFX runs have rows in the Runs table: 2 formats x 2, and 2 components.
+    assert sum(r["workload"] == "one_file" for r in summary["rows"]) == 4
+    tfx = [r for r in summary["rows"] if r["workload"] == "tfx"]
+    assert [r["wall_s"] for r in tfx] == [12.0, 1.0] and tfx[1]["vs_tfma"] == 12.0
+
+
+def test_targets_table_says_not_run_for_every_missing_workload():
+    from bench import plan_runs
+
+    lines = plan_runs.summarise(*_bench_of({}))["targets"]
+    assert len(lines) == 9
+    assert all(t["measured"] == "not run" and t["passed"] is None for t in lines)
+
+
 def test_report_replaces_only_between_markers(tmp_path):
     path = tmp_path / "bench.md"
     path.write_text(f"# head\n\n{report.BEGIN}\nold\n{report.END}\ntail\n")
