@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay.data.buffers import list_parts, numpy_values
 from assay.errors import DataError
 
 
@@ -32,6 +33,9 @@ def list_lengths(column: pa.Array) -> Tuple[np.ndarray, pa.Array]:
     column gives 1 per non-null row, 0 per null row, and its non-null values.
     """
     if is_list_type(column.type):
+        parts = list_parts(column)  # from the offsets: pyarrow's compute imports pandas
+        if parts is not None:
+            return parts
         lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
         return lengths.astype(np.int64, copy=False), column.flatten()
     return column.is_valid().to_numpy(zero_copy_only=False).astype(np.int64), column.drop_null()
@@ -156,7 +160,7 @@ def to_numpy(values: pa.Array, name: str) -> np.ndarray:
     if pa.types.is_nested(kind):
         raise DataError(f"column {name!r} holds {kind} values; only scalars and lists of scalars "
                         f"are supported")
-    return values.to_numpy(zero_copy_only=False)
+    return numpy_values(values)
 
 
 def vocabulary_codes(values: np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 import pyarrow as pa
 
+from assay.data.buffers import first_valid_row, large_binary_array
 from assay.data.columns import list_lengths, with_column
 from assay.data.framing import (GZIP_MAGIC, ByteRange, is_gzipped, is_tfrecord_header,
                                 masked_crc, record_batches)
@@ -64,8 +65,7 @@ def read_tfrecord(path: str, batch_size: int, raw_record_column: Optional[str],
             raise _unparsable(decoder, path, records, first_index, first_offset) from None
         _check_kinds(batch, first_index, kinds, path)
         if raw_record_column is not None:
-            batch = with_column(batch, raw_record_column, pa.array(records, pa.large_binary()),
-                                path)
+            batch = with_column(batch, raw_record_column, large_binary_array(records), path)
         yield batch
 
 
@@ -89,8 +89,7 @@ def _check_kinds(batch: pa.RecordBatch, first_index: int, kinds: Dict[str, Tuple
             continue
         seen = kinds.get(field.name)
         if seen is None or seen[0] != kind:
-            valid = np.flatnonzero(np.asarray(column.is_valid()))
-            row = first_index + (int(valid[0]) if valid.size else 0)
+            row = first_index + first_valid_row(column)
             if seen is None:
                 kinds[field.name] = (kind, row)
                 continue

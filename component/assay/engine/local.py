@@ -128,6 +128,16 @@ def _accumulate(plan: EvalPlan, w: _Worker, unit: passes.Unit, boundaries
     return list(acc.partials()), acc.diagnostics()
 
 
+def _import_before_fork(plan: EvalPlan, worker: _Worker) -> None:
+    """Imports here, before the pool forks, what the pass imports on first use: its extensions
+    (drift, discovery, ...) and the progress counters. Forked workers then inherit them, where
+    each would import them again (about 30 ms of CPU per worker, before its first file); the
+    driver needs them anyway to merge and extract the sections."""
+    from assay import progress  # noqa: F401
+
+    passes.SliceAccumulator(plan, worker.adapters, worker.families, {})
+
+
 def use_processes(plan: EvalPlan, workers: int) -> bool:
     """Whether the local engine forks worker processes rather than starting threads.
 
@@ -165,6 +175,7 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
     families = plan.pass_families()
     if use_processes(plan, workers):
         _FORKED.update(plan=plan, worker=_Worker(plan, adapters))
+        _import_before_fork(plan, _FORKED["worker"])
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
         sketch, accumulate, compute = _forked_sketch, _forked_accumulate, _forked_compute
     else:

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from assay.config.models import ModelSpec
+from assay.data.buffers import numpy_values
 from assay.data.columns import list_lengths
 from assay.errors import AssayError, ConfigError, DataError, ModelError
 
@@ -162,7 +163,7 @@ def arrow_values(values: pa.Array) -> np.ndarray:
     """A flat Arrow array as numpy, bytes kept as bytes (models take tf.Example strings raw)."""
     if pa.types.is_dictionary(values.type):
         values = values.dictionary_decode()
-    return values.to_numpy(zero_copy_only=False)
+    return numpy_values(values)
 
 
 def fixed_width_values(column: pa.Array, width: Optional[int], name: str, what: str,
