@@ -30,6 +30,7 @@ from assay.metrics.curves import (PackedScoreCounts, ScoreCounts, _bucket_runs, 
                                   bucket_ids, score_runs)
 
 _GROW = 64  # slice rows added at a time (the arrays double beyond)
+_MIN_PENDING = 1024  # score entries a slice's pending parts may hold before a merge
 
 
 class DenseBinary:
@@ -127,12 +128,13 @@ class DenseBinary:
                 self._merge_exact(s)
 
     def _merge_limit(self, sid: int) -> int:
-        """Pending entries of a slice that trigger a merge: max_exact (past it the slice may
-        need bucketing); without a limit (exact=True), as many as it holds merged, so that
-        merges cost O(n log n) in all."""
-        if self.max_exact is not None:
-            return self.max_exact
-        return max(1 << 16, len(self.exact.get(sid, ((),))[0]))
+        """Pending entries of a slice that trigger a merge: as many as it holds merged (so that
+        merges cost O(n log n) in all), at least _MIN_PENDING, at most max_exact (past it the
+        slice may need bucketing). Pending parts are views of their batch's arrays, which
+        stay alive until every slice in them merged: merging small slices this often keeps
+        that memory small (a limit of max_exact kept hundreds of batches alive)."""
+        limit = max(_MIN_PENDING, len(self.exact.get(sid, ((),))[0]))
+        return limit if self.max_exact is None else min(limit, self.max_exact)
 
     def _merge_exact(self, sid: int) -> None:
         """Merges a slice's pending entries into its exact counts; buckets it beyond max_exact."""
