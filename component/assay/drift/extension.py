@@ -28,12 +28,16 @@ FEATURE, PREDICTION, LABEL = "feature", "prediction", "label"
 
 
 class DriftAccumulator:
-    """The sketches of one shard: while batches are added, a DenseColumn per column (every
-    slice at once); once merged, {(slice key, column): sketch}. Also the missing rows of
-    columns not yet seen with a value (their kind is unknown until a value comes). Merges
-    exactly: shard-invariant."""
+    """The sketches of one shard, or of shards merged: a DenseColumn per column (every slice
+    at once, indexed by the slice ids of `keys`), kept dense through merges; per-slice
+    sketches ({(slice key, column): sketch}) only for what cannot merge densely (a categorical
+    column past MAX_TRACKED values) and at the end. Also the missing rows of columns not yet
+    seen with a value (their kind is unknown until a value comes). Merges exactly:
+    shard-invariant."""
 
     def __init__(self):
+        self.keys: List[Any] = []          # slice id -> slice key
+        self.ids: Dict[Any, int] = {}      # slice key -> slice id
         self.columns: Dict[Column, DenseColumn] = {}
         self.sketches: Dict[Tuple[Any, Column], Any] = {}
         self.unseen: Dict[Tuple[Any, Column], int] = {}
@@ -42,21 +46,36 @@ class DriftAccumulator:
         self.spec_keys: Dict[Tuple[str, ...], set] = {}
         self.dropped: set = set()
 
-    def _settle(self) -> None:
-        """Turns the dense columns into sketches (done before merging)."""
-        for column, dense in self.columns.items():
-            for key, sketch in dense.sketches().items():
-                item = (key, column)
-                if item in self.sketches:
-                    self.sketches[item].merge([sketch])
-                else:
-                    self.sketches[item] = sketch
-        self.columns = {}
+    def slice_ids(self, keys: List[Any]) -> np.ndarray:
+        """The id of each slice key (new ids for new keys)."""
+        for key in keys:
+            if key not in self.ids:
+                self.ids[key] = len(self.keys)
+                self.keys.append(key)
+        return np.array([self.ids[k] for k in keys], dtype=np.int64)
+
+    def _settle(self, column: Column, dense: DenseColumn) -> None:
+        """Adds a dense column's per-slice sketches to `sketches`."""
+        for key, sketch in dense.sketches(self.keys).items():
+            item = (key, column)
+            if item in self.sketches:
+                self.sketches[item].merge([sketch])
+            else:
+                self.sketches[item] = sketch
 
     def merge(self, others: Iterable["DriftAccumulator"]) -> "DriftAccumulator":
-        self._settle()
         for o in others:
-            o._settle()
+            ids = self.slice_ids(o.keys)
+            for column, theirs in o.columns.items():
+                mine = self.columns.get(column)
+                if mine is None:
+                    mine = self.columns[column] = DenseColumn(theirs.kind, theirs.accuracy,
+                                                              theirs.top)
+                mine.grow(len(self.keys))
+                if not mine.merge(theirs, ids):  # too many categories: merged as sketches
+                    self._settle(column, mine)
+                    del self.columns[column]
+                    o._settle(column, theirs)
             for k, s in o.sketches.items():
                 if k in self.sketches:
                     self.sketches[k].merge([s])
@@ -73,20 +92,30 @@ class DriftAccumulator:
         """Leaves out the specs with more than max_slices slices. A spec is dropped when any
         shard, or all of them together, saw more than max_slices of its slices: that is, when
         the data has more; so the result does not depend on how the data was split."""
-        self._settle()
         self.dropped |= {s for s, keys in self.spec_keys.items() if len(keys) > max_slices}
         if not self.dropped:
             return
-        gone = lambda item: _spec_of(item[0]) in self.dropped  # noqa: E731
-        self.sketches = {k: v for k, v in self.sketches.items() if not gone(k)}
-        self.unseen = {k: v for k, v in self.unseen.items() if not gone(k)}
+        gone = lambda key: _spec_of(key) in self.dropped  # noqa: E731
+        n = len(self.keys)
+        keep = [i for i, key in enumerate(self.keys) if not gone(key)]
+        if len(keep) < n:
+            for dense in self.columns.values():
+                dense.grow(n)  # a row for every id before taking
+                dense.take(np.array(keep, dtype=np.int64))
+            self.keys = [self.keys[i] for i in keep]
+            self.ids = {key: i for i, key in enumerate(self.keys)}
+        self.sketches = {k: v for k, v in self.sketches.items() if not gone(k[0])}
+        self.unseen = {k: v for k, v in self.unseen.items() if not gone(k[0])}
         for spec in self.dropped:
             self.spec_keys[spec] = set()
 
     def finished(self, accuracy: float, top: int) -> Dict[Tuple[Any, Column], Any]:
         """The sketches with the unseen rows added as missing (a column never seen with a
         value is a numeric sketch of missing rows only)."""
-        self._settle()
+        for column, dense in self.columns.items():
+            dense.grow(len(self.keys))
+            self._settle(column, dense)
+        self.columns = {}
         out = dict(self.sketches)
         for k, n in self.unseen.items():
             if k not in out:
@@ -119,6 +148,7 @@ class DriftExtension:
         else:
             features = [f for s in cfg.slices for f in s.features]
         self.features = list(dict.fromkeys(features))
+        self._keys: Dict[Any, Any] = {}  # slice key -> its canonical form (_canonical)
 
     def create(self) -> DriftAccumulator:
         return DriftAccumulator()
@@ -129,6 +159,15 @@ class DriftExtension:
         if not n:
             return acc
         columns = self._columns(batch, view.per_model)
+        pairs = self._pairs(acc, batch, n)
+        for column, (values, rows, kind) in columns.items():
+            self._add_column(acc, column, kind, values, rows, n, *pairs)
+        return acc
+
+    def _pairs(self, acc: DriftAccumulator, batch: Any, n: int
+               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, slices, sizes): pair j puts batch row rows[j] in slice id slices[j], for
+        the overall slice and every spec's slices (each slice once); sizes[s]: its rows."""
         groupings = [(np.arange(n, dtype=np.int64), np.zeros(n, np.int64), [slicing.OVERALL_KEY])]
         done = {slicing.OVERALL_KEY}
         for spec in self.specs:
@@ -136,9 +175,10 @@ class DriftExtension:
             if features in acc.dropped:
                 continue
             g = slicing.slice_groups(batch, spec)
-            keys = [tuple(sorted(k, key=lambda kv: kv[0])) for k in g.keys]
+            keys = self._canonical(g.keys)
+            new = [k for k in keys if k not in acc.ids]  # the others are in spec_keys
             seen = acc.spec_keys.setdefault(features, set())
-            seen.update(keys)
+            seen.update(new)
             if len(seen) > self.drift.max_slices:  # too many slices: not sketched at all
                 acc.dropped.add(features)
                 acc.drop_specs(self.drift.max_slices)
@@ -147,12 +187,28 @@ class DriftExtension:
             if not fresh:
                 continue
             done.update(keys[i] for i in fresh)
-            keep = np.isin(g.group_ids, fresh)
-            groupings.append((g.rows[keep], g.group_ids[keep], keys))
-        for column, (values, rows, kind) in columns.items():
-            for g_rows, g_ids, keys in groupings:
-                self._add_column(acc, column, kind, values, rows, n, g_rows, g_ids, keys)
-        return acc
+            if len(fresh) < len(keys):
+                keep = np.isin(g.group_ids, fresh)
+                g_rows, g_ids = g.rows[keep], g.group_ids[keep]
+            else:
+                g_rows, g_ids = g.rows, g.group_ids
+            groupings.append((g_rows, g_ids, keys))
+        # Slice ids only now: dropping a spec above renumbers the slices.
+        slices = np.concatenate([acc.slice_ids(keys)[ids] for _, ids, keys in groupings])
+        rows = np.concatenate([rows for rows, _, _ in groupings])
+        return rows, slices, np.bincount(slices, minlength=len(acc.keys))
+
+    def _canonical(self, keys: List[Any]) -> List[Any]:
+        """Each slice key with its features in name order (as specs name them in any order);
+        remembered, since the same keys come back every batch."""
+        known = self._keys
+        out = []
+        for key in keys:
+            canonical = known.get(key)
+            if canonical is None:
+                canonical = known[key] = tuple(sorted(key, key=lambda kv: kv[0]))
+            out.append(canonical)
+        return out
 
     def _columns(self, batch: Any, per_model: Mapping[str, Any]
                  ) -> Dict[Column, Tuple[np.ndarray, np.ndarray, Optional[str]]]:
@@ -188,28 +244,27 @@ class DriftExtension:
         return "numeric" if values.dtype.kind in "iuf" else "categorical"
 
     def _add_column(self, acc: DriftAccumulator, column: Column, kind: Optional[str],
-                    values: np.ndarray, rows: np.ndarray, n: int, g_rows: np.ndarray,
-                    g_ids: np.ndarray, keys: List[Any]) -> None:
-        """Adds one column's values to the sketches of the slices of one grouping."""
-        has = np.zeros(n, dtype=bool)
-        has[rows] = True
-        sizes = np.bincount(g_ids, minlength=len(keys))
-        missing = sizes - np.bincount(g_ids[has[g_rows]], minlength=len(keys))
+                    values: np.ndarray, rows: np.ndarray, n: int, p_rows: np.ndarray,
+                    p_slices: np.ndarray, sizes: np.ndarray) -> None:
+        """Adds one column's values to the sketches of every slice of the batch."""
+        if len(rows) == n and np.array_equal(rows, np.arange(n)):  # one value a row
+            missing, index, slices = None, p_rows, p_slices
+        else:
+            has = np.zeros(n, dtype=bool)
+            has[rows] = True
+            missing = sizes - np.bincount(p_slices[has[p_rows]], minlength=len(sizes))
+            slices, index = group_values(rows, p_rows, p_slices)
         if column not in acc.columns and kind is not None and len(values):
             acc.columns[column] = DenseColumn(kind, self.drift.relative_accuracy,
                                               self.drift.max_categories)
         dense = acc.columns.get(column)
         if dense is None:
-            for g in np.flatnonzero(missing):
-                item = (keys[g], column)
-                acc.unseen[item] = acc.unseen.get(item, 0) + int(missing[g])
+            for s in np.flatnonzero(missing):
+                item = (acc.keys[s], column)
+                acc.unseen[item] = acc.unseen.get(item, 0) + int(missing[s])
             return
-        present = np.flatnonzero(sizes)
-        slice_rows = np.full(len(keys), -1, np.int64)
-        slice_rows[present] = dense.rows([keys[g] for g in present])
-        value_group, value_index = group_values(rows, g_rows, g_ids)
-        dense.add(slice_rows[value_group], values[value_index], slice_rows[present],
-                  missing[present])
+        dense.grow(len(acc.keys))
+        dense.add(sizes > 0, missing, slices, index, values)
 
     def extract(self, acc: DriftAccumulator, doc: Mapping[str, Any]) -> Dict[str, Any]:
         from assay.drift.files import sketches_document

@@ -15,6 +15,7 @@ the rule that validation and the report use too.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -153,9 +154,19 @@ def _matching(values: np.ndarray, wanted: Any) -> np.ndarray:
     return hit[inverse.reshape(-1)]
 
 
+# (weak reference to the batch sliced last, {spec: its SliceGroups}): the pass and its drift
+# extension slice each batch by the same specs, one after the other. Weak: no batch is kept
+# alive for this, and a new batch at a freed one's address is not taken for it.
+# Per thread: the local engine's threads slice batches of their own.
+_LAST = threading.local()
+
+
 def slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
                  boundaries: Dict[str, Tuple[float, ...]] = None) -> SliceGroups:
     """Groups the rows of `batch` into the slices of `spec` (see the module docstring).
+
+    The batch sliced last keeps its groups: the same batch and spec give the same SliceGroups
+    object again (read it, do not modify it).
 
     Args:
       batch: the examples, shape [n] rows.
@@ -163,6 +174,22 @@ def slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
       boundaries: bucket boundaries of the features sliced by quantiles, computed earlier in the
         pass.
     """
+    import weakref  # only here
+
+    if any(c.bucketed and c.boundaries is None for c in spec.columns):  # by quantiles
+        return _slice_groups(batch, spec, boundaries)
+    ref, memo = getattr(_LAST, "value", (None, {}))
+    if ref is None or ref() is not batch:
+        memo = {}
+        _LAST.value = (weakref.ref(batch), memo)
+    groups = memo.get(spec)
+    if groups is None:
+        groups = memo[spec] = _slice_groups(batch, spec, boundaries)
+    return groups
+
+
+def _slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
+                  boundaries: Dict[str, Tuple[float, ...]] = None) -> SliceGroups:
     n = batch.num_rows
     if spec.is_overall:
         return SliceGroups(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
