@@ -9,8 +9,9 @@ slice a stable id, assay.engine.passes):
   * sums, confusion and calibration are rows of arrays indexed by slice id: a batch adds its
     per-group bincounts to the rows of its slices in one fancy-indexed `+=`;
   * score counts of a slice stay exact (keyed by prediction) while it has at most max_exact
-    distinct predictions: its batches' entries wait in a list and are merged (one sort) when
-    they reach max_exact entries, and once more at the end. A slice found with more is
+    distinct predictions: its batches' entries (copies, so that no batch stays alive for them)
+    wait in a short list, are summed by one sort of the list and added to its held counts by
+    one linear merge (np.searchsorted, np.insert); once more at the end. A slice found with more is
     bucketed: it gets a row of dense bucket arrays, to which every later batch adds its entries
     with np.add.at, with no sort and no Python work per slice.
 
@@ -31,6 +32,7 @@ from assay.metrics.curves import (PackedScoreCounts, ScoreCounts, _bucket_runs, 
 
 _GROW = 64  # slice rows added at a time (the arrays double beyond)
 _MIN_PENDING = 1024  # score entries a slice's pending parts may hold before a merge
+_MAX_PARTS = 16  # pending parts (batches) of a slice before a merge: few small arrays at once
 
 
 class DenseBinary:
@@ -121,18 +123,17 @@ class DenseBinary:
         bounds = np.r_[starts, len(sid)].tolist()
         for i, s in enumerate(sid[starts].tolist()):
             a, b = bounds[i], bounds[i + 1]
-            self.pending.setdefault(s, []).append((keys[a:b], pos[a:b], neg[a:b]))
+            # Copies: a view would keep the batch's whole arrays alive until the slice merges.
+            parts = self.pending.setdefault(s, [])
+            parts.append((keys[a:b].copy(), pos[a:b].copy(), neg[a:b].copy()))
             n = self.pending_n.get(s, 0) + b - a
             self.pending_n[s] = n
-            if n > self._merge_limit(s):
+            if len(parts) >= _MAX_PARTS or n > self._merge_limit(s):
                 self._merge_exact(s)
 
     def _merge_limit(self, sid: int) -> int:
-        """Pending entries of a slice that trigger a merge: as many as it holds merged (so that
-        merges cost O(n log n) in all), at least _MIN_PENDING, at most max_exact (past it the
-        slice may need bucketing). Pending parts are views of their batch's arrays, which
-        stay alive until every slice in them merged: merging small slices this often keeps
-        that memory small (a limit of max_exact kept hundreds of batches alive)."""
+        """Pending entries of a slice that trigger a merge: as many as it holds merged, at
+        least _MIN_PENDING, at most max_exact (past it the slice may need bucketing)."""
         limit = max(_MIN_PENDING, len(self.exact.get(sid, ((),))[0]))
         return limit if self.max_exact is None else min(limit, self.max_exact)
 
@@ -140,18 +141,11 @@ class DenseBinary:
         """Merges a slice's pending entries into its exact counts; buckets it beyond max_exact."""
         parts = self.pending.pop(sid, [])
         self.pending_n.pop(sid, None)
-        if sid in self.exact:
-            parts.insert(0, self.exact.pop(sid))
         if not parts:
             return
-        if len(parts) == 1:
-            keys, pos, neg = parts[0]
-        else:
-            keys, pos, neg = (np.concatenate([p[i] for p in parts]) for i in range(3))
-            # Stable: equal keys are summed in the order their batches came.
-            order = np.argsort(_order_key(keys), kind="stable")
-            keys, pos, neg = score_runs(np.zeros(len(keys), np.int64), keys[order], pos[order],
-                                        neg[order])[1:]
+        keys, pos, neg = _summed(parts)
+        if sid in self.exact:
+            keys, pos, neg = _merged(self.exact.pop(sid), keys, pos, neg)
         if self.max_exact is not None and len(keys) > self.max_exact:
             slot = self._new_slot(sid)
             _, buckets, bpos, bneg = _bucket_runs(np.zeros(len(keys), np.int64), keys, pos,
@@ -182,6 +176,34 @@ class DenseBinary:
     def ids(self) -> List[int]:
         """The slice ids that received examples."""
         return np.flatnonzero(self.seen).tolist()
+
+
+def _summed(parts: List[tuple]) -> tuple:
+    """(keys, pos, neg) of parts each sorted by key with distinct keys: summed per key, sorted;
+    equal keys summed in the order of the parts (a stable sort)."""
+    if len(parts) == 1:
+        return parts[0]
+    keys, pos, neg = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    order = np.argsort(_order_key(keys), kind="stable")
+    return score_runs(np.zeros(len(keys), np.int64), keys[order], pos[order], neg[order])[1:]
+
+
+def _merged(held: tuple, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> tuple:
+    """Sorted distinct (keys, pos, neg) `held` plus sorted distinct new ones: added in place
+    where the key is held, inserted where not. Linear in what is held, where a sort of both
+    would cost n log n: a slice's held counts are usually far more than one merge brings."""
+    h_keys, h_pos, h_neg = held
+    h_order, order = _order_key(h_keys), _order_key(keys)
+    at = np.searchsorted(h_order, order)
+    hit = at < len(h_order)
+    hit[hit] = h_order[at[hit]] == order[hit]
+    h_pos[at[hit]] += pos[hit]  # distinct keys: no index twice
+    h_neg[at[hit]] += neg[hit]
+    if hit.all():
+        return h_keys, h_pos, h_neg
+    new, where = ~hit, at[~hit]
+    return (np.insert(h_keys, where, keys[new]), np.insert(h_pos, where, pos[new]),
+            np.insert(h_neg, where, neg[new]))
 
 
 def _grown(values: np.ndarray, size: int) -> np.ndarray:
