@@ -23,7 +23,7 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from assay.engine import passes, split
 from assay.engine.prepare import load_adapter
@@ -117,15 +117,19 @@ def _sketch(plan: EvalPlan, unit: passes.Unit):
     return acc
 
 
-def _accumulate(plan: EvalPlan, w: _Worker, unit: passes.Unit, boundaries
-                ) -> Tuple[List[Tuple[Any, Any]], Dict[str, Any]]:
+def _accumulate(plan: EvalPlan, w: _Worker, unit: passes.Unit, boundaries, lazy: bool = False
+                ) -> Tuple[Iterable[Tuple[Any, Any]], Dict[str, Any]]:
+    """(the unit's partials, its diagnostics); lazy: the partials as an iterator, made as the
+    caller, in this thread, merges them (one slice's at a time in memory, not the file's)."""
     from assay import progress
 
     acc = passes.SliceAccumulator(plan, w.adapters, w.families, boundaries)
     for element in passes.read_file(plan, unit):
         acc.add(element)
         progress.examples_read(element[2].num_rows)
-    return list(acc.partials()), acc.diagnostics()
+    diagnostics = acc.diagnostics()
+    partials = acc.partials()
+    return (partials if lazy else list(partials)), diagnostics
 
 
 def _import_before_fork(plan: EvalPlan, worker: _Worker) -> None:
@@ -194,7 +198,7 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
             return _sketch(plan, unit)
 
         def accumulate(unit, boundaries):
-            return _accumulate(plan, worker(), unit, boundaries)
+            return _accumulate(plan, worker(), unit, boundaries, lazy=workers == 1)
 
         def compute(items):
             return _compute(worker().families, items)

@@ -248,17 +248,16 @@ class SliceAccumulator:
             for key, by_model in accs.items():
                 yield key, {model: self._merge(pending) for model, pending in by_model.items()}
             return
-        # {model: [{slice id: accumulator} or None per family]}: split once, here.
-        split = {model: [f.dense_split(st) if st is not None else None
-                         for f, st in zip(self._families, sts)] for model, sts in states.items()}
+        # Each slice's accumulators are made from the states when its turn comes: a consumer
+        # that merges them one by one (the local engine's one worker) holds one at a time.
         by_canonical = {_canonical(k): v for k, v in accs.items()}
         for sid, key in enumerate(keys):
             legacy = by_canonical.get(_canonical(key), {})
             out = {}
-            for model, per_family in split.items():
+            for model, sts in states.items():
                 rest = iter(self._merge(legacy[model]) if model in legacy else ())
-                fam_accs = [d[sid] if d is not None else next(rest) for d in per_family]
-                out[model] = fam_accs
+                out[model] = [f.dense_acc(st, sid) if st is not None else next(rest)
+                              for f, st in zip(self._families, sts)]
             yield key, out
 
     def diagnostics(self) -> Dict[str, Any]:

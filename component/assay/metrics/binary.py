@@ -311,9 +311,13 @@ class BinaryMetrics(GroupedMetric):
 
     def dense_split(self, state: Any) -> Dict[int, BinaryAccumulator]:
         """{slice id: its accumulator} of every slice the state holds."""
-        return {sid: BinaryAccumulator(state.sums[sid].copy(), state.confusion[sid].copy(),
-                                       state.calibration[sid].copy(), state.scores(sid))
-                for sid in state.ids()}
+        return {sid: self.dense_acc(state, sid) for sid in state.ids()}
+
+    def dense_acc(self, state: Any, sid: int) -> BinaryAccumulator:
+        """The accumulator of slice `sid` (one the state holds), made when asked for, so that
+        a pass hands slices over one at a time (its score counts are then released)."""
+        return BinaryAccumulator(state.sums[sid].copy(), state.confusion[sid].copy(),
+                                 state.calibration[sid].copy(), state.scores(sid))
 
     # Bootstrap replicates (assay.metrics.bootstrap, vectorised in binary_replicates) ----------
 
