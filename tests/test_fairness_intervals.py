@@ -10,10 +10,10 @@ difference and a max_gap threshold on the same positive rate).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import assay
+from group_data import group_frame
 from assay.metrics.fairness_spread import gap_interval, spread_values
 
 RATE = "fairness_indicators_metrics/positive_rate@0.5"
@@ -52,12 +52,7 @@ def test_spread_values_ratio_and_gap():
 
 @pytest.fixture(scope="module")
 def frame():
-    rng = np.random.default_rng(2)
-    n = 1500
-    g = rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2])
-    y = (rng.random(n) < 0.4).astype(float)
-    p = np.clip(rng.beta(2, 3, n) + 0.25 * y + 0.1 * (g == "c"), 0, 1)
-    return pd.DataFrame({"y": y, "p": p, "g": g})
+    return group_frame(2, 1500, ["a", "b", "c"], lift=0.25, shift=0.1)
 
 
 def _evaluate(frame, thresholds, **extra):

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-import numpy as np
-import pandas as pd
 import pytest
 
 import assay
+from group_data import group_frame
 from assay.report.fairness import _LABEL, _PAD, _W, section_html
 
 SPAN = _W - _LABEL - 2 * _PAD
@@ -48,12 +47,7 @@ class Parsed(HTMLParser):
 
 @pytest.fixture(scope="module")
 def frame():
-    rng = np.random.default_rng(4)
-    n = 800
-    g = rng.choice(["x", "y", "z"], n, p=[0.5, 0.3, 0.2])
-    y = (rng.random(n) < 0.4).astype(float)
-    p = np.clip(rng.beta(2, 3, n) + 0.3 * y + 0.15 * (g == "z"), 0, 1)
-    return pd.DataFrame({"y": y, "p": p, "g": g})
+    return group_frame(4, 800, ["x", "y", "z"], lift=0.3, shift=0.15)
 
 
 @pytest.fixture(scope="module")

@@ -143,3 +143,4 @@ def test_the_pass_gives_the_per_slice_results(trips, monkeypatch):
         assert a[key].keys() == metrics.keys(), key
         for name, value in metrics.items():
             assert a[key][name] == pytest.approx(value, rel=1e-12, nan_ok=True), (key, name)
+

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Callable, Dict
 
 _ABSENT = object()
 
@@ -35,4 +35,19 @@ def load(where: str, absent: Any = _ABSENT) -> Any:
         raise
 
 
-__all__ = ["load"]
+def module_getattr(package: str, names: Dict[str, str]) -> Callable[[str], Any]:
+    """A package's `__getattr__` (PEP 562) that imports `names[attribute]`, the module holding
+    an attribute of the same name, when the attribute is first asked for.
+
+    Example (in a package's __init__.py):
+        __getattr__ = module_getattr(__name__, {"Series": "assay.history.series"})
+    """
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            return getattr(importlib.import_module(names[name]), name)
+        raise AttributeError(f"module '{package}' has no attribute '{name}'")
+
+    return __getattr__
+
+
+__all__ = ["load", "module_getattr"]

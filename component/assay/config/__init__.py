@@ -18,6 +18,8 @@ Example:
     'y'
 """
 
+from assay.lazy import module_getattr
+
 _LAZY = {
     "EvalConfig": "assay.config.schema",
     "config_from": "assay.config.schema",
@@ -37,9 +39,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'assay.config' has no attribute '{name}'")
+__getattr__ = module_getattr(__name__, _LAZY)

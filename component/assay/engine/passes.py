@@ -103,7 +103,9 @@ def sketch_boundaries(acc: Dict[str, Any],
 
 
 class SliceAccumulator:
-    """Predicts, slices and accumulates batches; holds one partial per (slice, model).
+    """Predicts, slices and accumulates batches: per model, one state for all slices of the
+    families that accumulate so (BinaryMetrics: assay.metrics.binary_dense), and one partial
+    per (slice, model) of the others.
 
     One instance per worker and bundle (Beam) or per file (local): `add` each batch, then
     `partials()` and `diagnostics()` once.

@@ -13,6 +13,8 @@ assay_metrics.json), `monitor` (`assay monitor`), `cli` (`assay history`, `assay
 Importing `assay.history` imports numpy at most; ML Metadata is read only when asked.
 """
 
+from assay.lazy import module_getattr
+
 _LAZY = {
     "HistoryConfig": "assay.history.config", "parse_history": "assay.history.config",
     "Evaluation": "assay.history.series", "Series": "assay.history.series",
@@ -25,9 +27,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'assay.history' has no attribute '{name}'")
+__getattr__ = module_getattr(__name__, _LAZY)

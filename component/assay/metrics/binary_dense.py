@@ -15,7 +15,7 @@ slice a stable id, assay.engine.passes):
     bucketed: it gets a row of dense bucket arrays, to which every later batch adds its entries
     with np.add.at, with no sort and no Python work per slice.
 
-`split(state)` turns the state into one BinaryAccumulator per slice, once per file or bundle;
+`BinaryMetrics.dense_acc(state, sid)` makes one slice's BinaryAccumulator, once per file or bundle;
 those merge with accumulators made any other way. The result is the same as the per-slice path:
 the same sums added in the same batch order, the same exact/bucketed form (which depends on the
 slice's distinct predictions alone), up to floating-point summation order within a bucket.
