@@ -169,8 +169,12 @@ def make_tfx_saved_model(artifact_dir, df: Optional[pd.DataFrame] = None) -> str
     payment = tf_keras.layers.StringLookup(vocabulary=list(PAYMENTS),
                                            output_mode="one_hot")(inputs["payment"])
     x = tf_keras.layers.Concatenate()([numeric, payment])
-    x = tf_keras.layers.Dense(8, activation="relu")(x)
-    logits = tf_keras.layers.Dense(1, name="logits")(x)
+    # Seeded: the weights must not depend on what else ran in this process before (tests rely
+    # on the model using every feature, e.g. that swapping payments flips predictions).
+    x = tf_keras.layers.Dense(8, activation="relu",
+                              kernel_initializer=tf_keras.initializers.GlorotUniform(seed=7))(x)
+    logits = tf_keras.layers.Dense(
+        1, name="logits", kernel_initializer=tf_keras.initializers.GlorotUniform(seed=8))(x)
     model = tf_keras.Model(inputs, logits)
     # A few full-batch steps in eager mode: Model.fit would spend most of the time tracing.
     train = {n: tf.constant(df[n].to_numpy(np.float32).reshape(-1, 1)) for n in NUMERIC_FEATURES}
