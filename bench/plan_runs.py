@@ -38,7 +38,8 @@ def run_all(bench, args) -> None:
     # Data and models first, so that building them is never timed.
     for n in {s.tfma_size, s.tfma_size_a, s.startup_size} | \
             ({s.size_a} if w & {"a", "c"} else set()) | \
-            ({s.size_b} if w & {"b", "sklearn"} else set()) | ({s.size_c} if "c" in w else set()):
+            ({s.size_b} if "b" in w else set()) | ({s.size_c} if "c" in w else set()) | \
+            ({s.sklearn_size} if "sklearn" in w else set()):
         bench.tfrecord(n)
     if timing and "d" in w:
         for n in set(s.sizes) | {s.steady_size, s.workers_size}:
@@ -141,11 +142,12 @@ def run_all(bench, args) -> None:
                     _PLAIN)
     if "sklearn" in w:
         if timing:
-            bench.floor("read+sklearn", bench.tfrecord(s.size_b), s.size_b,
+            bench.floor("read+sklearn", bench.tfrecord(s.sklearn_size), s.sklearn_size,
                         joblib=bench.sklearn())
-        run = bench.assay("sklearn", bench.tfrecord(s.size_b), s.size_b, workers=cores)
+        run = bench.assay("sklearn", bench.tfrecord(s.sklearn_size), s.sklearn_size,
+                          workers=cores)
         bench.check("sklearn", "the model's predict_proba, metrics in numpy/scikit-learn",
-                    run, _sklearn_reference(bench, s.size_b), _PLAIN)
+                    run, _sklearn_reference(bench, s.sklearn_size), _PLAIN)
 
     # Checks against TFMA.
     if wait_tfma is not None:
@@ -405,10 +407,11 @@ def summarise(bench, args) -> Dict:
     assay_row("parquet", f"assay-a-parquet-{s.size_a}-{default}",
               "assay CLI, (a) on Parquet (one file: 1 worker)",
               floor_id=f"floor-read-parquet-{s.size_a}", vs_tfma="a", fixed_of="a")
-    floor_row("sklearn", f"floor-read+sklearn-{s.size_b}", "floor: read + decode + predict_proba")
-    assay_row("sklearn", f"assay-sklearn-{s.size_b}-{default}",
+    floor_row("sklearn", f"floor-read+sklearn-{s.sklearn_size}",
+              "floor: read + decode + predict_proba")
+    assay_row("sklearn", f"assay-sklearn-{s.sklearn_size}-{default}",
               f"assay CLI, scikit-learn joblib model ({CORES} worker threads)",
-              floor_id=f"floor-read+sklearn-{s.size_b}")
+              floor_id=f"floor-read+sklearn-{s.sklearn_size}")
 
     ctx = types.SimpleNamespace(sizes=s, runs=runs, get=get, row=by_run.get, fixed=fixed,
                                 default=default, cores=CORES)

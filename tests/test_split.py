@@ -147,7 +147,8 @@ def test_csv_every_split_point_reads_every_row_once(tmp_path, newline_at_end):
 
 @pytest.mark.parametrize("text,why", [
     ('a,b\n1,"x\ny"\n2,z\n' * 4, "quote character"),
-    ("a,b\n1,x\n\n2,z\n" * 4, "blank line")])
+    ("a,b\n1,x\n\n2,z\n" * 4, "blank line"),
+    ("a,b\r\n1,x\r\n\r\n2,z\r\n" * 4, "blank line")])
 def test_csv_with_quotes_or_blank_lines_is_not_split_and_says_so(tmp_path, caplog, text, why):
     path = tmp_path / "data.csv"
     path.write_text(text)

@@ -30,6 +30,7 @@ from assay.errors import DataError
 from assay.config.binding import ConfigLike, bound_config
 from assay.engine.plan import BaselineError, EvalPlan, make_plan
 from assay.engine.prepare import check_custom_code
+from assay import timings as stage_times
 
 ENGINES = ("auto", "local", "beam")
 
@@ -72,7 +73,8 @@ def evaluate(config: ConfigLike, examples: Any, output: Optional[str] = None, *,
              write_report: bool = True, engine: str = "auto",
              workers: Optional[int] = None,
              allow_custom_code: Optional[Sequence[str]] = None,
-             models: Optional[Mapping[str, Any]] = None) -> results.EvalResult:
+             models: Optional[Mapping[str, Any]] = None,
+             timings: Optional[str] = None) -> results.EvalResult:
     """Evaluates the config's models on `examples` in one full pass; writes `output` if given.
 
     Args:
@@ -114,6 +116,9 @@ def evaluate(config: ConfigLike, examples: Any, output: Optional[str] = None, *,
       allow_custom_code: the modules (and their submodules) whose classes the config's
         custom_metrics may load, e.g. ["mypkg.metrics"] (the --allow-custom-code flag): they run
         code when imported, so a config naming one that is not allowed is a ConfigError.
+      timings: a local file path: write there, when the evaluation succeeds, a JSON file of
+        where its time went, per stage, in CPU and wall seconds (`assay.timings`; the
+        --timings flag). The results do not change.
 
     Returns:
       The EvalResult: with `output`, read back from it; without, the same result in memory.
@@ -133,6 +138,7 @@ def evaluate(config: ConfigLike, examples: Any, output: Optional[str] = None, *,
     """
     from assay.api_inputs import memory_inputs, tabular_kind
     from assay.data.options import set_options
+    from assay.timings import recording
 
     if tabular_kind(config):
         raise TypeError(f"assay.evaluate takes the config first and the examples second (got "
@@ -140,7 +146,7 @@ def evaluate(config: ConfigLike, examples: Any, output: Optional[str] = None, *,
                         f"assay.evaluate(config, examples)")
     set_options(beam_pipeline_args)  # the driver's reads and writes use them too (S3 endpoint...)
     given = {"candidate": model, "baseline": baseline, **dict(models or {})}
-    with memory_inputs(examples, given, engine, beam_pipeline_args) as inputs:
+    with recording(timings), memory_inputs(examples, given, engine, beam_pipeline_args) as inputs:
         paths = dict(inputs.models)
         cfg = apply_overrides(config, paths.pop("candidate"), paths.pop("baseline"),
                               allow_pickle, paths)
@@ -179,6 +185,8 @@ def _evaluate(cfg: EvalConfig, examples: Any, location: str, output: Optional[st
             raw = local.run_local(plan, workers or direct_workers(beam_pipeline_args))
         else:
             raw = _run_beam(plan, staged, beam_pipeline_args)
+        stage_times.note_pass(raw["diagnostics"], chosen)
+        mark = stage_times.driver_begin()  # --timings: records, sections and the verdict
         metrics_doc, plots_doc = build_documents(plan, raw)
         metrics_doc["baseline_error"] = baseline_error
         metrics_doc["engine"] = chosen
@@ -188,9 +196,12 @@ def _evaluate(cfg: EvalConfig, examples: Any, location: str, output: Optional[st
                                       sections=metrics_doc)
         documents = ResultDocuments(cfg, metrics_doc, plots_doc, verdict, thresholds, location,
                                     plan.format)
-        if staged is None:
-            return documents.in_memory()
-        return documents.publish(staged, output, write_report)
+        stage_times.driver_end("compute", mark)
+        mark = stage_times.driver_begin()
+        result = (documents.in_memory() if staged is None
+                  else documents.publish(staged, output, write_report))
+        stage_times.driver_end("write", mark)
+        return result
 
 
 def _run_beam(plan: EvalPlan, staged: Optional[StagedOutput],

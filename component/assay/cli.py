@@ -3,7 +3,7 @@
     assay evaluate --config C --examples E [--model M] [--baseline B] --output DIR
                    [--model NAME=PATH ...]     other named (benchmark) models
                    [--beam-pipeline-args "--direct_num_workers=2 ..."] [--allow-pickle]
-                   [--allow-custom-code MODULE[,MODULE]]
+                   [--allow-custom-code MODULE[,MODULE]] [--timings PATH]
                    [--mlmd sqlite:PATH | mysql://user:pass@host:port/db [--mlmd-pipeline NAME]
                     [--baseline latest-blessed] [--model-artifact-id N]
                     [--baseline-artifact-id N] [--examples-artifact-id N [N ...]]]
@@ -133,7 +133,7 @@ def _cmd_evaluate(args) -> int:
                                 allow_pickle=args.allow_pickle, force_bless=args.force_bless,
                                 allow_custom_code=args.allow_custom_code,
                                 engine=args.engine, workers=args.workers,
-                                models=args.other_models)
+                                models=args.other_models, timings=args.timings)
     if args.verbosity > cli_output.QUIET:
         from assay.data.files import join
         from assay.report.html import REPORT_FILE
@@ -302,6 +302,9 @@ def _add_evaluate(sub) -> None:
     ev.add_argument("--reference", metavar="DIR|latest-blessed|previous",
                     help="measure drift against this earlier evaluation (overrides the "
                          "config's reference:; latest-blessed and previous need --mlmd)")
+    ev.add_argument("--timings", metavar="PATH",
+                    help="write a JSON file of where the run's time went: CPU and wall seconds "
+                         "per stage (read, predict, accumulate, merge, compute, write)")
     ev.add_argument("--fail-on-not-blessed", action="store_true",
                     help=f"exit with status {EXIT_NOT_BLESSED} when the verdict is NOT_BLESSED")
     _add_mlmd_flags(ev)

@@ -38,6 +38,8 @@ def list_lengths(column: pa.Array) -> Tuple[np.ndarray, pa.Array]:
             return parts
         lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
         return lengths.astype(np.int64, copy=False), column.flatten()
+    if not column.null_count:  # no compute call either: pyarrow's compute imports pandas
+        return np.ones(len(column), np.int64), column
     return column.is_valid().to_numpy(zero_copy_only=False).astype(np.int64), column.drop_null()
 
 

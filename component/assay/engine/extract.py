@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pyarrow as pa
 
-from assay import data as assay_io
+from assay import data as assay_io, timings
 from assay.config.schema import ConfigError
 from assay.errors import DataError
 from assay.metrics.batch import ModelBatch
@@ -211,12 +211,14 @@ def check_predictions(plan: "EvalPlan", model: str, preds: np.ndarray, where: st
 
 
 def model_batches(plan: "EvalPlan", adapters: Dict[str, Any], batch: pa.RecordBatch, where: str,
-                  offset: int, problems: Problems, inputs: Optional[pa.RecordBatch] = None
+                  offset: int, problems: Problems, inputs: Optional[pa.RecordBatch] = None,
+                  times: Optional[Dict[str, List[float]]] = None
                   ) -> Tuple[Dict[str, ModelBatch], Optional[np.ndarray]]:
     """Labels, weights and each model's predictions for the valid rows of `batch`.
 
     `inputs`, when given, is what the models read: the raw examples of which `batch` holds the
     transformed features too (assay.engine.transformed); TFMA predicts from the raw examples.
+    `times`, when given, gets the models' seconds under "predict" (assay.timings).
 
     Returns ({model: ModelBatch}, rows): rows is None when every row is valid, else the indices
     (shape [m]) of the valid rows, which the ModelBatches hold.
@@ -226,7 +228,10 @@ def model_batches(plan: "EvalPlan", adapters: Dict[str, Any], batch: pa.RecordBa
     ok &= w_ok
     preds = {}
     for name, adapter in adapters.items():
+        mark = timings.begin()  # the models' time, apart (assay.timings: --timings)
         p = shape_predictions(plan, name, adapter.predict(batch if inputs is None else inputs))
+        if times is not None:
+            timings.end(times, "predict", mark)
         ok &= check_predictions(plan, name, p, where, offset, problems)
         preds[name] = p
     rows = None if ok.all() else np.flatnonzero(ok)

@@ -25,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from assay import timings
 from assay.engine import passes, split
 from assay.engine.prepare import load_adapter
 from assay.engine.plan import EvalPlan
@@ -84,6 +85,9 @@ class _Worker:
         self.families = plan.pass_families()
 
 
+# The parts' partials of a slice that the driver holds before merging them in one call.
+MERGE_UNITS = 4
+
 _THREADED_LIBRARIES = ("tensorflow", "grpc", "torch", "jax")
 
 # The evaluation a forked worker process runs; set before the pool forks, read in the child.
@@ -105,9 +109,11 @@ def _forked_compute(items):
 def _compute(families, items):
     from assay import progress
 
+    times, mark = timings.new_times(), timings.begin()
     out = [(key, passes.compute_slice(families, accs)) for key, accs in items]
+    timings.end(times, "compute", mark)  # back with the results: forked workers' too
     progress.slices_done(len(out))  # the CLI's progress bar, when one runs
-    return out
+    return out, times
 
 
 def _sketch(plan: EvalPlan, unit: passes.Unit):
@@ -124,7 +130,7 @@ def _accumulate(plan: EvalPlan, w: _Worker, unit: passes.Unit, boundaries, lazy:
     from assay import progress
 
     acc = passes.SliceAccumulator(plan, w.adapters, w.families, boundaries)
-    for element in passes.read_file(plan, unit):
+    for element in timings.timed(passes.read_file(plan, unit), acc.times, "read"):
         acc.add(element)
         progress.examples_read(element[2].num_rows)
     diagnostics = acc.diagnostics()
@@ -210,14 +216,22 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
         if plan.quantile_features:
             boundaries = passes.sketch_boundaries(
                 passes.sketch_merge(list(pool.map(sketch, files))), plan.quantile_features)
-        merged: Dict[Any, passes.ModelAccs] = {}
+        merged: Dict[Any, List[passes.ModelAccs]] = {}  # each slice's partials, waiting
         diagnostics = []
-        for partials, diag in pool.map(accumulate, files, [boundaries] * len(files)):
+        mark = timings.driver_begin()  # --timings: the driver's merging (less the workers')
+        for unit, (partials, diag) in zip(files, pool.map(accumulate, files,
+                                                          [boundaries] * len(files))):
+            # A part of a file (byte range, row groups) waits to be merged with the parts after
+            # it, MERGE_UNITS at a time: one sort of their score counts, where merging pair by
+            # pair sorted the growing sum once per part. A whole file is merged at once, so one
+            # worker holds one file's partials at a time. The same units give the same merges
+            # for any number of workers.
+            whole = isinstance(unit, str) or unit[1] is None
             for key, accs in partials:
-                if key in merged:
-                    merged[key] = passes.merge_partials(families, [merged[key], accs])
-                else:
-                    merged[key] = accs
+                waiting = merged.setdefault(key, [])
+                waiting.append(accs)
+                if whole or len(waiting) >= MERGE_UNITS:
+                    waiting[:] = [passes.merge_partials(families, waiting)]
             diagnostics.append(diag)
         # A slice withheld by min_slice_size needs its example count only: its accumulators are
         # dropped here, and no metric or plot is computed for it.
@@ -225,18 +239,23 @@ def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
         items = []
         min_size = plan.config.min_slice_size
         for key in list(merged):
-            accs = merged.pop(key)
+            accs = passes.merge_partials(families, merged.pop(key))
             count = passes.example_count(families, accs)
             if passes.withheld(key, count, min_size):
                 slices.append((key, count))
             else:
                 items.append((key, accs))
         del merged
+        timings.driver_end("merge", mark)
         # Metrics and plots of each slice (areas, curves), spread over the workers too.
         chunks = [items[i::workers] for i in range(workers)]
         shared = passes.SharedResults()  # one copy of the names and plot data in common
-        slices += [(key, shared(results)) for chunk in pool.map(compute, chunks)
-                   for key, results in chunk]
+        mark, compute_times = timings.driver_begin(), []
+        for chunk, times in pool.map(compute, chunks):  # one chunk's raw results at a time
+            slices += [(key, shared(results)) for key, results in chunk]
+            compute_times.append(times)
+        timings.add_worker_times(compute_times)
+        timings.driver_end("compute", mark)
     except BrokenProcessPool as e:
         raise RunnerError(
             f"a worker process of the local engine died while evaluating {len(files)} file(s) "

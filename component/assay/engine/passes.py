@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 import numpy as np
 import pyarrow as pa
 
-from assay import data as assay_io
+from assay import data as assay_io, timings
 from assay.engine.extract import Problems, model_batches
 from assay.engine import extensions, slicing
 from assay.engine.transformed import transformed_batch
@@ -130,18 +130,24 @@ class SliceAccumulator:
         self._problems = Problems()
         self._seen: set = set()
         self._rows = 0
+        self.times = timings.new_times()  # predict, accumulate; the caller adds read
         self._file_names: Optional[Dict[str, str]] = None
         # Discovery, drift...: assay.engine.extensions, fed the same batches.
         self._extensions = extensions.active(plan)
         self._ext_accs = {name: ext.create() for name, ext in self._extensions.items()}
 
     def add(self, element: Element) -> None:
+        mark = timings.begin()
+        self._add_batch(element)
+        timings.end(self.times, "accumulate", mark)  # less predict, timed inside
+
+    def _add_batch(self, element: Element) -> None:
         path, start, raw = element
         batch = transformed_batch(self._adapters, raw)  # raw itself without preprocessing
         self._seen.update(batch.schema.names)
         self._rows += batch.num_rows
         per_model, kept = model_batches(self._plan, self._adapters, batch, path, start,
-                                        self._problems, inputs=raw)
+                                        self._problems, inputs=raw, times=self.times)
         if perturbed_models(self._plan.config):  # the candidate on edited examples too
             per_model = with_perturbed(self._plan, self._adapters, raw, per_model, path, start,
                                        kept, self._row_keys(path, start, raw.num_rows))
@@ -267,7 +273,7 @@ class SliceAccumulator:
         accumulators (assay.engine.extensions)."""
         accs, self._ext_accs = self._ext_accs, {}
         return {"problems": self._problems.counts, "features": sorted(self._seen),
-                "rows": self._rows, "extensions": accs}
+                "rows": self._rows, "extensions": accs, "timings": self.times}
 
 
 def _canonical(key: slicing.SliceKey) -> Tuple:
@@ -275,15 +281,16 @@ def _canonical(key: slicing.SliceKey) -> Tuple:
 
 
 def merge_partials(families: Sequence[Any], partials: Iterable[ModelAccs]) -> ModelAccs:
-    """Merges the partial accumulators of one slice, in the order given."""
-    out: ModelAccs = {}
+    """Merges the partial accumulators of one slice, in the order given, with one family.merge
+    call per model and family for all of them (one sort of their score counts, where merging
+    them pair by pair sorted the growing sum once per partial)."""
+    by_model: Dict[str, List[List[Any]]] = {}
     for other in partials:
         for model, fam_accs in other.items():
-            if model not in out:
-                out[model] = fam_accs
-            else:
-                out[model] = [f.merge([a, b]) for f, a, b in zip(families, out[model], fam_accs)]
-    return out
+            by_model.setdefault(model, []).append(fam_accs)
+    return {model: accs[0] if len(accs) == 1 else
+            [f.merge([a[i] for a in accs]) for i, f in enumerate(families)]
+            for model, accs in by_model.items()}
 
 
 def compute_slice(families: Sequence[Any], accs: ModelAccs) -> Dict[str, Dict[str, Any]]:
@@ -408,7 +415,8 @@ def merge_diagnostics(items: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
         features.update(d["features"])
     return {"problems": Problems.merge([d["problems"] for d in items]),
             "features": sorted(features), "rows": sum(d["rows"] for d in items),
-            "extensions": extensions.merge([d.get("extensions") for d in items])}
+            "extensions": extensions.merge([d.get("extensions") for d in items]),
+            "timings": timings.merge(d.get("timings") for d in items)}
 
 
 EMPTY_DIAGNOSTICS = {"problems": {}, "features": [], "rows": 0, "extensions": {}}
