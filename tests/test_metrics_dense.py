@@ -144,3 +144,147 @@ def test_the_pass_gives_the_per_slice_results(trips, monkeypatch):
         for name, value in metrics.items():
             assert a[key][name] == pytest.approx(value, rel=1e-12, nan_ok=True), (key, name)
 
+
+
+# ---- the exact score counts of all slices in one structure (DenseBinary.held) ----------------
+
+
+def _reference_counts(p: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """(distinct predictions, weight of positives, weight of negatives), sorted: np.unique."""
+    keys, inverse = np.unique(p, return_inverse=True)
+    return (keys, np.bincount(inverse, w * y, minlength=len(keys)),
+            np.bincount(inverse, w * (1 - y), minlength=len(keys)))
+
+
+def _late_crossing_batches(seed: int, n_batches: int = 30):
+    """Slices 0-3 over many small batches, duplicates-heavy (scores from small sets), weighted:
+    slice 0 draws from 35 scores and, in the last batch only, gets 6 more (it crosses a cap
+    of 40 late, by one); slice 1 from exactly 40 (at the cap, never over it); slice 2 from
+    3; slice 3 continuous (crosses early)."""
+    rng = np.random.default_rng(seed)
+    pools = {0: np.round(rng.random(35), 6), 1: np.round(rng.random(40), 6),
+             2: np.array([0.25, 0.5, 0.75])}
+    late = np.round(rng.random(6), 6) + 1e-7  # distinct from the pool's
+    out = []
+    for i in range(n_batches):
+        parts = []
+        for s in range(4):
+            n = int(rng.integers(5, 60))
+            if s == 3:
+                p = rng.random(n)
+            elif s == 0 and i == n_batches - 1:
+                p = np.r_[rng.choice(pools[0], n), pools[0], late]  # 41 distinct in all
+            else:
+                p = rng.choice(pools[s], n)
+            parts.append((p, np.full(len(p), s)))
+        p = np.concatenate([q for q, _ in parts])
+        slice_of = np.concatenate([s for _, s in parts])
+        y = (rng.random(len(p)) < p).astype(float)
+        w = rng.exponential(1.0, len(p))
+        order = rng.permutation(len(p))
+        out.append((ModelBatch(y[order], p[order], w[order]), slice_of[order]))
+    return out
+
+
+@pytest.mark.parametrize("min_pending, max_parts", [(1 << 16, 64), (8, 3), (100, 2)])
+def test_one_structure_equals_the_per_slice_path_and_numpy(monkeypatch, min_pending, max_parts):
+    """Merges at any frequency (every few entries to once at the end) give the per-slice
+    path's counts: a slice crossing the cap in the last batch is bucketed, one at the cap is
+    not, and the exact ones hold numpy's counts of their rows."""
+    from assay.metrics import binary_dense
+
+    monkeypatch.setattr(binary_dense, "_MIN_PENDING", min_pending)
+    monkeypatch.setattr(binary_dense, "_MAX_PARTS", max_parts)
+    fam = BinaryMetrics(thresholds=(0.5,), num_buckets=20, max_exact_scores=40)
+    batches = _late_crossing_batches(5)
+    id_of = np.array([3, 0, 2, 1])
+    legacy = _legacy(fam, batches, 4)
+    dense = _dense(fam, batches, 4, id_of)
+    forms = {s: dense[int(id_of[s])].scores.exact for s in range(4)}
+    assert forms == {0: False, 1: True, 2: True, 3: False}
+    y = np.concatenate([b.labels for b, _ in batches])
+    p = np.concatenate([b.predictions for b, _ in batches])
+    w = np.concatenate([b.weights for b, _ in batches])
+    s_of = np.concatenate([s for _, s in batches])
+    for s in range(4):
+        got, want = dense[int(id_of[s])].scores, legacy[s].scores
+        np.testing.assert_array_equal(got.keys, want.keys)
+        np.testing.assert_allclose(got.pos, want.pos, rtol=1e-12)
+        np.testing.assert_allclose(got.neg, want.neg, rtol=1e-12)
+        m = s_of == s
+        r = fam.result(dense[int(id_of[s])])
+        if forms[s]:
+            keys, pos, neg = _reference_counts(p[m], y[m], w[m])
+            np.testing.assert_array_equal(got.keys, keys)
+            np.testing.assert_allclose(got.pos, pos, rtol=1e-12)
+            np.testing.assert_allclose(got.neg, neg, rtol=1e-12)
+            assert r["auc"] == pytest.approx(roc_auc_score(y[m], p[m], sample_weight=w[m]),
+                                             abs=1e-12)
+        assert r["auc"] == pytest.approx(fam.result(legacy[s])["auc"], rel=1e-12)
+
+
+def test_scores_hand_a_slice_over_once(monkeypatch):
+    """scores(sid) hands a slice's counts over and forgets them: entries added afterwards
+    (merged with the other slices' counts, not yet handed over) come back alone."""
+    from assay.metrics import binary_dense
+
+    monkeypatch.setattr(binary_dense, "_MIN_PENDING", 4)
+    state = binary_dense.DenseBinary(1, 4, 10, None)
+    state.reserve(3)
+
+    def add(sid, keys, pos):
+        sid, keys, pos = np.asarray(sid), np.asarray(keys, float), np.asarray(pos, float)
+        state.add_scores(sid, keys, pos, 1.0 - pos, True)
+
+    add([0, 0, 1, 2, 2], [0.1, 0.4, 0.3, 0.2, 0.9], [1, 0, 1, 1, 0])
+    add([2, 0, 1, 1], [0.2, 0.4, 0.3, 0.6], [1, 1, 0, 0])
+    first = state.scores(0)
+    np.testing.assert_array_equal(first.keys, [0.1, 0.4])
+    np.testing.assert_array_equal(first.pos, [1, 1])
+    np.testing.assert_array_equal(first.neg, [0, 1])
+    add([1, 0], [0.3, 0.4], [1, 0])  # after the hand-over of slice 0
+    np.testing.assert_array_equal(state.scores(0).keys, [0.4])
+    one = state.scores(1)
+    np.testing.assert_array_equal(one.keys, [0.3, 0.6])
+    np.testing.assert_array_equal(one.pos, [2, 0])
+    two = state.scores(2)
+    np.testing.assert_array_equal(two.keys, [0.2, 0.9])
+    np.testing.assert_array_equal(two.pos, [2, 0])
+    assert len(state.scores(1)) == 0  # handed over
+
+
+@pytest.mark.parametrize("slice_share, weighted_last", [(8, False), (1, False), (1000, False),
+                                                       (8, True)])
+def test_unit_weight_counts_held_as_integers_merge_exactly(monkeypatch, slice_share,
+                                                          weighted_last):
+    """Unit weights: held counts are int32 (exact) until handed over as float64; merges that
+    leave some slices' entries pending (small _MIN_PENDING, any _SLICE_SHARE) give numpy's
+    counts and the per-slice path's; a weighted last batch turns the counts into floats."""
+    from assay.metrics import binary_dense
+
+    monkeypatch.setattr(binary_dense, "_MIN_PENDING", 16)
+    monkeypatch.setattr(binary_dense, "_SLICE_SHARE", slice_share)
+    fam = BinaryMetrics(thresholds=(0.5,), num_buckets=1000)
+    batches = _batches(11, 30, 5, 3, unweighted=30 - weighted_last)
+    state = fam.dense_create()
+    for i, (batch, slice_of) in enumerate(batches):
+        present = np.unique(slice_of)
+        fam.dense_add(state, batch, None, np.searchsorted(present, slice_of), present, {})
+        if i == 28:
+            assert state.exact and all(a.dtype == np.int32 for _, pos, neg in
+                                       state.exact.values() for a in (pos, neg))
+    assert state.integral == (not weighted_last)
+    dense, legacy = fam.dense_split(state), _legacy(fam, batches, 5)
+    y, p, w, s_of = (np.concatenate(a) for a in zip(*[(b.labels, b.predictions, b.weights, s)
+                                                       for b, s in batches]))
+    for s in range(5):
+        m = s_of == s
+        keys, pos, neg = _reference_counts(p[m], y[m], w[m])
+        got, want = dense[s].scores, legacy[s].scores
+        assert got.exact and got.pos.dtype == np.float64
+        for ref in (keys, want.keys):
+            np.testing.assert_array_equal(got.keys, ref)
+        for ref in (pos, want.pos):
+            np.testing.assert_allclose(got.pos, ref, rtol=1e-12)
+        for ref in (neg, want.neg):
+            np.testing.assert_allclose(got.neg, ref, rtol=1e-12)
