@@ -145,8 +145,7 @@ def test_the_pass_gives_the_per_slice_results(trips, monkeypatch):
             assert a[key][name] == pytest.approx(value, rel=1e-12, nan_ok=True), (key, name)
 
 
-
-# ---- the exact score counts of all slices in one structure (DenseBinary.held) ----------------
+# ---- exact score counts: merges at any frequency, a slice crossing the cap late ------------
 
 
 def _reference_counts(p: np.ndarray, y: np.ndarray, w: np.ndarray):
@@ -187,7 +186,8 @@ def _late_crossing_batches(seed: int, n_batches: int = 30):
 
 
 @pytest.mark.parametrize("min_pending, max_parts", [(1 << 16, 64), (8, 3), (100, 2)])
-def test_one_structure_equals_the_per_slice_path_and_numpy(monkeypatch, min_pending, max_parts):
+def test_merges_at_any_frequency_equal_the_per_slice_path_and_numpy(monkeypatch, min_pending,
+                                                                     max_parts):
     """Merges at any frequency (every few entries to once at the end) give the per-slice
     path's counts: a slice crossing the cap in the last batch is bucketed, one at the cap is
     not, and the exact ones hold numpy's counts of their rows."""
@@ -251,40 +251,3 @@ def test_scores_hand_a_slice_over_once(monkeypatch):
     np.testing.assert_array_equal(two.keys, [0.2, 0.9])
     np.testing.assert_array_equal(two.pos, [2, 0])
     assert len(state.scores(1)) == 0  # handed over
-
-
-@pytest.mark.parametrize("slice_share, weighted_last", [(8, False), (1, False), (1000, False),
-                                                       (8, True)])
-def test_unit_weight_counts_held_as_integers_merge_exactly(monkeypatch, slice_share,
-                                                          weighted_last):
-    """Unit weights: held counts are int32 (exact) until handed over as float64; merges that
-    leave some slices' entries pending (small _MIN_PENDING, any _SLICE_SHARE) give numpy's
-    counts and the per-slice path's; a weighted last batch turns the counts into floats."""
-    from assay.metrics import binary_dense
-
-    monkeypatch.setattr(binary_dense, "_MIN_PENDING", 16)
-    monkeypatch.setattr(binary_dense, "_SLICE_SHARE", slice_share)
-    fam = BinaryMetrics(thresholds=(0.5,), num_buckets=1000)
-    batches = _batches(11, 30, 5, 3, unweighted=30 - weighted_last)
-    state = fam.dense_create()
-    for i, (batch, slice_of) in enumerate(batches):
-        present = np.unique(slice_of)
-        fam.dense_add(state, batch, None, np.searchsorted(present, slice_of), present, {})
-        if i == 28:
-            assert state.exact and all(a.dtype == np.int32 for _, pos, neg in
-                                       state.exact.values() for a in (pos, neg))
-    assert state.integral == (not weighted_last)
-    dense, legacy = fam.dense_split(state), _legacy(fam, batches, 5)
-    y, p, w, s_of = (np.concatenate(a) for a in zip(*[(b.labels, b.predictions, b.weights, s)
-                                                       for b, s in batches]))
-    for s in range(5):
-        m = s_of == s
-        keys, pos, neg = _reference_counts(p[m], y[m], w[m])
-        got, want = dense[s].scores, legacy[s].scores
-        assert got.exact and got.pos.dtype == np.float64
-        for ref in (keys, want.keys):
-            np.testing.assert_array_equal(got.keys, ref)
-        for ref in (pos, want.pos):
-            np.testing.assert_allclose(got.pos, ref, rtol=1e-12)
-        for ref in (neg, want.neg):
-            np.testing.assert_allclose(got.neg, ref, rtol=1e-12)
