@@ -17,7 +17,6 @@ locked-down pipeline pod.
 """
 
 # No `from __future__ import annotations`: KFP reads the pipeline's annotations as objects.
-import hashlib
 import json
 import math
 import os
@@ -30,6 +29,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+import file_tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -129,17 +130,6 @@ def docker_run(image, *args, mounts=(), name=None, entrypoint=None, timeout=RUN_
     if entrypoint:
         argv += ["--entrypoint", entrypoint]
     return _run(argv + [image, *args], timeout)
-
-
-def _tree(path):
-    """{relative path: sha256} of every file under path."""
-    out = {}
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            full = os.path.join(dirpath, f)
-            with open(full, "rb") as fh:
-                out[os.path.relpath(full, path)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 def _writable_by_the_image(path):
@@ -324,7 +314,7 @@ def test_images_hold_the_package_as_it_is_in_the_tree(image, slim_image):
     """Every .py file of assay in both images equals the working tree's: a build must never
     install an older wheel from a cache (uv keys a local project's wheel on pyproject.toml)."""
     source = os.path.join(ROOT, "component", "assay")
-    want = {k: v for k, v in _tree(source).items() if k.endswith(".py")}
+    want = {k: v for k, v in file_tree.digests(source).items() if k.endswith(".py")}
     script = ("import hashlib, os, assay; root = os.path.dirname(assay.__file__)\n"
               "for d, _, fs in os.walk(root):\n"
               "    for f in fs:\n"
@@ -365,7 +355,7 @@ def test_evaluate_in_the_container(image, case, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     _writable_by_the_image(str(out))
-    before = _tree(case.data)
+    before = file_tree.digests(case.data)
     name = f"assay-test-{uuid.uuid4().hex[:12]}"
     try:
         proc = docker_run(image, "evaluate", "--config", "/data/config.yaml",
@@ -384,7 +374,7 @@ def test_evaluate_in_the_container(image, case, tmp_path):
     assert proc.returncode == (0 if case.blessed else 4), proc.stdout
     verdict = "BLESSED" if case.blessed else "NOT_BLESSED"
     assert f"verdict: {verdict}" in proc.stdout, proc.stdout
-    assert _tree(case.data) == before
+    assert file_tree.digests(case.data) == before
     assert sorted(os.listdir(out)) == ["eval"]
 
     result = out / "eval"
@@ -484,10 +474,10 @@ def test_kfp_component_with_the_docker_runner(image, case, tmp_path, locked_down
     pipeline_root.mkdir()
     local.init(runner=local.DockerRunner(), pipeline_root=str(pipeline_root),
                raise_on_error=True)
-    before = _tree(case.data)
+    before = file_tree.digests(case.data)
     outputs = evaluate_in_a_container().outputs
     assert len(locked_down) == 1 and locked_down[0]["image"] == image
-    assert _tree(case.data) == before
+    assert file_tree.digests(case.data) == before
 
     # The verdict the thresholds give: the minimum AUC as the seed drew it, and the regression
     # check passes (the candidate is clearly better than the baseline).

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import file_tree
 from assay.errors import EXIT_STORAGE, InputNotFound
 from assay.results.result import load_result
 
@@ -61,12 +62,6 @@ def _command(data: Path, config: dict, output: Path, name: str) -> list:
     return [sys.executable, "-m", "assay.cli", "evaluate", "--config", str(path), "--examples",
             str(data / "data.parquet"), "--output", str(output), "--engine", "local",
             "--workers", "1"]
-
-
-def _tree(directory: Path) -> dict:
-    """{relative path: bytes} of every file under `directory`."""
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def _debris(output: Path) -> list:
@@ -110,7 +105,7 @@ def test_a_full_disk_is_a_storage_error_and_the_previous_result_stays(data, tmp_
         first = subprocess.run(_command(data, _config(0.5), out, "small"), env=ENV,
                                capture_output=True, text=True, timeout=120)
         assert first.returncode == 0, first.stderr
-        before = _tree(out)
+        before = file_tree.contents(out)
         run = subprocess.run(_command(data, _config(0.5, big=True), out, "big"), env=ENV,
                              capture_output=True, text=True, timeout=120,
                              preexec_fn=None if mounted else _limit_file_size(limit))
@@ -120,7 +115,7 @@ def test_a_full_disk_is_a_storage_error_and_the_previous_result_stays(data, tmp_
         assert "Traceback" not in run.stderr and len(err.splitlines()) == 1, err
         assert err.startswith(f"assay: error: cannot write {space}/.eval.assay-"), err
         assert err.endswith(f": {cause}"), err
-        assert _tree(out) == before
+        assert file_tree.contents(out) == before
         assert _debris(out) == [] and os.listdir(space) == ["eval"]
         assert load_result(str(out)).config["thresholds"] == [{"metric": "auc", "min": 0.5}]
 

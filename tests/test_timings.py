@@ -15,7 +15,9 @@ import pytest
 
 import assay
 from assay import cli, demo, timings
-from assay.errors import DataError
+from assay.errors import EXIT_USAGE, DataError
+
+import file_tree
 
 N = 2000
 SLACK_S = 0.05  # clock granularity: thread_time and os.times tick in 10 ms on some systems
@@ -89,21 +91,11 @@ def test_one_and_two_workers_report_the_same_stages(tmp_path, shards):
     assert 0 < worker <= two["total"]["cpu_s"] + SLACK_S
 
 
-def _files(root):
-    out = {}
-    for base, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(base, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = f.read()
-    return out
-
-
 def test_the_results_are_byte_identical_with_and_without_timings(tmp_path, shards):
     plain = _run_cli(tmp_path, shards, "plain", "--workers", "2")
     timed = _run_cli(tmp_path, shards, "timed", "--workers", "2", "--timings",
                      str(tmp_path / "t.json"))
-    a, b = _files(plain), _files(timed)
+    a, b = file_tree.contents(plain), file_tree.contents(timed)
     assert a.keys() == b.keys() and len(a) > 3
     # Both directories name their own location inside a few files: compare with it replaced.
     for name in a:
@@ -113,7 +105,7 @@ def test_the_results_are_byte_identical_with_and_without_timings(tmp_path, shard
 
 
 def test_a_models_own_time_is_counted_as_predict(tmp_path):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"y": rng.integers(0, 2, 5000), "x": rng.random(5000)})
     spent = []
@@ -139,7 +131,7 @@ def test_a_models_own_time_is_counted_as_predict(tmp_path):
 
 
 def test_a_failed_evaluation_writes_no_timings(tmp_path):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     df = pd.DataFrame({"y": [0, 1, 1], "p": [0.1, 1.5, 0.3]})  # 1.5 is no probability
     path = tmp_path / "t.json"
     with pytest.raises(DataError, match="invalid values"):
@@ -184,3 +176,30 @@ def test_the_beam_engine_times_its_workers_predict_and_accumulate(tmp_path, shar
     assert sorted(doc["driver"]) == ["compute", "write"]
     assert doc["examples"] == N and sorted(doc["stages"]) == sorted(timings.STAGES)
     assert doc["stages"]["accumulate"]["cpu_s"] > 0 and doc["stages"]["write"]["cpu_s"] > 0
+
+
+@pytest.mark.parametrize("where, problem", [
+    ("missing/t.json", "does not exist"),  # a directory that is not there
+    (".", "is a directory"),
+])
+def test_a_timings_path_that_cannot_be_written_is_refused_before_the_run(
+        tmp_path, shards, capsys, where, problem):
+    """The CLI exits with the usage code, names the path and what was expected, and writes no
+    results: the path is checked before the evaluation starts."""
+    path = str(tmp_path / where)
+    out = tmp_path / "out"
+    argv = ["evaluate", "--config", _config(tmp_path / "config.json"), "--examples", shards,
+            "--output", str(out), "-q", "--timings", path]
+    assert cli.main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"timings: {path!r}" in err or f"cannot write {path!r}" in err
+    assert problem in err
+    assert "expected a file path in an existing, writable local directory" in err
+    assert not out.exists()
+
+
+def test_the_timings_file_is_written_whole(tmp_path, shards):
+    """Written through a temporary file renamed into place: nothing else is left beside it."""
+    _run_cli(tmp_path, shards, "out", "--workers", "1", "--timings", str(tmp_path / "t.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "out", "t.json"]
+    assert _read(tmp_path / "t.json")["examples"] == N

@@ -137,9 +137,33 @@ class Recording:
                              "wall_s": round(time.perf_counter() - self.started[1], 6)}}
 
     def write(self) -> None:
-        with open(self.path, "w", encoding="utf-8") as f:
-            json.dump(self.document(), f, indent=2, sort_keys=True)
-            f.write("\n")
+        """Writes the file whole or not at all (a temporary file renamed into place)."""
+        tmp = f"{self.path}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(self.document(), f, indent=2, sort_keys=True)
+                f.write("\n")
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+def check_path(path: str) -> None:
+    """Raises ConfigError, before anything runs, where the timings file could not be written:
+    a directory, or a file in a directory that does not exist or is not writable."""
+    from assay.errors import ConfigError
+
+    where = os.path.dirname(os.path.abspath(path))
+    expected = "expected a file path in an existing, writable local directory"
+    if os.path.isdir(path):
+        raise ConfigError(f"timings: {path!r} is a directory ({expected})")
+    if not os.path.isdir(where):
+        raise ConfigError(f"timings: cannot write {path!r}: its directory {where!r} does not "
+                          f"exist ({expected})")
+    if not os.access(where, os.W_OK):
+        raise ConfigError(f"timings: cannot write {path!r}: its directory {where!r} is not "
+                          f"writable ({expected})")
 
 
 _ACTIVE: List[Recording] = []  # the recording of the evaluation running, if any
@@ -153,6 +177,7 @@ def recording(path: Optional[str]) -> Iterator[Optional[Recording]]:
         yield None
         return
     rec = Recording(os.fspath(path))
+    check_path(rec.path)
     _ACTIVE.append(rec)
     try:
         yield rec
