@@ -103,20 +103,37 @@ def test_packed_counts_are_lossless_and_narrow_where_values_allow():
     counts64 = curves.ScoreCounts(np.zeros(1000, np.int32), np.sort(rng.random(1000)),
                                   rng.exponential(size=1000), np.ones(1000))
     bucketed = curves.bucketize(counts64, 10000)
-    for counts, narrow in ((counts32, 1000 * (1 + 4 + 4 + 4)),
-                           (counts64, 1000 * (1 + 8 + 8 + 4)),
-                           (bucketed, len(bucketed) * (1 + 2 + 8 + 4))):
+    top = int(bucketed.keys[-1])
+    # three curves, large counts (uint16, then float32 past 2**16), a -0.0 weight, sparse ids
+    curve = np.repeat(np.arange(3, dtype=np.int32), 100)
+    sparse = curves.ScoreCounts(curve, np.tile(np.arange(0, 10000, 100), 3),
+                                np.r_[np.full(299, 300.0), 2.0**16],
+                                np.r_[-0.0, np.full(299, 1.0)])
+    single_sparse = curves.ScoreCounts(np.zeros(10, np.int32), np.arange(0, 10000, 1000),
+                                       np.full(10, 70000.0), np.full(10, 0.5))
+    for counts, narrow in (
+            # no curve array (one curve); float32 keys; counts below 2**8: uint8
+            (counts32, 1000 * (4 + 1 + 1)),
+            (counts64, 1000 * (8 + 8 + 1)),
+            # bucket ids dense enough for a bitmap: one bit per id up to the largest
+            (bucketed, (top + 1 + 7) // 8 + len(bucketed) * (8 + 1)),
+            # int8 curves, int16 ids, float32 (2**16 is past uint16), -0.0 kept as a float
+            (sparse, 300 * (1 + 2 + 4 + 4)),
+            (single_sparse, 10 * (2 + 4 + 4))):
         packed = curves.PackedScoreCounts(counts)
         assert packed.nbytes == narrow
         again = pickle.loads(pickle.dumps(packed))
-        for field, dtype in (("curve", np.int32), ("pos", np.float64), ("neg", np.float64)):
+        for field, dtype in (("curve", np.int32), ("pos", np.float64), ("neg", np.float64),
+                             ("keys", counts.keys.dtype)):
             for p in (packed, again):
-                np.testing.assert_array_equal(getattr(p, field), getattr(counts, field))
-                assert getattr(p, field).dtype == dtype
-        assert packed.keys.dtype == counts.keys.dtype
-        np.testing.assert_array_equal(packed.keys, counts.keys)
-        assert packed.exact == counts.exact and len(packed) == len(counts)
-        assert packed.max_keys_per_curve() == counts.max_keys_per_curve()
+                got = getattr(p, field)
+                np.testing.assert_array_equal(got, getattr(counts, field))
+                # bit for bit: -0.0 stays -0.0
+                np.testing.assert_array_equal(np.signbit(got), np.signbit(getattr(counts, field)))
+                assert got.dtype == dtype
+        for p in (packed, again):
+            assert p.exact == counts.exact and len(p) == len(counts)
+            assert p.max_keys_per_curve() == counts.max_keys_per_curve()
 
 
 def test_merging_packed_accumulators_gives_the_unpacked_result():

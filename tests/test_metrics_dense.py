@@ -13,14 +13,18 @@ from assay.metrics.batch import ModelBatch
 from assay.metrics.binary import BinaryMetrics
 
 
-def _batches(seed: int, n_batches: int, n_slices: int, decimals: int, unweighted: int = 0):
+def _batches(seed: int, n_batches: int, n_slices: int, decimals: int, unweighted: int = 0,
+             float32: int = 0):
     """Random batches of (labels, predictions, weights, slice of each row); the first
-    `unweighted` batches have weight 1 everywhere."""
+    `unweighted` batches have weight 1 everywhere, the first `float32` batches float32
+    predictions (as float32 arrays, and every other one as float64 arrays of float32 values)."""
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n_batches):
         n = int(rng.integers(1, 400))
         p = np.round(rng.random(n), decimals)
+        if i < float32:
+            p = p.astype(np.float32) if i % 2 else p.astype(np.float32).astype(np.float64)
         y = (rng.random(n) < p).astype(float)
         w = np.ones(n) if i < unweighted else rng.exponential(1.0, n)
         share = 0.5 ** np.arange(n_slices)  # slices from large to a few rows
@@ -48,21 +52,28 @@ def _dense(fam: BinaryMetrics, batches, n_slices: int, id_of: np.ndarray):
     return fam.dense_split(state)
 
 
-@pytest.mark.parametrize("max_exact, exact, decimals, unweighted", [
-    (None, False, 3, 0),   # the default cap (num_buckets): every slice exact here
-    (40, False, 3, 0),     # slices cross the cap at different batches: some bucketed
-    (40, False, 3, 25),    # unweighted: bucket counts held as integers
-    (40, False, 3, 12),    # unweighted, then weighted: the integer counts become floats
-    (40, False, 12, 0),    # continuous scores: no ties
-    (0, False, 3, 0),      # bucketed from the first example
-    (0, False, 3, 25),
-    (None, True, 2, 0),    # never bucketed
+@pytest.mark.parametrize("max_exact, exact, decimals, unweighted, float32", [
+    (None, False, 3, 0, 0),   # the default cap (num_buckets): every slice exact here
+    (40, False, 3, 0, 0),     # slices cross the cap at different batches: some bucketed
+    (40, False, 3, 25, 0),    # unweighted: bucket counts held as integers
+    (40, False, 3, 12, 0),    # unweighted, then weighted: the integer counts become floats
+    (40, False, 12, 0, 0),    # continuous scores: no ties
+    (0, False, 3, 0, 0),      # bucketed from the first example
+    (0, False, 3, 25, 0),
+    (None, True, 2, 0, 0),    # never bucketed
+    # exact counts held packed (float32 keys, int32 counts), then widened in place
+    (40, False, 3, 25, 25),   # float32 predictions, unweighted: packed throughout
+    (None, False, 8, 25, 25),
+    (40, False, 3, 25, 10),   # float32, then float64 predictions: keys widened
+    (None, True, 12, 12, 12), # keys and counts widened at the same batch
+    (None, False, 12, 20, 8), # keys widened first, counts later
 ])
-def test_dense_state_equals_the_per_slice_accumulators(max_exact, exact, decimals, unweighted):
+def test_dense_state_equals_the_per_slice_accumulators(max_exact, exact, decimals, unweighted,
+                                                       float32):
     fam = BinaryMetrics(thresholds=(0.3, 0.5), num_buckets=50, exact=exact,
                         max_exact_scores=max_exact)
     n_slices = 9
-    batches = _batches(7, 25, n_slices, decimals, unweighted)
+    batches = _batches(7, 25, n_slices, decimals, unweighted, float32)
     id_of = np.random.default_rng(1).permutation(n_slices)  # slice ids in any order
     legacy = _legacy(fam, batches, n_slices)
     dense = _dense(fam, batches, n_slices, id_of)
@@ -251,3 +262,43 @@ def test_scores_hand_a_slice_over_once(monkeypatch):
     np.testing.assert_array_equal(two.keys, [0.2, 0.9])
     np.testing.assert_array_equal(two.pos, [2, 0])
     assert len(state.scores(1)) == 0  # handed over
+
+
+@pytest.mark.parametrize("max_exact", [0, 3])
+def test_bucket_counts_past_the_uint16_range_widen_and_stay_exact(max_exact):
+    """Unweighted bucket counts are held as uint16 while no bucket can pass 65,535; a slice
+    whose one bucket reaches 79,976 widens them without losing a count."""
+    fam = BinaryMetrics(thresholds=(0.5,), num_buckets=10, max_exact_scores=max_exact)
+    rng = np.random.default_rng(3)
+    batches = []
+    for _ in range(8):
+        slice_of = np.r_[np.zeros(10_000, np.int64), rng.integers(1, 3, 500)]
+        p = np.r_[0.05, 0.15, 0.25, np.full(9_997, 0.55), rng.random(500)]
+        y = np.r_[np.zeros(10_000), (rng.random(500) < 0.3).astype(float)]
+        batches.append((ModelBatch(y, p, np.ones(len(p))), slice_of))
+    state = fam.dense_create()
+    id_of = np.arange(3)
+    for batch, slice_of in batches:
+        fam.dense_add(state, batch, None, slice_of, id_of, {})
+    assert state.bpos.dtype == np.int32  # widened from uint16
+    dense = fam.dense_split(state)
+    legacy = _legacy(fam, batches, 3)
+    big = dense[0].scores
+    assert list(big.keys) == [0, 1, 2, 5] and big.neg[-1] == 8 * 9_997 and big.pos[-1] == 0
+    for s, want in legacy.items():
+        got = dense[s].scores
+        np.testing.assert_array_equal(got.keys, want.scores.keys)
+        np.testing.assert_array_equal(got.pos, want.scores.pos)
+        np.testing.assert_array_equal(got.neg, want.scores.neg)
+        np.testing.assert_equal(fam.result(dense[s]), fam.result(want))
+
+
+def test_bucket_counts_stay_uint16_while_they_fit():
+    fam = BinaryMetrics(thresholds=(0.5,), num_buckets=10, max_exact_scores=0)
+    state = fam.dense_create()
+    batch = ModelBatch(np.r_[np.ones(500), np.zeros(500)], np.full(1000, 0.25), np.ones(1000))
+    for _ in range(60):  # 60,000 in one bucket: below 65,535
+        fam.dense_add(state, batch, None, np.zeros(1000, np.int64), np.array([0]), {})
+    assert state.bpos.dtype == np.uint16 and state.bhas is None
+    scores = fam.dense_split(state)[0].scores
+    assert list(scores.keys) == [2] and scores.pos[0] == scores.neg[0] == 30_000

@@ -236,7 +236,10 @@ class BinaryMetrics(GroupedMetric):
                 "predicted": (p[:, None] > thresholds[None, :]).astype(np.int64),
                 "bins": bucket_ids(p, self.calibration_bins), "order": ScoreOrder(p),
                 # pos and neg are then counts (assay.metrics.binary_dense keeps them as such)
-                "unit_weights": bool((w == 1.0).all() and ((y == 0.0) | (y == 1.0)).all())}
+                "unit_weights": bool((w == 1.0).all() and ((y == 0.0) | (y == 1.0)).all()),
+                # every prediction a float32 value (assay.metrics.binary_dense holds them so)
+                "keys32": bool(np.asarray(batch.predictions).dtype == np.float32
+                               or (p.astype(np.float32) == p).all())}
 
     def _accumulate_rows(self, c: Dict[str, Any], rows: Optional[np.ndarray],
                          group: np.ndarray, n_groups: int) -> List[BinaryAccumulator]:
@@ -307,7 +310,7 @@ class BinaryMetrics(GroupedMetric):
         sorted_group, src = prepared["order"].group_order(group, rows)
         cell, keys, pos, neg = score_runs(sorted_group, prepared["p"][src],
                                           prepared["wpos"][src], prepared["wneg"][src])
-        state.add_scores(ids[cell], keys, pos, neg, prepared["unit_weights"])
+        state.add_scores(ids[cell], keys, pos, neg, prepared["unit_weights"], prepared["keys32"])
 
     def dense_split(self, state: Any) -> Dict[int, BinaryAccumulator]:
         """{slice id: its accumulator} of every slice the state holds."""

@@ -47,17 +47,24 @@ class DenseBinary:
         self.calibration = np.zeros((0, calibration_bins, 3))
         self.seen = np.zeros(0, bool)
         # Exact score counts per slice: merged (keys, pos, neg) and the parts still to merge.
+        # Held packed while lossless: keys as float32 while every prediction was a float32
+        # value (tf.Example floats, most models' outputs), counts as int32 while every weight
+        # was 1 (`integral`, below); widened to float64 in place at the first batch that is not.
         self.exact: Dict[int, tuple] = {}
         self.pending: Dict[int, List[tuple]] = {}
         self.pending_n: Dict[int, int] = {}
-        # Bucketed slices: slot per slice id (-1: exact), and dense [slots, num_buckets] sums,
-        # held as int32 counts while every weight was 1 (half the memory of float64, exact;
-        # a bucket would need 2**31 examples to overflow), as float64 from the first other.
+        self.keys32 = True
+        # Bucketed slices: slot per slice id (-1: exact), and dense [slots, num_buckets] sums.
+        # While every weight was 1 they are counts: uint16 while no bucket can pass 2**16 - 1
+        # (`room`: per slot, a bound on its largest count), then int32 (a bucket would need
+        # 2**31 examples to overflow), and a bucket is present when it counts an example. From
+        # the first other weight, float64 sums and a presence mask (`bhas`; weights may be 0).
         self.slot = np.zeros(0, np.int64)
         self.integral = True
-        self.bpos = np.zeros((0, num_buckets), np.int32)
-        self.bneg = np.zeros((0, num_buckets), np.int32)
-        self.bhas = np.zeros((0, num_buckets), bool)
+        self.bpos = np.zeros((0, num_buckets), np.uint16)
+        self.bneg = np.zeros((0, num_buckets), np.uint16)
+        self.bhas: Optional[np.ndarray] = None
+        self.room = np.zeros(0, np.int64)
         self.n_slots = 0
 
     # ---- growing -------------------------------------------------------------------------------
@@ -84,7 +91,9 @@ class DenseBinary:
             size = max(2 * self.n_slots, 8)
             self.bpos = _grown(self.bpos, size)
             self.bneg = _grown(self.bneg, size)
-            self.bhas = _grown(self.bhas, size)
+            self.room = _grown(self.room, size)
+            if self.bhas is not None:
+                self.bhas = _grown(self.bhas, size)
         self.slot[sid] = self.n_slots
         self.n_slots += 1
         return self.n_slots - 1
@@ -100,30 +109,45 @@ class DenseBinary:
         self.seen[ids] = True
 
     def add_scores(self, sid: np.ndarray, keys: np.ndarray, pos: np.ndarray,
-                   neg: np.ndarray, unit_weights: bool) -> None:
+                   neg: np.ndarray, unit_weights: bool, keys32: bool = False) -> None:
         """Adds score entries sorted by (slice id, key), one per distinct (slice, key);
-        unit_weights: every example behind them had weight 1 (pos and neg are counts)."""
+        unit_weights: every example behind them had weight 1 (pos and neg are counts);
+        keys32: every key is a float32 value (float64 keys that float32 holds exactly)."""
         if not len(keys):
             return
         if self.integral and not unit_weights:
             self.integral = False
+            self.bhas = (self.bpos > 0) | (self.bneg > 0)
             self.bpos, self.bneg = self.bpos.astype(np.float64), self.bneg.astype(np.float64)
+            self._widen(counts=True)
+        if self.keys32 and not keys32:
+            self.keys32 = False
+            self._widen(keys=True)
         slot = self.slot[sid]
         bucketed = slot >= 0
         if bucketed.any():
-            flat = slot[bucketed] * self.num_buckets + bucket_ids(keys[bucketed], self.num_buckets)
-            np.add.at(self.bpos.reshape(-1), flat, pos[bucketed].astype(self.bpos.dtype))
-            np.add.at(self.bneg.reshape(-1), flat, neg[bucketed].astype(self.bneg.dtype))
-            self.bhas.reshape(-1)[flat] = True
+            slots, bpos, bneg = slot[bucketed], pos[bucketed], neg[bucketed]
+            flat = slots * self.num_buckets + bucket_ids(keys[bucketed], self.num_buckets)
+            self._make_room(slots, bpos + bneg)
+            np.add.at(self.bpos.reshape(-1), flat, bpos.astype(self.bpos.dtype))
+            np.add.at(self.bneg.reshape(-1), flat, bneg.astype(self.bneg.dtype))
+            if self.bhas is not None:
+                self.bhas.reshape(-1)[flat] = True
             if bucketed.all():
                 return
             exact = ~bucketed
             sid, keys, pos, neg = sid[exact], keys[exact], pos[exact], neg[exact]
         starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
         bounds = np.r_[starts, len(sid)].tolist()
+        # Copies: a view would keep the batch's whole arrays alive until the slice merges;
+        # packed, as the held counts are.
+        kt = np.float32 if self.keys32 else np.float64
+        ct = np.int32 if self.integral else np.float64
+        # Converted once: a float32 cast costs several times a copy on small arrays.
+        keys, pos, neg = keys.astype(kt, copy=False), pos.astype(ct, copy=False), \
+            neg.astype(ct, copy=False)
         for i, s in enumerate(sid[starts].tolist()):
             a, b = bounds[i], bounds[i + 1]
-            # Copies: a view would keep the batch's whole arrays alive until the slice merges.
             parts = self.pending.setdefault(s, [])
             parts.append((keys[a:b].copy(), pos[a:b].copy(), neg[a:b].copy()))
             n = self.pending_n.get(s, 0) + b - a
@@ -148,11 +172,15 @@ class DenseBinary:
             keys, pos, neg = _merged(self.exact.pop(sid), keys, pos, neg)
         if self.max_exact is not None and len(keys) > self.max_exact:
             slot = self._new_slot(sid)
-            _, buckets, bpos, bneg = _bucket_runs(np.zeros(len(keys), np.int64), keys, pos,
-                                                  neg, self.num_buckets)
+            # float64 keys: a float32 product could round into another bucket.
+            _, buckets, bpos, bneg = _bucket_runs(np.zeros(len(keys), np.int64),
+                                                  keys.astype(np.float64), pos, neg,
+                                                  self.num_buckets)
+            self._make_room(np.array([slot]), np.array([bpos.sum() + bneg.sum()]))
             self.bpos[slot, buckets] += bpos.astype(self.bpos.dtype)
             self.bneg[slot, buckets] += bneg.astype(self.bneg.dtype)
-            self.bhas[slot, buckets] = True
+            if self.bhas is not None:
+                self.bhas[slot, buckets] = True
         else:
             self.exact[sid] = (keys, pos, neg)
 
@@ -165,13 +193,43 @@ class DenseBinary:
         slot = int(self.slot[sid])
         if slot < 0:
             keys, pos, neg = self.exact.pop(sid, (np.zeros(0), np.zeros(0), np.zeros(0)))
-            counts = ScoreCounts(np.zeros(len(keys), np.int32), keys, pos, neg)
+            counts = ScoreCounts(np.zeros(len(keys), np.int32), keys.astype(np.float64),
+                                 pos.astype(np.float64), neg.astype(np.float64))
         else:
-            present = np.flatnonzero(self.bhas[slot])
+            present = np.flatnonzero(self.bhas[slot] if self.bhas is not None else
+                                     (self.bpos[slot] > 0) | (self.bneg[slot] > 0))
             counts = ScoreCounts(np.zeros(len(present), np.int32), present.astype(np.int64),
                                  self.bpos[slot, present].astype(np.float64),
                                  self.bneg[slot, present].astype(np.float64))
         return PackedScoreCounts(counts) if len(counts) else counts
+
+    def _make_room(self, slots: np.ndarray, counts: np.ndarray) -> None:
+        """Before adding `counts` (examples) to bucket rows `slots` of uint16 counts: widens
+        them to int32 when a bucket could pass 2**16 - 1. A slot's bound (`room`) grows by
+        what it is given and is brought back to its largest count when it passes the limit."""
+        if self.bpos.dtype != np.uint16:
+            return
+        limit = np.iinfo(np.uint16).max
+        add = np.bincount(slots, counts, minlength=self.n_slots)[:self.n_slots].astype(np.int64)
+        room = self.room[:self.n_slots]
+        room += add
+        for s in np.flatnonzero(room > limit).tolist():
+            room[s] = int(max(self.bpos[s].max(), self.bneg[s].max())) + add[s]
+        if (room > limit).any():
+            self.bpos, self.bneg = self.bpos.astype(np.int32), self.bneg.astype(np.int32)
+
+    def _widen(self, keys: bool = False, counts: bool = False) -> None:
+        """Held and pending exact counts as float64 keys and/or float64 counts."""
+        def wide(entry: tuple) -> tuple:
+            k, p, n = entry
+            if counts:
+                p, n = p.astype(np.float64), n.astype(np.float64)
+            return (k.astype(np.float64) if keys else k), p, n
+
+        for sid, entry in self.exact.items():
+            self.exact[sid] = wide(entry)
+        for sid, parts in self.pending.items():
+            self.pending[sid] = [wide(part) for part in parts]
 
     def ids(self) -> List[int]:
         """The slice ids that received examples."""
@@ -184,7 +242,7 @@ def _summed(parts: List[tuple]) -> tuple:
     if len(parts) == 1:
         return parts[0]
     keys, pos, neg = (np.concatenate([p[i] for p in parts]) for i in range(3))
-    order = np.argsort(_order_key(keys), kind="stable")
+    order = np.argsort(_sort_key(keys), kind="stable")
     return score_runs(np.zeros(len(keys), np.int64), keys[order], pos[order], neg[order])[1:]
 
 
@@ -193,7 +251,7 @@ def _merged(held: tuple, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> 
     where the key is held, inserted where not. Linear in what is held, where a sort of both
     would cost n log n: a slice's held counts are usually far more than one merge brings."""
     h_keys, h_pos, h_neg = held
-    h_order, order = _order_key(h_keys), _order_key(keys)
+    h_order, order = _sort_key(h_keys), _sort_key(keys)
     at = np.searchsorted(h_order, order)
     hit = at < len(h_order)
     hit[hit] = h_order[at[hit]] == order[hit]
@@ -204,6 +262,14 @@ def _merged(held: tuple, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> 
     new, where = ~hit, at[~hit]
     return (np.insert(h_keys, where, keys[new]), np.insert(h_pos, where, pos[new]),
             np.insert(h_neg, where, neg[new]))
+
+
+def _sort_key(keys: np.ndarray) -> np.ndarray:
+    """Integers in the order of float32 or float64 keys (curves._order_key, for both widths)."""
+    if keys.dtype == np.float32:
+        bits = keys.view(np.int32)
+        return bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))
+    return _order_key(keys)
 
 
 def _grown(values: np.ndarray, size: int) -> np.ndarray:
