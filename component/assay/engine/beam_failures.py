@@ -39,6 +39,9 @@ _MARKER = re.compile(r"ASSAY-ERROR\[([A-Za-z0-9+/=]+)\]")
 _CAUSE_CHARS = 2000
 # What Beam's data plane says when a worker's stream ends in the middle of a bundle.
 _LOST_WORKER = "Channel closed prematurely"
+# Beam's ControlConnection state once its read thread runs (BeamFnControlServicer.STARTED_STATE);
+# `close()` sets 'done'.
+_STARTED = "started"
 
 
 def _marked(error: AssayError) -> AssayError:
@@ -117,6 +120,15 @@ class _WorkerWatch:
     It looks at the threads that read the workers' control streams (Beam's
     `ControlConnection`, thread name 'beam_control_read'); when one ends while requests to its
     worker are still pending, the worker is gone, and those requests fail at once.
+
+    Only a connection that Beam marks started (its read thread is running: `set_input` sets
+    the state after `Thread.start()` returns) and has not closed itself counts. A read thread
+    that is starting is in `threading.enumerate()` with `is_alive()` False, while the runner
+    already waits on the requests it pushed before the worker connected; and the runner's own
+    `close()` (at the end of the pass, or after a failure while another worker still runs a
+    bundle) ends the read thread with requests pending. Neither is a lost worker. Beam's
+    `ControlConnection._lock` is held by `set_input` and `close` around both moments, so the
+    state is read under it.
     """
 
     POLL_SECONDS = 0.2
@@ -150,11 +162,26 @@ class _WorkerWatch:
             pending = getattr(conn, "_futures_by_id", None)
             if t.is_alive() or not pending or not hasattr(conn, "abort"):
                 continue
+            if not self._closed_by_worker(conn, t):
+                continue
             self.lost = True
             conn.abort(RuntimeError(
                 "a Beam SDK worker's connection to the runner closed in the middle of the "
                 "pass: the worker process died (killed, or out of memory)"))
         return self.lost
+
+    @staticmethod
+    def _closed_by_worker(conn: Any, thread: threading.Thread) -> bool:
+        """Whether `conn`'s read thread ran and ended on its own while requests are pending
+        (not starting, not closed by the runner)."""
+        lock = getattr(type(conn), "_lock", None)
+        if lock is None or not lock.acquire(blocking=False):
+            return False  # a connection is starting or closing now: look again at the next poll
+        try:
+            return (getattr(conn, "_state", None) == _STARTED and not thread.is_alive()
+                    and bool(getattr(conn, "_futures_by_id", None)))
+        finally:
+            lock.release()
 
     def settle(self, seconds: float = 2.0) -> bool:
         """After a failure: whether a worker was lost (its connection may take a moment to
