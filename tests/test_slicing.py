@@ -40,6 +40,8 @@ def _batch(rows_values, types):
     [], ["a"], ["a", "b"], ["t"], ["t", "a"], ["a", "t", "b"], {"b": 2}, {"t": "y"},
     {"keys": ["a"], "values": {"b": 1}}, {"keys": ["t"], "values": {"a": "p"}},
     {"feature": "m", "boundaries": [0, 1.5, 3]}, ["b", {"feature": "m", "boundaries": [2]}],
+    # one value a row (the join is skipped), then a column with rows missing, multi-valued
+    ["b", "c"], ["c", "b", "a"], ["b", "c", "t"], ["t", "b", "c"],
 ])
 def test_slice_groups_match_row_by_row_reference(spec_raw):
     rng = np.random.default_rng(11)
@@ -49,12 +51,14 @@ def test_slice_groups_match_row_by_row_reference(spec_raw):
                "m": [float(np.round(rng.uniform(-1, 4), 1))]}
         tags = list(rng.choice(["x", "y", "z"], size=rng.integers(0, 4)))
         row["t"] = tags  # multi-valued, possibly empty, possibly repeated
+        row["c"] = [int(rng.integers(0, 2))]
         if rng.random() < 0.1:
             row["a"] = []  # missing value
         if rng.random() < 0.05:
             row["m"] = None
         rows.append(row)
-    batch = _batch(rows, {"a": pa.string(), "b": pa.int64(), "m": pa.float64(), "t": pa.string()})
+    batch = _batch(rows, {"a": pa.string(), "b": pa.int64(), "m": pa.float64(), "t": pa.string(),
+                          "c": pa.int64()})
     spec = parse_slice_spec(spec_raw)
 
     def labels_for(col, v):
@@ -115,7 +119,8 @@ _EMPTY_SPECS = [[], ["a"], ["a", "b"], ["t"], ["t", "a"], {"b": 1},
 @pytest.mark.parametrize("spec_raw", _EMPTY_SPECS)
 def test_empty_batch_gives_no_slice(spec_raw):
     rows = [{"a": ["p"], "b": [1], "m": [0.5], "t": ["x", "y"]}]
-    batch = _batch(rows, {"a": pa.string(), "b": pa.int64(), "m": pa.float64(), "t": pa.string()})
+    batch = _batch(rows, {"a": pa.string(), "b": pa.int64(), "m": pa.float64(), "t": pa.string(),
+                          "c": pa.int64()})
     empty = batch.slice(0, 0)
     spec = parse_slice_spec(spec_raw)
     groups = slice_groups(empty, spec, {"m": (0.2, 1.0, 2.0)})
@@ -181,3 +186,16 @@ def test_batches_whose_rows_are_all_skipped_flow_through_every_slice(engine, tmp
         got = result.metrics(dict(key))
         assert got["example_count"] == len(sub)
         assert got["auc"] == pytest.approx(skm.roc_auc_score(sub.label, sub.p), abs=1e-9)
+
+
+def test_slice_keys_keep_each_batch_value_type():
+    """Equal values of other types (1, 1.0, True) in another batch give keys of their own type,
+    though the keys of a batch's slices are remembered across batches."""
+    spec = parse_slice_spec(["b", "c"])
+    for typ, values in ((pa.int64(), [1, 0]), (pa.float64(), [1.0, 0.0]),
+                        (pa.bool_(), [True, False]), (pa.int64(), [1, 0])):
+        rows = [{"b": [values[i % 2]], "c": [values[i // 2 % 2]]} for i in range(8)]
+        groups = slice_groups(_batch(rows, {"b": typ, "c": typ}), spec)
+        assert sorted(groups.keys) == sorted((("b", u), ("c", v)) for u in values for v in values)
+        for key in groups.keys:
+            assert all(type(v) is type(values[0]) for _, v in key)

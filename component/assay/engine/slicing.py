@@ -218,20 +218,50 @@ def _slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
     rows = np.flatnonzero(keep).astype(np.int64)
     codes = np.zeros((len(rows), 0), dtype=np.int64)
     uniques_per_col: List[List[Any]] = []
+    distinct = True  # rows strictly increasing (one entry a row)
     for column in spec.columns:
         col_rows, col_codes, uniques = _column_codes(batch, column, boundaries)
         uniques_per_col.append(uniques)
+        if distinct and len(col_rows) == len(rows) and np.array_equal(col_rows, rows):
+            # one value for each row kept so far (the common case): the join is the identity
+            codes = np.concatenate([codes, col_codes[:, None]], axis=1)
+            continue
         joined_rows, li, ri = _cross(rows, codes, col_rows, col_codes, n)
-        rows = joined_rows
+        rows, distinct = joined_rows, False
         codes = np.concatenate([codes[li], col_codes[ri][:, None]], axis=1)
     if not len(rows):
         return empty
     combos, group_ids = _unique_rows(codes, [len(u) for u in uniques_per_col])
-    keys = [
-        fixed + tuple((c.feature, uniques_per_col[j][combo[j]]) for j, c in enumerate(spec.columns))
-        for combo in combos
-    ]
-    return SliceGroups(rows, group_ids.reshape(-1).astype(np.int64), keys)
+    return SliceGroups(rows, group_ids.reshape(-1).astype(np.int64),
+                       _keys(spec, fixed, uniques_per_col, combos))
+
+
+# {(spec, values of each column, combos): slice keys}: batches mostly hold the same slices, and
+# building their keys (a tuple per slice) cost more than looking them up. Bounded.
+_KEYS: Dict[Any, List[SliceKey]] = {}
+_KEYS_MAX = 256
+
+
+def _keys(spec: SliceSpec, fixed: SliceKey, uniques_per_col: List[List[Any]],
+          combos: np.ndarray) -> List[SliceKey]:
+    """The slice key of each combination of column codes (rows of `combos`)."""
+    try:
+        # the values' types too: 1, 1.0 and True are equal, and a key keeps its value's type
+        memo = (spec, tuple((tuple(u), tuple(map(type, u))) for u in uniques_per_col),
+                combos.tobytes())
+        hash(memo)
+    except TypeError:  # an unhashable value: build the keys
+        memo = None
+    keys = _KEYS.get(memo) if memo is not None else None
+    if keys is None:
+        keys = [fixed + tuple((c.feature, uniques_per_col[j][combo[j]])
+                              for j, c in enumerate(spec.columns))
+                for combo in combos.tolist()]
+        if memo is not None:
+            if len(_KEYS) >= _KEYS_MAX:
+                _KEYS.clear()
+            _KEYS[memo] = keys
+    return list(keys)
 
 
 def _unique_rows(codes: np.ndarray, sizes: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:

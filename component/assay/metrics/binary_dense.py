@@ -259,9 +259,19 @@ def _merged(held: tuple, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> 
     h_neg[at[hit]] += neg[hit]
     if hit.all():
         return h_keys, h_pos, h_neg
-    new, where = ~hit, at[~hit]
-    return (np.insert(h_keys, where, keys[new]), np.insert(h_pos, where, pos[new]),
-            np.insert(h_neg, where, neg[new]))
+    # np.insert, once for the three arrays: the new entries' places in the result (`where`
+    # is sorted, as the new keys are), and the held entries' in the rest.
+    new = ~hit
+    placed = at[new] + np.arange(int(new.sum()))
+    held_at = np.ones(len(h_keys) + len(placed), bool)
+    held_at[placed] = False
+    out = []
+    for h, v in ((h_keys, keys), (h_pos, pos), (h_neg, neg)):
+        merged = np.empty(len(held_at), h.dtype)
+        merged[held_at] = h
+        merged[placed] = v[new]
+        out.append(merged)
+    return tuple(out)
 
 
 def _sort_key(keys: np.ndarray) -> np.ndarray:
