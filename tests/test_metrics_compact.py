@@ -151,3 +151,18 @@ def test_merging_packed_accumulators_gives_the_unpacked_result():
     assert result["auc"] == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=1e-12)
     assert result["auc_pr"] == pytest.approx(average_precision_score(y, p, sample_weight=w),
                                              abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_order_keys_sort_floats_of_either_width_in_value_order(dtype):
+    """The integer keys that exact score counts sort by (float32 ones held packed), against
+    numpy's own float order; -0.0 just before 0.0, infinities at the ends."""
+    rng = np.random.default_rng(4)
+    values = np.r_[rng.normal(0, 1e3, 500), rng.random(500), -0.0, 0.0, np.inf, -np.inf,
+                   np.finfo(dtype).tiny, -np.finfo(dtype).tiny].astype(dtype)
+    keys = curves._order_key(values)
+    assert keys.dtype == (np.int32 if dtype == np.float32 else np.int64)
+    ordered = values[np.argsort(keys, kind="stable")]
+    np.testing.assert_array_equal(ordered, np.sort(values))
+    zeros = ordered[ordered == 0]
+    assert list(np.signbit(zeros)) == [True, False]

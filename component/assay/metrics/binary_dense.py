@@ -11,9 +11,15 @@ slice a stable id, assay.engine.passes):
   * score counts of a slice stay exact (keyed by prediction) while it has at most max_exact
     distinct predictions: its batches' entries (copies, so that no batch stays alive for them)
     wait in a short list, are summed by one sort of the list and added to its held counts by
-    one linear merge (np.searchsorted, np.insert); once more at the end. A slice found with more is
-    bucketed: it gets a row of dense bucket arrays, to which every later batch adds its entries
-    with np.add.at, with no sort and no Python work per slice.
+    one linear merge (np.searchsorted, one placement for keys and counts); once more at the
+    end. A slice found with more is bucketed: it gets a row of dense bucket arrays, to which
+    every later batch adds its entries with np.add.at, with no sort and no Python work per
+    slice;
+  * every count is held in the smallest lossless form, widened in place at the first batch
+    that needs more: exact keys as float32 while every prediction is a float32 value, exact
+    counts as int32 while every weight is 1; bucket counts as uint16 while no bucket can pass
+    65,535 (then int32; float64 from the first other weight), and no presence mask while
+    unweighted (a bucket is present when it counts an example).
 
 `BinaryMetrics.dense_acc(state, sid)` makes one slice's BinaryAccumulator, once per file or bundle;
 those merge with accumulators made any other way. The result is the same as the per-slice path:
@@ -242,7 +248,7 @@ def _summed(parts: List[tuple]) -> tuple:
     if len(parts) == 1:
         return parts[0]
     keys, pos, neg = (np.concatenate([p[i] for p in parts]) for i in range(3))
-    order = np.argsort(_sort_key(keys), kind="stable")
+    order = np.argsort(_order_key(keys), kind="stable")
     return score_runs(np.zeros(len(keys), np.int64), keys[order], pos[order], neg[order])[1:]
 
 
@@ -251,10 +257,10 @@ def _merged(held: tuple, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> 
     where the key is held, inserted where not. Linear in what is held, where a sort of both
     would cost n log n: a slice's held counts are usually far more than one merge brings."""
     h_keys, h_pos, h_neg = held
-    h_order, order = _sort_key(h_keys), _sort_key(keys)
+    h_order, order = _order_key(h_keys), _order_key(keys)
     at = np.searchsorted(h_order, order)
-    hit = at < len(h_order)
-    hit[hit] = h_order[at[hit]] == order[hit]
+    # Held keys are never empty; past the end (at == len), the last one is less: no hit.
+    hit = h_order.take(at, mode="clip") == order
     h_pos[at[hit]] += pos[hit]  # distinct keys: no index twice
     h_neg[at[hit]] += neg[hit]
     if hit.all():
@@ -272,14 +278,6 @@ def _merged(held: tuple, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> 
         merged[placed] = v[new]
         out.append(merged)
     return tuple(out)
-
-
-def _sort_key(keys: np.ndarray) -> np.ndarray:
-    """Integers in the order of float32 or float64 keys (curves._order_key, for both widths)."""
-    if keys.dtype == np.float32:
-        bits = keys.view(np.int32)
-        return bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))
-    return _order_key(keys)
 
 
 def _grown(values: np.ndarray, size: int) -> np.ndarray:

@@ -46,12 +46,16 @@ def _run_starts(*columns: np.ndarray) -> np.ndarray:
 
 
 def _order_key(values: np.ndarray) -> np.ndarray:
-    """int64 keys in the order of the float64 values (sorting ints is faster than floats).
+    """Integers in the order of the float64 (int64 keys) or float32 (int32 keys) values: sorting
+    ints is faster than floats.
 
-    The IEEE bits of a float, read as int64, are in order for values >= 0 and in reverse order
-    for values < 0; flipping all but the sign bit of the negative ones fixes that. (-0.0 comes
-    just before 0.0, so the two still form one run of equal values.)
+    The IEEE bits of a float, read as an integer of its width, are in order for values >= 0 and
+    in reverse order for values < 0; flipping all but the sign bit of the negative ones fixes
+    that. (-0.0 comes just before 0.0, so the two still form one run of equal values.)
     """
+    if values.dtype == np.float32:
+        bits = values.view(np.int32)
+        return bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))
     bits = values.view(np.int64)
     return bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
 
