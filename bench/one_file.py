@@ -7,9 +7,9 @@ file (issue 17; target >= 1.7x end to end).
 The local engine cuts a big uncompressed TFRecord file into byte ranges and a CSV file at line
 ends (`assay.data.parts`, `assay.engine.split`), so one file keeps every core busy. Each run is
 the `assay evaluate` CLI in a subprocess (startup included), workload (a)'s config (precomputed
-predictions, 200 slices, bench/run.py), with --workers 1 and --workers 2; the fastest of
---repeat runs counts. Correctness: both runs must give the same records (example counts
-exactly, metrics within 1e-9) and count every example. Results: bench/results/one_file.json
+predictions, 200 slices, bench/run.py), with --workers 1 and --workers 2, alternating (1, 2,
+1, 2...); the fastest of --repeat runs of each counts. Correctness: both runs must give the
+same records (example counts exactly, metrics within 1e-9) and count every example. Results: bench/results/one_file.json
 (with the git commit) and a Markdown table on stdout. In `make bench` it is workload `one_file`
 of bench/run.py (`run_in_bench`: this script in a subprocess; its rows and target line).
 """
@@ -96,21 +96,25 @@ def run_format(fmt: str, path: str, n: int, repeat: int, work: str) -> Dict:
     config = os.path.join(work, "config.yaml")
     with open(config, "w", encoding="utf-8") as f:
         f.write(CONFIG)
-    walls, runs = {}, {}
-    for workers in (1, 2):
-        out = os.path.join(work, f"{fmt}-w{workers}")
-        command = [ASSAY, "evaluate", "--config", config, "--examples", path, "--output", out,
-                   "--workers", str(workers)]
-        best = None
-        for i in range(repeat):
+    walls, runs, commands = {}, {}, {}
+    # One try of each worker count a round (1, 2, 1, 2...): this machine's speed drifts over
+    # minutes, and the ratio should compare runs taken close together.
+    for i in range(repeat):
+        for workers in (1, 2):
+            out = os.path.join(work, f"{fmt}-w{workers}")
+            command = [ASSAY, "evaluate", "--config", config, "--examples", path, "--output",
+                       out, "--workers", str(workers)]
+            commands[workers] = command
             m = run_measured(command, log_path=os.path.join(work, f"{fmt}-w{workers}-{i}.log"))
             if m.returncode != 0:
                 raise SystemExit(f"bench: {' '.join(command)} failed:\n{m.tail()}")
-            best = m if best is None or m.wall_s < best.wall_s else best
-        walls[workers] = best
+            if workers not in walls or m.wall_s < walls[workers].wall_s:
+                walls[workers] = m
+    for workers in (1, 2):
+        best = walls[workers]
         runs[workers] = {"wall_s": best.wall_s, "cpu_s": best.cpu_s, "user_s": best.user_s,
                          "sys_s": best.sys_s, "peak_rss_mb": best.peak_rss_mb,
-                         "peak_pss_mb": best.peak_pss_mb, "command": " ".join(command)}
+                         "peak_pss_mb": best.peak_pss_mb, "command": " ".join(commands[workers])}
         print(f"bench: one {fmt} file of {n:,}, {workers} worker(s): {best.wall_s:.2f} s, "
               f"CPU {best.cpu_s:.2f} s (user+sys), peak {best.peak_pss_mb:.0f} MB (PSS)",
               flush=True)

@@ -89,36 +89,41 @@ def run_all(bench, args) -> None:
         if "sklearn" in w:
             bench.assay("sklearn", tiny, s.startup_size, tag="-fixed", workers=cores)
 
-    # The runs checked against TFMA are the default ones (every core), at TFMA's sizes.
+    # The runs checked against TFMA are the default ones (every core), at TFMA's sizes. The
+    # runs a ratio compares are interleaved (Bench.interleaved): one try of each a round.
     if "a" in w:
         if timing:
-            bench.floor("read", bench.tfrecord(s.size_a), s.size_a)
-            bench.assay("a", bench.tfrecord(s.size_a), s.size_a, workers=cores)
-            bench.assay("a", bench.tfrecord(s.size_a), s.size_a, workers=1)
-            bench.assay("a", bench.tfrecord(s.size_a), s.size_a, engine="beam")
+            a = bench.tfrecord(s.size_a)
+            bench.interleaved(lambda: bench.floor("read", a, s.size_a),
+                              lambda: bench.assay("a", a, s.size_a, workers=cores),
+                              lambda: bench.assay("a", a, s.size_a, workers=1),
+                              lambda: bench.assay("a", a, s.size_a, engine="beam"))
         bench.assay("a", bench.tfrecord(s.tfma_size_a), s.tfma_size_a, workers=cores)
     if "b" in w:
         if timing:
-            bench.floor("read+keras", bench.tfrecord(s.size_b), s.size_b,
-                        saved_model=bench.keras())
-            bench.assay("b", bench.tfrecord(s.size_b), s.size_b, workers=cores)
-            bench.assay("b", bench.tfrecord(s.size_b), s.size_b, workers=1)
+            b = bench.tfrecord(s.size_b)
+            bench.interleaved(lambda: bench.floor("read+keras", b, s.size_b,
+                                                  saved_model=bench.keras()),
+                              lambda: bench.assay("b", b, s.size_b, workers=cores),
+                              lambda: bench.assay("b", b, s.size_b, workers=1))
         bench.assay("b", bench.tfrecord(s.tfma_size), s.tfma_size, workers=cores)
     if "c" in w:
         if timing:
-            bench.floor("read", bench.tfrecord(s.size_c), s.size_c)
-            bench.assay("a", bench.tfrecord(s.size_c), s.size_c, workers=1)
-            bench.assay("c", bench.tfrecord(s.size_c), s.size_c, workers=1)
+            c = bench.tfrecord(s.size_c)
+            bench.interleaved(lambda: bench.floor("read", c, s.size_c),
+                              lambda: bench.assay("a", c, s.size_c, workers=1),
+                              lambda: bench.assay("c", c, s.size_c, workers=1))
         bench.assay("c", bench.tfrecord(s.tfma_size), s.tfma_size, workers=cores)
     if "d" in w and timing:
-        for n in sorted(set(s.sizes) | {s.steady_size}):
-            bench.floor("read", bench.tfrecord(n), n)
-            bench.assay("a", bench.tfrecord(n), n, workers=1)
-        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size, workers=1)
-        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size, workers=2)
-        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size, engine="beam")
-        bench.assay("a", bench.tfrecord(s.workers_size), s.workers_size, engine="beam",
-                    workers=2)
+        for n in sorted(set(s.sizes) | {s.steady_size, s.workers_size}):
+            d = bench.tfrecord(n)
+            calls = [lambda: bench.floor("read", d, n), lambda: bench.assay("a", d, n, workers=1)]
+            if n == s.workers_size:  # 2 workers against 1, in the same rounds
+                calls.append(lambda: bench.assay("a", d, n, workers=2))
+            bench.interleaved(*calls)
+        d = bench.tfrecord(s.workers_size)
+        bench.interleaved(lambda: bench.assay("a", d, s.workers_size, engine="beam"),
+                          lambda: bench.assay("a", d, s.workers_size, engine="beam", workers=2))
     if "portable" in w and timing:
         from bench import portable
 

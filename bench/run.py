@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 # Run as `python bench/<script>.py`, bench/ comes first on sys.path and its modules would shadow
 # installed ones of the same name: put the repository there instead.
@@ -196,6 +196,11 @@ class Bench:
         self.checks: List[Dict] = []
         self.failures: List[str] = []
         self._data: Dict[str, str] = {}
+        # Interleaved rounds (`interleaved`): the round under way, the tries each run has had,
+        # and what each kept so far (best Measured and timings files; a floor's best and CPUs).
+        self._round: Optional[int] = None
+        self._tries: Dict[str, int] = {}
+        self._kept: Dict[str, Any] = {}
 
     # ---- building ------------------------------------------------------------------------------
 
@@ -259,12 +264,35 @@ class Bench:
               f"{'' if info.get('ok', True) else '  FAILED'}", flush=True)
         return info
 
+    def interleaved(self, *calls: Callable[[], Any]) -> None:
+        """Runs the calls (each one `assay` or `floor` call) in rounds, one try of each a
+        round, `--repeat` rounds, so that the runs a ratio compares are taken
+        minutes apart at most, not one's tries all before the other's: this machine's speed
+        drifts by 20-45% over tens of minutes. Each run keeps the best of its tries, as
+        alone; a run already made (with all its tries) is not made again."""
+        try:
+            for r in range(max(self.args.repeat, 1)):
+                self._round = r
+                for call in calls:
+                    call()
+        finally:
+            self._round = None
+
+    def _due(self, run_id: str, repeat: int) -> Optional[Tuple[int, int]]:
+        """(first try index, tries) still to make for run_id now, or None (use its record)."""
+        done = self._tries.get(run_id, 0)
+        if self._round is None:
+            return None if run_id in self.runs else (0, max(repeat, 1))
+        if run_id in self.runs and done > self._round:
+            return None
+        return done, 1
+
     def _best_of(self, command: List[str], run_id: str, repeat: int,
-                 timings: Optional[List[str]] = None) -> measure.Measured:
-        """The fastest of `repeat` runs; with `timings` (a list), each run writes a --timings
-        file, whose paths are appended to it."""
-        best = None
-        for i in range(max(repeat, 1)):
+                 timings: Optional[List[str]] = None, start: int = 0,
+                 best: Optional[measure.Measured] = None) -> measure.Measured:
+        """The fastest of `repeat` runs (tries start.., beside `best`, a previous try's); with
+        `timings` (a list), each run writes a --timings file, whose paths are appended to it."""
+        for i in range(start, start + max(repeat, 1)):
             log = os.path.join(self.dir, "logs", f"{run_id}.{i}.log")
             os.makedirs(os.path.dirname(log), exist_ok=True)
             extra = []
@@ -291,7 +319,8 @@ class Bench:
         engine "beam": `--engine beam`, Beam's DirectRunner, multi_processing for N > 1.
         """
         run_id = f"assay-{workload}{tag}-{n}{'' if engine == 'local' else '-' + engine}-w{workers}"
-        if run_id in self.runs:
+        due = self._due(run_id, self.args.repeat if repeat is None else repeat)
+        if due is None:
             return self.runs[run_id]
         out = os.path.join(self.dir, "out", run_id)
         command = [ASSAY, "evaluate", "--config", self.config(workload), "--examples", examples,
@@ -304,9 +333,14 @@ class Bench:
         elif workers != CORES:
             command += ["--workers", str(workers)]
         load_before = os.getloadavg()[0]
-        timings: List[str] = []  # every run's stage times (assay.timings): in-run figures
-        m = self._best_of(command, run_id, self.args.repeat if repeat is None else repeat,
-                          timings)
+        # every run's stage times (assay.timings): in-run figures
+        best, timings = self._kept.get(run_id, (None, []))
+        m = self._best_of(command, run_id, due[1], timings, start=due[0], best=best)
+        self._kept[run_id] = (m, timings)
+        # a failed run is not tried again in a later round
+        self._tries[run_id] = due[0] + due[1] if m.returncode == 0 else 1 << 30
+        if run_id in self.runs:
+            load_before = self.runs[run_id].get("load_before", load_before)
         info = {"kind": "assay", "workload": workload, "examples": n, "workers": workers,
                 "engine": engine, "timings": stage_times.summarise(stage_times.load(timings)),
                 "command": " ".join(shlex.quote(c) for c in command), "output": out,
@@ -321,10 +355,12 @@ class Bench:
               joblib: Optional[str] = None) -> Dict:
         """Read (and predict) with nothing else; loop_s is the floor."""
         run_id = f"floor-{name}-{n}"
-        if run_id in self.runs:
+        due = self._due(run_id, self.args.repeat)
+        if due is None:
             return self.runs[run_id]
-        best, cpus = None, []
-        for i in range(max(self.args.repeat, 1)):
+        best, cpus = self._kept.get(run_id, (None, []))
+        self._tries[run_id] = 1 << 30  # until it succeeds: a failed floor is not tried again
+        for i in range(due[0], due[0] + due[1]):
             out = os.path.join(self.dir, "logs", f"{run_id}.{i}.json")
             command = [PYTHON, os.path.join(BENCH, "floor.py"), "--examples", examples,
                        "--json", out]
@@ -342,6 +378,8 @@ class Bench:
             if best is None or inner["loop_s"] < best["loop_s"]:
                 best = dict(inner, **{"wall_s": m.wall_s, "peak_rss_mb": m.peak_rss_mb,
                                       "peak_pss_mb": m.peak_pss_mb})
+        self._kept[run_id] = (best, cpus)
+        self._tries[run_id] = due[0] + due[1]
         if None not in cpus:  # the loop's CPU, best of the repeats like its wall
             best["loop_cpu_s"] = min(cpus)
         if best["rows"] != n:
