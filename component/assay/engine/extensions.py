@@ -21,7 +21,7 @@ the config does not ask for it. Modules are imported only when a pass runs.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -60,8 +60,15 @@ class BatchView:
     path: str
     start: int
     kept: Optional[np.ndarray]
-    row_keys: np.ndarray
+    keys_of: Callable[[], np.ndarray]  # gives row_keys, made on first use: few extensions read them
     adapters: Mapping[str, Any]
+
+    @property
+    def row_keys(self) -> np.ndarray:
+        keys = self.__dict__.get("_row_keys")
+        if keys is None:
+            keys = self.__dict__["_row_keys"] = self.keys_of()
+        return keys
 
 
 def active(plan: Any) -> Dict[str, Any]:

@@ -210,9 +210,12 @@ class SliceAccumulator:
 
     def _extend(self, batch: pa.RecordBatch, raw: pa.RecordBatch, per_model: Dict[str, Any],
                 path: str, start: int, kept: Optional[np.ndarray]) -> None:
-        keys = self._row_keys(path, start, raw.num_rows)
-        view = extensions.BatchView(batch, raw, per_model, path, start, kept,
-                                    keys if kept is None else keys[kept], self._adapters)
+        def keys_of() -> np.ndarray:
+            keys = self._row_keys(path, start, raw.num_rows)
+            return keys if kept is None else keys[kept]
+
+        view = extensions.BatchView(batch, raw, per_model, path, start, kept, keys_of,
+                                    self._adapters)
         for name, ext in self._extensions.items():
             self._ext_accs[name] = ext.add(self._ext_accs[name], view)
 
