@@ -111,11 +111,10 @@ class DenseColumn:
         if not ok.all():
             slices, index = slices[ok], index[ok]
         pair_values = v[index]
-        # Only the values at or past a slice's extreme so far: after the first batches, few
-        # are. Ties go to the later value, as minimum.at over every value would (-0.0, 0.0).
-        lower, higher = pair_values <= self.low[slices], pair_values >= self.high[slices]
-        np.minimum.at(self.low, slices[lower], pair_values[lower])
-        np.maximum.at(self.high, slices[higher], pair_values[higher])
+        # Over every pair: with numpy's fast ufunc.at (1.25+), cheaper than picking first the
+        # few values past a slice's extreme. Ties go to the later value (-0.0, 0.0).
+        np.minimum.at(self.low, slices, pair_values)
+        np.maximum.at(self.high, slices, pair_values)
 
     def _cover(self, pos_bins: np.ndarray, neg_bins: np.ndarray) -> None:
         """Widens the bin ranges to hold these bins."""
