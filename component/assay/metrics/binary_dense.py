@@ -9,10 +9,12 @@ slice a stable id, assay.engine.passes):
   * sums, confusion and calibration are rows of arrays indexed by slice id: a batch adds its
     per-group bincounts to the rows of its slices in one fancy-indexed `+=`;
   * score counts of a slice stay exact (keyed by prediction) while it has at most max_exact
-    distinct predictions: its batches' entries (copies, so that no batch stays alive for them)
-    wait in a short list, are summed by one sort of the list and added to its held counts by
-    one linear merge (np.searchsorted, one placement for keys and counts); once more at the
-    end. A slice found with more is bucketed: it gets a row of dense bucket arrays, to which
+    distinct predictions: the batches' entries of every exact slice (copies, so that no batch
+    stays alive for them) wait together, up to 16 batches; then one sort and one sum by
+    (slice, key) for all slices, and each slice's sums are added to its held counts by one
+    linear merge (np.searchsorted, one placement for keys and counts), or wait further while
+    they are under a sixteenth of what it holds (so that a big slice's merges stay linear
+    overall); once more at the end. A slice found with more is bucketed: it gets a row of dense bucket arrays, to which
     every later batch adds its entries with np.add.at, with no sort and no Python work per
     slice;
   * every count is held in the smallest lossless form, widened in place at the first batch
