@@ -13,8 +13,8 @@ slice a stable id, assay.engine.passes):
     stays alive for them) wait together, up to 16 batches; then one sort and one sum by
     (slice, key) for all slices, and each slice's sums are added to its held counts by one
     linear merge (np.searchsorted, one placement for keys and counts), or wait further while
-    they are under a sixteenth of what it holds (so that a big slice's merges stay linear
-    overall); once more at the end. A slice found with more is bucketed: it gets a row of dense bucket arrays, to which
+    they are fewer than what it holds (so that a big slice's merges stay linear overall);
+    once more at the end. A slice found with more is bucketed: it gets a row of dense bucket arrays, to which
     every later batch adds its entries with np.add.at, with no sort and no Python work per
     slice;
   * every count is held in the smallest lossless form, widened in place at the first batch
@@ -41,7 +41,7 @@ from assay.metrics.curves import (PackedScoreCounts, ScoreCounts, _bucket_runs, 
 _GROW = 64  # slice rows added at a time (the arrays double beyond)
 _MAX_PENDING = 1 << 17  # exact score entries (all slices) waiting before a merge: ~2 MB
 _MAX_PARTS = 16  # batches waiting before a merge
-_WAIT_SHARE = 16  # a held slice merges once its waiting entries are 1/16 of what it holds
+_WAIT_SHARE = 1  # a held slice merges once its waiting entries are as many as it holds
 
 
 class DenseBinary:
@@ -63,9 +63,9 @@ class DenseBinary:
         self.exact: Dict[int, tuple] = {}
         self.pending: List[tuple] = []
         self.pending_n = 0
-        # A held slice's summed entries too few to merge yet (under a sixteenth of what it
-        # holds): merging costs what the slice holds, so a big slice merges once its waiting
-        # entries are worth it (amortised linear), and at the end (`scores`).
+        # A held slice's summed entries too few to merge yet (fewer than it holds): merging
+        # costs what the slice holds, so a big slice merges once its waiting entries are worth
+        # it (amortised linear), and at the end (`scores`).
         self.waiting: Dict[int, List[tuple]] = {}
         self.waiting_n: Dict[int, int] = {}
         self.keys32 = True
