@@ -107,6 +107,34 @@ def test_datasets_hold_the_records_demo_writes(tmp_path):
     assert datasets.data_files(again) == ours
 
 
+def test_interleaved_runs_alternate_and_keep_each_runs_fastest_try(tmp_path):
+    """Bench.interleaved makes one try of each run a round (A, B, A, B, A, B), keeps each run's
+    fastest try, and does not run again what already ran."""
+    from bench import run
+
+    args = run.parse_args(["--quick", "--repeat", "3", "--results-dir", str(tmp_path / "res"),
+                           "--data-dir", str(tmp_path / "data")])
+    bench = run.Bench(args)
+    examples = datasets.tfrecord_dataset(300, shards=2, seed=1, root=str(tmp_path / "data"))
+    bench.floor("again", examples, 300)  # alone: its 3 tries first, not made again below
+    bench.interleaved(lambda: bench.floor("read", examples, 300),
+                      lambda: bench.floor("read2", examples, 300),
+                      lambda: bench.floor("again", examples, 300))
+    logs = os.path.join(bench.dir, "logs")
+    tries = sorted((os.stat(os.path.join(logs, f)).st_mtime_ns, f) for f in os.listdir(logs)
+                   if f.endswith(".json"))
+    assert [f for _, f in tries] == (
+        [f"floor-again-300.{i}.json" for i in range(3)]
+        + [f"floor-{name}-300.{i}.json" for i in range(3) for name in ("read", "read2")])
+    for name in ("read", "read2", "again"):
+        loops = []
+        for i in range(3):
+            with open(os.path.join(logs, f"floor-{name}-300.{i}.json"), encoding="utf-8") as f:
+                loops.append(json.load(f)["loop_s"])
+        assert bench.runs[f"floor-{name}-300"]["loop_s"] == min(loops)
+        assert bench.runs[f"floor-{name}-300"]["rows"] == 300
+
+
 def test_run_measured_sees_a_child_process_memory(tmp_path):
     code = ("import subprocess, sys, time\n"
             "p = subprocess.Popen([sys.executable, '-c', "
