@@ -196,18 +196,16 @@ def _late_crossing_batches(seed: int, n_batches: int = 30):
     return out
 
 
-@pytest.mark.parametrize("max_pending, max_parts, wait_share",
-                         [(1 << 16, 64, 16), (8, 3, 16), (100, 2, 1), (4, 1, 1 << 30)])
-def test_merges_at_any_frequency_equal_the_per_slice_path_and_numpy(monkeypatch, max_pending,
-                                                                     max_parts, wait_share):
+@pytest.mark.parametrize("min_pending, max_parts", [(1 << 16, 64), (8, 3), (100, 2)])
+def test_merges_at_any_frequency_equal_the_per_slice_path_and_numpy(monkeypatch, min_pending,
+                                                                     max_parts):
     """Merges at any frequency (every few entries to once at the end) give the per-slice
     path's counts: a slice crossing the cap in the last batch is bucketed, one at the cap is
     not, and the exact ones hold numpy's counts of their rows."""
     from assay.metrics import binary_dense
 
-    monkeypatch.setattr(binary_dense, "_MAX_PENDING", max_pending)
+    monkeypatch.setattr(binary_dense, "_MIN_PENDING", min_pending)
     monkeypatch.setattr(binary_dense, "_MAX_PARTS", max_parts)
-    monkeypatch.setattr(binary_dense, "_WAIT_SHARE", wait_share)
     fam = BinaryMetrics(thresholds=(0.5,), num_buckets=20, max_exact_scores=40)
     batches = _late_crossing_batches(5)
     id_of = np.array([3, 0, 2, 1])
@@ -241,7 +239,7 @@ def test_scores_hand_a_slice_over_once(monkeypatch):
     (merged with the other slices' counts, not yet handed over) come back alone."""
     from assay.metrics import binary_dense
 
-    monkeypatch.setattr(binary_dense, "_MAX_PENDING", 4)
+    monkeypatch.setattr(binary_dense, "_MIN_PENDING", 4)
     state = binary_dense.DenseBinary(1, 4, 10, None)
     state.reserve(3)
 
@@ -267,13 +265,9 @@ def test_scores_hand_a_slice_over_once(monkeypatch):
 
 
 @pytest.mark.parametrize("max_exact", [0, 3])
-def test_bucket_counts_past_the_uint16_range_widen_and_stay_exact(monkeypatch, max_exact):
+def test_bucket_counts_past_the_uint16_range_widen_and_stay_exact(max_exact):
     """Unweighted bucket counts are held as uint16 while no bucket can pass 65,535; a slice
     whose one bucket reaches 79,976 widens them without losing a count."""
-    from assay.metrics import binary_dense
-
-    # merged every batch: the slice is bucketed by the first, and the later ones add to it
-    monkeypatch.setattr(binary_dense, "_MAX_PARTS", 1)
     fam = BinaryMetrics(thresholds=(0.5,), num_buckets=10, max_exact_scores=max_exact)
     rng = np.random.default_rng(3)
     batches = []

@@ -9,12 +9,10 @@ slice a stable id, assay.engine.passes):
   * sums, confusion and calibration are rows of arrays indexed by slice id: a batch adds its
     per-group bincounts to the rows of its slices in one fancy-indexed `+=`;
   * score counts of a slice stay exact (keyed by prediction) while it has at most max_exact
-    distinct predictions: the batches' entries of every exact slice (copies, so that no batch
-    stays alive for them) wait together, up to 16 batches; then one sort and one sum by
-    (slice, key) for all slices, and each slice's sums are added to its held counts by one
-    linear merge (np.searchsorted, one placement for keys and counts), or wait further while
-    they are fewer than what it holds (so that a big slice's merges stay linear overall);
-    once more at the end. A slice found with more is bucketed: it gets a row of dense bucket arrays, to which
+    distinct predictions: its batches' entries (copies, so that no batch stays alive for them)
+    wait in a short list, are summed by one sort of the list and added to its held counts by
+    one linear merge (np.searchsorted, one placement for keys and counts); once more at the
+    end. A slice found with more is bucketed: it gets a row of dense bucket arrays, to which
     every later batch adds its entries with np.add.at, with no sort and no Python work per
     slice;
   * every count is held in the smallest lossless form, widened in place at the first batch
@@ -39,9 +37,8 @@ from assay.metrics.curves import (PackedScoreCounts, ScoreCounts, _bucket_runs, 
                                   bucket_ids, score_runs)
 
 _GROW = 64  # slice rows added at a time (the arrays double beyond)
-_MAX_PENDING = 1 << 17  # exact score entries (all slices) waiting before a merge: ~2 MB
-_MAX_PARTS = 16  # batches waiting before a merge
-_WAIT_SHARE = 1  # a held slice merges once its waiting entries are as many as it holds
+_MIN_PENDING = 1024  # score entries a slice's pending parts may hold before a merge
+_MAX_PARTS = 16  # pending parts (batches) of a slice before a merge: few small arrays at once
 
 
 class DenseBinary:
@@ -55,19 +52,13 @@ class DenseBinary:
         self.confusion = np.zeros((0, n_thresholds, 2, 2))
         self.calibration = np.zeros((0, calibration_bins, 3))
         self.seen = np.zeros(0, bool)
-        # Exact score counts per slice: merged (keys, pos, neg); and the batches' entries still
-        # to merge, for all slices together: (slice ids, keys, pos, neg) parts, each sorted by
-        # (slice id, key), summed and split by slice at once (`_flush`). Held packed while lossless: keys as float32 while every prediction was a float32
+        # Exact score counts per slice: merged (keys, pos, neg) and the parts still to merge.
+        # Held packed while lossless: keys as float32 while every prediction was a float32
         # value (tf.Example floats, most models' outputs), counts as int32 while every weight
         # was 1 (`integral`, below); widened to float64 in place at the first batch that is not.
         self.exact: Dict[int, tuple] = {}
-        self.pending: List[tuple] = []
-        self.pending_n = 0
-        # A held slice's summed entries too few to merge yet (fewer than it holds): merging
-        # costs what the slice holds, so a big slice merges once its waiting entries are worth
-        # it (amortised linear), and at the end (`scores`).
-        self.waiting: Dict[int, List[tuple]] = {}
-        self.waiting_n: Dict[int, int] = {}
+        self.pending: Dict[int, List[tuple]] = {}
+        self.pending_n: Dict[int, int] = {}
         self.keys32 = True
         # Bucketed slices: slot per slice id (-1: exact), and dense [slots, num_buckets] sums.
         # While every weight was 1 they are counts: uint16 while no bucket can pass 2**16 - 1
@@ -152,56 +143,39 @@ class DenseBinary:
                 return
             exact = ~bucketed
             sid, keys, pos, neg = sid[exact], keys[exact], pos[exact], neg[exact]
-        # Copies (fresh arrays, not views: a view would keep the batch's whole arrays alive
-        # until the merge); packed, as the held counts are.
-        kt = np.float32 if self.keys32 else np.float64
-        ct = np.int32 if self.integral else np.float64
-        self.pending.append((sid.astype(np.int32), keys.astype(kt), pos.astype(ct),
-                             neg.astype(ct)))
-        self.pending_n += len(sid)
-        if len(self.pending) >= _MAX_PARTS or self.pending_n > _MAX_PENDING:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Merges the pending entries of every slice into its exact counts: one sort and one
-        sum for all slices, then one linear merge per slice; a slice found with more than
-        max_exact distinct keys is bucketed. Equal keys are summed in the order they came
-        (a stable sort), then added to what the slice holds."""
-        parts, self.pending, self.pending_n = self.pending, [], 0
-        if not parts:
-            return
-        sid, keys, pos, neg = (np.concatenate([p[i] for p in parts]) for i in range(4))
-        okey = _order_key(keys)
-        if okey.dtype == np.int32:  # (slice id, key) as one int64: each part is one sorted run
-            order = np.argsort((sid.astype(np.int64) << 32) | (okey.astype(np.int64) + (1 << 31)),
-                               kind="stable")
-        else:
-            order = np.lexsort((okey, sid))
-        sid, keys, pos, neg = score_runs(sid[order], keys[order], pos[order], neg[order])
         starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
         bounds = np.r_[starts, len(sid)].tolist()
+        # Copies: a view would keep the batch's whole arrays alive until the slice merges;
+        # packed, as the held counts are.
+        kt = np.float32 if self.keys32 else np.float64
+        ct = np.int32 if self.integral else np.float64
+        # Converted once: a float32 cast costs several times a copy on small arrays.
+        keys, pos, neg = keys.astype(kt, copy=False), pos.astype(ct, copy=False), \
+            neg.astype(ct, copy=False)
         for i, s in enumerate(sid[starts].tolist()):
             a, b = bounds[i], bounds[i + 1]
-            entry = (keys[a:b].copy(), pos[a:b].copy(), neg[a:b].copy())
-            held = self.exact.get(s)
-            if held is None:
-                self._hold(s, entry)
-                continue
-            self.waiting.setdefault(s, []).append(entry)
-            n = self.waiting_n[s] = self.waiting_n.get(s, 0) + b - a
-            if n * _WAIT_SHARE >= len(held[0]):
-                self._merge_waiting(s)
+            parts = self.pending.setdefault(s, [])
+            parts.append((keys[a:b].copy(), pos[a:b].copy(), neg[a:b].copy()))
+            n = self.pending_n.get(s, 0) + b - a
+            self.pending_n[s] = n
+            if len(parts) >= _MAX_PARTS or n > self._merge_limit(s):
+                self._merge_exact(s)
 
-    def _merge_waiting(self, sid: int) -> None:
-        """Merges a held slice's waiting entries into what it holds (bucketing it if need be)."""
-        parts = self.waiting.pop(sid, None)
-        self.waiting_n.pop(sid, None)
-        if parts:
-            self._hold(sid, _merged(self.exact.pop(sid), *_summed(parts)))
+    def _merge_limit(self, sid: int) -> int:
+        """Pending entries of a slice that trigger a merge: as many as it holds merged, at
+        least _MIN_PENDING, at most max_exact (past it the slice may need bucketing)."""
+        limit = max(_MIN_PENDING, len(self.exact.get(sid, ((),))[0]))
+        return limit if self.max_exact is None else min(limit, self.max_exact)
 
-    def _hold(self, sid: int, entry: tuple) -> None:
-        """Keeps a slice's merged exact counts, or buckets them beyond max_exact."""
-        keys, pos, neg = entry
+    def _merge_exact(self, sid: int) -> None:
+        """Merges a slice's pending entries into its exact counts; buckets it beyond max_exact."""
+        parts = self.pending.pop(sid, [])
+        self.pending_n.pop(sid, None)
+        if not parts:
+            return
+        keys, pos, neg = _summed(parts)
+        if sid in self.exact:
+            keys, pos, neg = _merged(self.exact.pop(sid), keys, pos, neg)
         if self.max_exact is not None and len(keys) > self.max_exact:
             slot = self._new_slot(sid)
             # float64 keys: a float32 product could round into another bucket.
@@ -214,15 +188,14 @@ class DenseBinary:
             if self.bhas is not None:
                 self.bhas[slot, buckets] = True
         else:
-            self.exact[sid] = entry
+            self.exact[sid] = (keys, pos, neg)
 
     # ---- reading -------------------------------------------------------------------------------
 
     def scores(self, sid: int) -> Any:
         """The slice's ScoreCounts (packed, as merged accumulators hold them)."""
         if self.slot[sid] < 0:
-            self._flush()  # which may bucket it
-            self._merge_waiting(sid)
+            self._merge_exact(sid)  # which may bucket it
         slot = int(self.slot[sid])
         if slot < 0:
             keys, pos, neg = self.exact.pop(sid, (np.zeros(0), np.zeros(0), np.zeros(0)))
@@ -261,9 +234,8 @@ class DenseBinary:
 
         for sid, entry in self.exact.items():
             self.exact[sid] = wide(entry)
-        self.pending = [(part[0],) + wide(part[1:]) for part in self.pending]
-        for sid, parts in self.waiting.items():
-            self.waiting[sid] = [wide(part) for part in parts]
+        for sid, parts in self.pending.items():
+            self.pending[sid] = [wide(part) for part in parts]
 
     def ids(self) -> List[int]:
         """The slice ids that received examples."""
