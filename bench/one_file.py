@@ -9,8 +9,8 @@ ends (`assay.data.parts`, `assay.engine.split`), so one file keeps every core bu
 the `assay evaluate` CLI in a subprocess (startup included), workload (a)'s config (precomputed
 predictions, 200 slices, bench/run.py), with --workers 1 and --workers 2, alternating (1, 2,
 1, 2...); the fastest of --repeat runs of each counts. Correctness: both runs must give the
-same records (example counts exactly, metrics within 1e-9) and count every example. Results: bench/results/one_file.json
-(with the git commit) and a Markdown table on stdout. In `make bench` it is workload `one_file`
+same records (example counts exactly, metrics within 1e-9) and count every example. Results:
+bench/results/one_file.json (with the git commit) and a Markdown table on stdout. In `make bench` it is workload `one_file`
 of bench/run.py (`run_in_bench`: this script in a subprocess; its rows and target line).
 """
 

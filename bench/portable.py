@@ -102,7 +102,8 @@ def run_in_bench(bench, size: int, tfma_size: int, no_tfma: bool) -> Dict:
     os.makedirs(os.path.dirname(out), exist_ok=True)
     command = [PYTHON, os.path.abspath(__file__), "--size", str(size), "--tfma-size",
                str(tfma_size), "--shards", str(bench.sizes.shards), "--seed",
-               str(bench.args.seed), "--repeat", str(max(bench.args.repeat, 1)), "--json", out] + (["--no-tfma"] if no_tfma else [])
+               str(bench.args.seed), "--repeat", str(max(bench.args.repeat, 1)), "--json",
+               out] + (["--no-tfma"] if no_tfma else [])
     log = os.path.join(bench.dir, "logs", "portable.log")
     with open(log, "wb") as f:
         code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, cwd=REPO).returncode

@@ -21,6 +21,7 @@ the config does not ask for it. Modules are imported only when a pass runs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
@@ -50,7 +51,8 @@ class BatchView:
       path: the file the batch comes from; start: the index in that file of the batch's first
         row (of `raw`); kept: the indices into `raw` of the evaluated rows (None: all of them).
       row_keys: a stable 64-bit key of each evaluated row (its file's name and row index,
-        assay.metrics.bootstrap.row_keys): the same whatever the workers, shards and batches.
+        assay.metrics.bootstrap.row_keys): the same whatever the workers, shards and batches;
+        made by `keys_of` on first read (hashing every row costs; few extensions read them).
       adapters: {model name: loaded model adapter} (None for a prediction column).
     """
 
@@ -60,15 +62,12 @@ class BatchView:
     path: str
     start: int
     kept: Optional[np.ndarray]
-    keys_of: Callable[[], np.ndarray]  # gives row_keys, made on first use: few extensions read them
+    keys_of: Callable[[], np.ndarray]  # makes row_keys: few extensions read them
     adapters: Mapping[str, Any]
 
-    @property
+    @functools.cached_property
     def row_keys(self) -> np.ndarray:
-        keys = self.__dict__.get("_row_keys")
-        if keys is None:
-            keys = self.__dict__["_row_keys"] = self.keys_of()
-        return keys
+        return self.keys_of()
 
 
 def active(plan: Any) -> Dict[str, Any]:
