@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from assay import data as assay_io, timings
 from assay.engine.extract import Problems, model_batches
-from assay.engine import extensions, slicing
+from assay.engine import atoms, extensions, slicing
 from assay.engine.transformed import transformed_batch
 from assay.engine.plan import EvalPlan
 from assay.metrics import bootstrap
@@ -124,6 +124,11 @@ class SliceAccumulator:
         # Replicated) forwards unknown attributes to the family it wraps.
         self._dense = [callable(getattr(type(f), "dense_add", None)) for f in families]
         self._legacy = [f for f, d in zip(families, self._dense) if not d]
+        # Nested specs: dense families add a batch to the finest spec's slices alone, folded
+        # into the others at the end (assay.engine.atoms).
+        self._atoms = (atoms.Atoms.of(plan.config.slices) if any(self._dense) and all(
+            callable(getattr(type(f), "dense_fold", None))
+            for f, d in zip(families, self._dense) if d) else None)
         self._ids: Dict[Tuple, int] = {}
         self._keys: List[slicing.SliceKey] = []
         self._states: Dict[str, List[Any]] = {}
@@ -159,7 +164,9 @@ class SliceAccumulator:
             self._extend(batch, raw, per_model, path, start, kept)
         done = set()  # two specs may yield the same slice ([day] and {day: 3}): count it once
         shared: Dict[str, Dict[Any, Any]] = {}  # per model: grouped_partials' batch cache
-        for spec in self._plan.config.slices:
+        atom_groups = (self._atoms.batch_groups(batch, self._boundaries)
+                       if self._atoms is not None else None)
+        for i, spec in enumerate(self._plan.config.slices):
             groups = slicing.slice_groups(batch, spec, self._boundaries)
             if not groups.keys:
                 continue
@@ -170,17 +177,26 @@ class SliceAccumulator:
             done.update(canonical)
             rows = None if spec.is_overall else groups.rows
             ids = self._slice_ids(groups.keys, canonical, fresh)
+            direct = atom_groups is None or not self._atoms.derives(i)
             for model, mb in per_model.items():
                 # What depends on the batch alone (the score order...) is kept per model in
                 # `shared` for the other specs: assay.metrics.base.grouped_partials.
                 cache = shared.setdefault(model, {})
-                self._add_dense(model, mb, rows, groups.group_ids, ids, cache)
+                if direct:
+                    self._add_dense(self._model_states(model), mb, rows, groups.group_ids, ids,
+                                    cache)
                 if not self._legacy:
                     continue
                 partials = grouped_partials(self._legacy, mb, rows, groups.group_ids,
                                             len(groups.keys), cache)
                 for g in fresh:
                     self._add(groups.keys[g], model, [p[g] for p in partials])
+        if atom_groups is not None:
+            ids = self._atoms.slice_ids([_canonical(k) for k in atom_groups.keys], self._ids)
+            for model, mb in per_model.items():
+                self._add_dense(self._atoms.model_states(model, self._families, self._dense),
+                                mb, atom_groups.rows, atom_groups.group_ids, ids,
+                                shared.setdefault(model, {}))
 
     def _slice_ids(self, keys, canonical, fresh) -> np.ndarray:
         """The slice id of each group of a spec (-1 for groups another spec counted)."""
@@ -193,11 +209,14 @@ class SliceAccumulator:
             ids[g] = sid
         return ids
 
-    def _add_dense(self, model: str, mb: Any, rows, group_ids, ids, cache) -> None:
+    def _model_states(self, model: str) -> List[Any]:
         states = self._states.get(model)
         if states is None:
             states = self._states[model] = [f.dense_create() if d else None
                                              for f, d in zip(self._families, self._dense)]
+        return states
+
+    def _add_dense(self, states: List[Any], mb: Any, rows, group_ids, ids, cache) -> None:
         for fam, state in zip(self._families, states):
             if state is not None:
                 fam.dense_add(state, mb, rows, group_ids, ids, cache)
@@ -252,6 +271,8 @@ class SliceAccumulator:
 
     def partials(self) -> Iterator[Tuple[slicing.SliceKey, ModelAccs]]:
         """(slice key, {model: [accumulator per family]}) for every slice seen; then empty."""
+        if self._atoms is not None:
+            self._atoms.fold(self._states, self._families, self._dense, len(self._keys))
         accs, self._accs = self._accs, {}
         states, self._states = self._states, {}
         keys, self._keys, self._ids = self._keys, [], {}

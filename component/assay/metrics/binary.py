@@ -312,6 +312,11 @@ class BinaryMetrics(GroupedMetric):
                                           prepared["wpos"][src], prepared["wneg"][src])
         state.add_scores(ids[cell], keys, pos, neg, prepared["unit_weights"], prepared["keys32"])
 
+    def dense_fold(self, state: Any, atoms: Any, images: Sequence[Sequence[int]],
+                   own: Sequence[int], n_ids: int) -> None:
+        """Adds slice a of `atoms` to slices images[a] of `state` (assay.engine.atoms)."""
+        state.fold(atoms, images, own, n_ids)
+
     def dense_split(self, state: Any) -> Dict[int, BinaryAccumulator]:
         """{slice id: its accumulator} of every slice the state holds."""
         return {sid: self.dense_acc(state, sid) for sid in state.ids()}

@@ -29,7 +29,7 @@ slice's distinct predictions alone), up to floating-point summation order within
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from assay.metrics.curves import (PackedScoreCounts, ScoreCounts, _bucket_runs, 
 _GROW = 64  # slice rows added at a time (the arrays double beyond)
 _MIN_PENDING = 1024  # score entries a slice's pending parts may hold before a merge
 _MAX_PARTS = 16  # pending parts (batches) of a slice before a merge: few small arrays at once
+_FOLD_CHUNK = 1 << 16  # score entries folded at a time (assay.engine.atoms): ~1 MB
 
 
 class DenseBinary:
@@ -121,14 +122,7 @@ class DenseBinary:
         keys32: every key is a float32 value (float64 keys that float32 holds exactly)."""
         if not len(keys):
             return
-        if self.integral and not unit_weights:
-            self.integral = False
-            self.bhas = (self.bpos > 0) | (self.bneg > 0)
-            self.bpos, self.bneg = self.bpos.astype(np.float64), self.bneg.astype(np.float64)
-            self._widen(counts=True)
-        if self.keys32 and not keys32:
-            self.keys32 = False
-            self._widen(keys=True)
+        self._adopt(unit_weights, keys32)
         slot = self.slot[sid]
         bucketed = slot >= 0
         if bucketed.any():
@@ -161,6 +155,17 @@ class DenseBinary:
             if len(parts) >= _MAX_PARTS or n > self._merge_limit(s):
                 self._merge_exact(s)
 
+    def _adopt(self, unit_weights: bool, keys32: bool) -> None:
+        """Widens what is held before entries that the packed forms cannot hold come."""
+        if self.integral and not unit_weights:
+            self.integral = False
+            self.bhas = (self.bpos > 0) | (self.bneg > 0)
+            self.bpos, self.bneg = self.bpos.astype(np.float64), self.bneg.astype(np.float64)
+            self._widen(counts=True)
+        if self.keys32 and not keys32:
+            self.keys32 = False
+            self._widen(keys=True)
+
     def _merge_limit(self, sid: int) -> int:
         """Pending entries of a slice that trigger a merge: as many as it holds merged, at
         least _MIN_PENDING, at most max_exact (past it the slice may need bucketing)."""
@@ -177,18 +182,155 @@ class DenseBinary:
         if sid in self.exact:
             keys, pos, neg = _merged(self.exact.pop(sid), keys, pos, neg)
         if self.max_exact is not None and len(keys) > self.max_exact:
-            slot = self._new_slot(sid)
-            # float64 keys: a float32 product could round into another bucket.
-            _, buckets, bpos, bneg = _bucket_runs(np.zeros(len(keys), np.int64),
-                                                  keys.astype(np.float64), pos, neg,
-                                                  self.num_buckets)
-            self._make_room(np.array([slot]), np.array([bpos.sum() + bneg.sum()]))
-            self.bpos[slot, buckets] += bpos.astype(self.bpos.dtype)
-            self.bneg[slot, buckets] += bneg.astype(self.bneg.dtype)
-            if self.bhas is not None:
-                self.bhas[slot, buckets] = True
+            self._to_slot(sid, keys, pos, neg)
         else:
             self.exact[sid] = (keys, pos, neg)
+
+    def _to_slot(self, sid: int, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> int:
+        """Buckets a slice: a new row of bucket counts holding its exact counts."""
+        slot = self._new_slot(sid)
+        if not len(keys):
+            return slot
+        # float64 keys: a float32 product could round into another bucket.
+        _, buckets, bpos, bneg = _bucket_runs(np.zeros(len(keys), np.int64),
+                                              keys.astype(np.float64), pos, neg,
+                                              self.num_buckets)
+        self._add_row(slot, buckets, bpos, bneg)
+        return slot
+
+    def _add_row(self, slot: int, buckets: np.ndarray, bpos: np.ndarray, bneg: np.ndarray
+                 ) -> None:
+        """Adds counts (or weights) at distinct `buckets` to bucket row `slot`."""
+        if self.bpos.dtype == np.uint16 and len(buckets):  # the row's largest count after it
+            top = int(max((self.bpos[slot, buckets] + bpos).max(),
+                          (self.bneg[slot, buckets] + bneg).max()))
+            if top > np.iinfo(np.uint16).max:
+                self.bpos, self.bneg = self.bpos.astype(np.int32), self.bneg.astype(np.int32)
+            else:
+                self.room[slot] = max(int(self.room[slot]), top)
+        self.bpos[slot, buckets] += bpos.astype(self.bpos.dtype)
+        self.bneg[slot, buckets] += bneg.astype(self.bneg.dtype)
+        if self.bhas is not None:
+            self.bhas[slot, buckets] = True
+
+    # ---- folding atoms (assay.engine.atoms) ----------------------------------------------------
+
+    def fold(self, atoms: "DenseBinary", images: Sequence[Sequence[int]], own: Sequence[int],
+             n_ids: int) -> None:
+        """Adds each slice a of `atoms` (the finest slices of nested slicing specs, kept in a
+        state of their own: assay.engine.atoms) to this state's slices images[a], as if their
+        batches had been added to those slices; own[a], among them, is the atom's own slice
+        (of the finest spec). `atoms` is emptied. n_ids: this state's slice ids.
+
+        Per target slice: its atoms' exact counts are summed into it a chunk at a time while
+        they stay within max_exact distinct keys; from the first bucketed part on, every
+        remaining part is added to its bucket row by one bincount per chunk. Where this state
+        has no bucket rows yet, it takes the atoms' (their own slices' rows, not copies), so
+        that folding never holds two sets of them."""
+        self.reserve(n_ids)
+        n = min(len(images), len(atoms.sums))
+        seen = [a for a in range(n) if atoms.seen[a] and len(images[a])]
+        if not seen:
+            return
+        counts = [len(images[a]) for a in seen]
+        src = np.repeat(np.asarray(seen, np.int64), counts)
+        dst = np.concatenate([np.asarray(images[a], np.int64) for a in seen])
+        for name in ("sums", "confusion", "calibration"):
+            np.add.at(getattr(self, name), dst, getattr(atoms, name)[src])
+        self.seen[dst] = True
+        self._adopt(atoms.integral, atoms.keys32)
+        for a in seen:
+            atoms._merge_exact(a)  # which may bucket it
+        done = self._take_rows(atoms, [a for a in seen if atoms.slot[a] >= 0], own)
+        by_target: Dict[int, List[int]] = {}
+        for a in seen:
+            for t in images[a]:
+                if done is None or (t, a) not in done:
+                    by_target.setdefault(t, []).append(a)
+        rows = atoms if done is None else self  # where the atoms' bucket rows are
+        kt = np.float32 if self.keys32 else np.float64
+        ct = np.int32 if self.integral else np.float64
+        for t, parts in by_target.items():
+            if self.slot[t] < 0:
+                self._merge_exact(t)
+            if self.slot[t] < 0 and not self._outgrown(t, atoms, parts, kt):
+                for i in range(0, len(parts), 16):  # few arrays summed at a time
+                    self.pending[t] = [tuple(f.astype(d) for f, d in zip(atoms.exact[a],
+                                                                        (kt, ct, ct)))
+                                       for a in parts[i:i + 16]]  # copies
+                    self._merge_exact(t)
+            else:
+                self._fold_buckets(t, atoms, parts, rows)
+        atoms.exact.clear()
+
+    def _take_rows(self, atoms: "DenseBinary", bucketed: List[int], own: Sequence[int]
+                   ) -> Optional[set]:
+        """Takes the atoms' bucket rows as this state's, each then the row of the atom's own
+        slice, when this state has none and those slices hold nothing yet; the (slice, atom)
+        pairs so added, or None."""
+        if not bucketed or self.n_slots or any(own[a] in self.exact or own[a] in self.pending
+                                               for a in bucketed):
+            return None
+        atoms._adopt(self.integral, self.keys32)  # the same forms (this state has theirs)
+        self.bpos, self.bneg, self.room, self.bhas = atoms.bpos, atoms.bneg, atoms.room, atoms.bhas
+        self.n_slots = atoms.n_slots
+        for a in bucketed:
+            self.slot[own[a]] = atoms.slot[a]
+        return {(own[a], a) for a in bucketed}
+
+    def _outgrown(self, t: int, atoms: "DenseBinary", parts: List[int], kt: Any) -> bool:
+        """Whether slice t's exact counts and its atoms `parts` hold more than max_exact
+        distinct keys together (or some part is bucketed): counted a chunk at a time, so
+        that a sum far past max_exact stops early."""
+        if any(atoms.slot[a] >= 0 for a in parts):
+            return True
+        if self.max_exact is None:
+            return False
+        held = self.exact.get(t, (np.zeros(0, kt),))[0].astype(kt, copy=False)
+        if len(held) + sum(len(atoms.exact[a][0]) for a in parts) <= self.max_exact:
+            return False
+        distinct = _order_key(held)
+        for i in range(0, len(parts), 8):
+            more = [_order_key(atoms.exact[a][0].astype(kt, copy=False)) for a in parts[i:i + 8]]
+            distinct = np.unique(np.concatenate([distinct] + more))
+            if len(distinct) > self.max_exact:
+                return True
+        return False
+
+    def _fold_buckets(self, t: int, atoms: "DenseBinary", parts: List[int],
+                      rows: "DenseBinary") -> None:
+        """Adds the atoms `parts` (exact or bucketed) to slice t's bucket row (made first);
+        `rows`: the state whose arrays hold the atoms' bucket rows (atoms.slot)."""
+        slot = int(self.slot[t])
+        if slot < 0:
+            self._merge_exact(t)
+            slot = int(self.slot[t])
+        if slot < 0:
+            keys, pos, neg = self.exact.pop(t, (np.zeros(0), np.zeros(0), np.zeros(0)))
+            slot = self._to_slot(t, keys, pos, neg)
+        slots = [int(atoms.slot[a]) for a in parts if atoms.slot[a] >= 0]
+        for i in range(0, len(slots), 64):
+            take = slots[i:i + 64]
+            has = (rows.bhas[take] if rows.bhas is not None else
+                   (rows.bpos[take] > 0) | (rows.bneg[take] > 0)).any(axis=0)
+            buckets = np.flatnonzero(has)
+            self._add_row(slot, buckets, rows.bpos[take][:, buckets].sum(axis=0),
+                          rows.bneg[take][:, buckets].sum(axis=0))
+        exact = [atoms.exact[a] for a in parts if atoms.slot[a] < 0 and a in atoms.exact]
+        i = 0
+        while i < len(exact):
+            j, size = i, 0
+            while j < len(exact) and (size == 0 or size + len(exact[j][0]) <= _FOLD_CHUNK):
+                size += len(exact[j][0])
+                j += 1
+            keys, pos, neg = (np.concatenate([e[f] for e in exact[i:j]]) for f in range(3))
+            cells = bucket_ids(keys.astype(np.float64), self.num_buckets)
+            present = np.bincount(cells, minlength=self.num_buckets)
+            buckets = np.flatnonzero(present)
+            self._add_row(slot, buckets,
+                          np.bincount(cells, pos, minlength=self.num_buckets)[buckets],
+                          np.bincount(cells, neg, minlength=self.num_buckets)[buckets])
+            i = j
 
     # ---- reading -------------------------------------------------------------------------------
 
