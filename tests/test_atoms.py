@@ -68,15 +68,25 @@ def _records(result):
     return {(str(r["slice"]), r["model"]): r.get("metrics") for r in result.records}
 
 
+ORDERS = {
+    "derived first": [[], ["hour"], ["day"], {"day": 2}, ["day", "hour"]],
+    # Slices that a spec with fixed values yields first are added to directly, never folded
+    # into: (day 2) and (day 3, hour 1), a slice of the finest spec too.
+    "fixed first": [{"day": 2}, {"hour": 1, "day": 3}, [], ["hour", "day"], ["day"], ["hour"]],
+}
+
+
+@pytest.mark.parametrize("order", sorted(ORDERS))
 @pytest.mark.parametrize("num_buckets", [10000, 60])
-def test_folded_atoms_give_the_results_of_every_spec_added(tmp_path, monkeypatch, num_buckets):
+def test_folded_atoms_give_the_results_of_every_spec_added(tmp_path, monkeypatch, num_buckets,
+                                                            order):
     """With 60 buckets (the exact-score cap) some slices are bucketed, some not, and some
     atoms are while their coarser slices are too: the same records as without atoms."""
     paths = _write(tmp_path, seed=7)
     cfg = {"label": "label", "weight": "weight",
            "models": {"candidate": {"prediction": "prediction"},
                       "baseline": {"prediction": "old_prediction"}},
-           "slices": [[], ["hour"], ["day"], {"day": 2}, ["day", "hour"]],
+           "slices": ORDERS[order],
            "metrics": ["example_count", "auc", "auc_pr", "accuracy", "log_loss", "calibration",
                        "mean_prediction"],
            "batch_size": 500, "num_buckets": num_buckets}

@@ -27,7 +27,7 @@ metric families (per-slice partials) and the extensions see every spec as before
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import AbstractSet, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -95,24 +95,30 @@ class Atoms:
     def derives(self, spec_index: int) -> bool:
         return spec_index in self.specs.derived
 
-    def slice_ids(self, canonical: Sequence[Tuple], real_ids: Mapping[Tuple, int]) -> np.ndarray:
+    def slice_ids(self, canonical: Sequence[Tuple], real_ids: Mapping[Tuple, int],
+                  derived: AbstractSet[Tuple]) -> np.ndarray:
         """The atom id of each canonical key of the finest spec's groups (new ids for new
         ones, whose images are looked up in `real_ids`: the accumulator's slice ids by
-        canonical key, where this batch's slices of every derived spec already are)."""
+        canonical key, where this batch's slices of every derived spec already are).
+        `derived`: the batch's slices that a derived spec yielded first; a slice that another
+        spec yields first ({day: 3} before [day]) is added to directly, never folded into."""
         out = np.empty(len(canonical), np.int64)
         for g, key in enumerate(canonical):
             aid = self.ids.get(key)
             if aid is None:
                 aid = self.ids[key] = len(self.images)
-                self.images.append(self._images(key, real_ids))
-                self.own.append(real_ids[key])
+                self.images.append(self._images(key, real_ids, derived))
+                self.own.append(real_ids[key] if key in derived else -1)
             out[g] = aid
         return out
 
-    def _images(self, key: Tuple, real_ids: Mapping[Tuple, int]) -> List[int]:
+    def _images(self, key: Tuple, real_ids: Mapping[Tuple, int], derived: AbstractSet[Tuple]
+                ) -> List[int]:
         images = set()
         for features in self.specs.features:
             image = tuple(kv for kv in key if kv[0] in features)
+            if image not in derived:
+                continue
             sid = real_ids.get(image)
             if sid is None:  # every row of the atom is in that slice, registered before
                 raise RuntimeError(f"assay: slice {image!r} of atom {key!r} was not registered")

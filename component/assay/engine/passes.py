@@ -163,6 +163,7 @@ class SliceAccumulator:
         if self._extensions:
             self._extend(batch, raw, per_model, path, start, kept)
         done = set()  # two specs may yield the same slice ([day] and {day: 3}): count it once
+        derived = set()  # of those, the slices that atoms are folded into
         shared: Dict[str, Dict[Any, Any]] = {}  # per model: grouped_partials' batch cache
         atom_groups = (self._atoms.batch_groups(batch, self._boundaries)
                        if self._atoms is not None else None)
@@ -178,6 +179,8 @@ class SliceAccumulator:
             rows = None if spec.is_overall else groups.rows
             ids = self._slice_ids(groups.keys, canonical, fresh)
             direct = atom_groups is None or not self._atoms.derives(i)
+            if not direct:
+                derived.update(canonical[g] for g in fresh)
             for model, mb in per_model.items():
                 # What depends on the batch alone (the score order...) is kept per model in
                 # `shared` for the other specs: assay.metrics.base.grouped_partials.
@@ -192,7 +195,8 @@ class SliceAccumulator:
                 for g in fresh:
                     self._add(groups.keys[g], model, [p[g] for p in partials])
         if atom_groups is not None:
-            ids = self._atoms.slice_ids([_canonical(k) for k in atom_groups.keys], self._ids)
+            ids = self._atoms.slice_ids([_canonical(k) for k in atom_groups.keys], self._ids,
+                                        derived)
             for model, mb in per_model.items():
                 self._add_dense(self._atoms.model_states(model, self._families, self._dense),
                                 mb, atom_groups.rows, atom_groups.group_ids, ids,

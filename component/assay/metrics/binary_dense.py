@@ -220,7 +220,7 @@ class DenseBinary:
         """Adds each slice a of `atoms` (the finest slices of nested slicing specs, kept in a
         state of their own: assay.engine.atoms) to this state's slices images[a], as if their
         batches had been added to those slices; own[a], among them, is the atom's own slice
-        (of the finest spec). `atoms` is emptied. n_ids: this state's slice ids.
+        (of the finest spec; -1: none). `atoms` is emptied. n_ids: this state's slice ids.
 
         Per target slice: its atoms' exact counts are summed into it a chunk at a time while
         they stay within max_exact distinct keys; from the first bucketed part on, every
@@ -241,7 +241,8 @@ class DenseBinary:
         self._adopt(atoms.integral, atoms.keys32)
         for a in seen:
             atoms._merge_exact(a)  # which may bucket it
-        done = self._take_rows(atoms, [a for a in seen if atoms.slot[a] >= 0], own)
+        done = self._take_rows(atoms, [a for a in seen if atoms.slot[a] >= 0 and own[a] >= 0],
+                               own)
         by_target: Dict[int, List[int]] = {}
         for a in seen:
             for t in images[a]:
