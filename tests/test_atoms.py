@@ -4,6 +4,8 @@ scikit-learn on the filtered rows."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,10 +39,11 @@ def test_the_finest_spec_serves_the_plain_specs_it_holds():
     assert atom_specs([_spec(), _spec()]) is None
 
 
-def _write(root, seed: int):
+def _write(root, seed: int, extra: bool = False):
     """Two Parquet files. The first: every row has one hour and one day (atoms apply). The
     second: some rows lack a day, and in its last rows day is a list with two values for a
-    few rows (those batches are added to every spec directly)."""
+    few rows (those batches are added to every spec directly). extra: with a number (miles,
+    some missing) and a category (payment)."""
     rng = np.random.default_rng(seed)
     paths = []
     for k in range(2):
@@ -58,6 +61,11 @@ def _write(root, seed: int):
         table = pa.table({"hour": hour, "day": pa.array(day, pa.list_(pa.int64())),
                           "label": y, "weight": w, "prediction": p,
                           "old_prediction": np.clip(p + rng.normal(0, 0.2, n), 0, 1)})
+        if extra:
+            miles = rng.lognormal(1, 1, n)
+            table = table.append_column("miles", pa.array(miles, mask=rng.random(n) < 0.1))
+            table = table.append_column("payment", pa.array(
+                rng.choice(["cash", "card", "app"], n)))
         path = root / f"part-{k}.parquet"
         pq.write_table(table, path, row_group_size=1000)
         paths.append(str(path))
@@ -129,3 +137,33 @@ def test_a_derived_slice_against_scikit_learn(tmp_path):
             roc_auc_score(y[rows], p[rows], sample_weight=w[rows]), abs=1e-9)
     overall = got[(str({}), "candidate")]
     assert overall["auc"] == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=1e-9)
+
+
+@pytest.mark.parametrize("order", sorted(ORDERS))
+def test_drift_sketches_from_atoms_equal_every_spec_added(tmp_path, monkeypatch, order):
+    """The drift extension's sketches (assay_sketches.json), with atoms and without: the
+    same, for features with missing values and a categorical one, and batches that atoms do
+    not serve (a missing or multi-valued day)."""
+    from assay.drift import extension
+
+    paths = _write(tmp_path, seed=11, extra=True)
+    cfg = {"label": "label", "models": {"candidate": {"prediction": "prediction"}},
+           "slices": ORDERS[order], "metrics": ["example_count"],
+           "drift": {"features": ["hour", "day", "miles", "payment"]}, "batch_size": 500}
+    folded = []
+    fold = extension.DriftAccumulator.fold
+
+    def counting(self):
+        folded.append(len(self.atoms))
+        return fold(self)
+
+    monkeypatch.setattr(extension.DriftAccumulator, "fold", counting)
+    with_atoms = assay.evaluate(cfg, examples=paths, workers=1).sketches
+    assert max(folded) == 24  # the atoms were used
+    monkeypatch.setattr(extension, "atom_specs", lambda specs: None)
+    direct = assay.evaluate(cfg, examples=paths, workers=1).sketches
+    assert len(direct["slices"]) > 30
+    key = lambda s: json.dumps(s["slice"], sort_keys=True)  # noqa: E731
+    assert sorted(with_atoms["slices"], key=key) == sorted(direct["slices"], key=key)
+    assert {k: v for k, v in with_atoms.items() if k != "slices"} == \
+        {k: v for k, v in direct.items() if k != "slices"}

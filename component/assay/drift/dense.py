@@ -195,6 +195,16 @@ class DenseColumn:
         self.high[ids] = np.where(other.high > mine_high, other.high, mine_high)
         return True
 
+    def fold(self, src: np.ndarray, dst: np.ndarray) -> None:
+        """Adds slice src[j] to slice dst[j] for every j (atoms into the slices they make
+        up: assay.engine.atoms); src and dst never share a slice."""
+        np.add.at(self.counts, dst, self.counts[src])
+        np.logical_or.at(self.present, dst, self.present[src])
+        np.add.at(self.missing, dst, self.missing[src])
+        np.add.at(self.other, dst, self.other[src])
+        np.minimum.at(self.low, dst, self.low[src])
+        np.maximum.at(self.high, dst, self.high[src])
+
     def take(self, ids: np.ndarray) -> None:
         """Keeps only slices `ids` (renumbered 0..len(ids)-1 in that order)."""
         for name in ("counts", "present", "missing", "other", "low", "high"):

@@ -20,11 +20,14 @@ from assay import data as assay_io
 from assay.drift.config import DriftConfig
 from assay.drift.dense import DenseColumn, group_values
 from assay.drift.sketches import new_sketch
+from assay.config.slices import SliceSpec
 from assay.engine import slicing
+from assay.engine.atoms import atom_specs
 
 # A sketched column: ("feature", name), ("prediction", model name) or ("label", "label").
 Column = Tuple[str, str]
 FEATURE, PREDICTION, LABEL = "feature", "prediction", "label"
+_ATOM = "\x00atom"  # the feature name of an atom's key: (("\x00atom", its slice key),)
 
 
 class DriftAccumulator:
@@ -45,6 +48,36 @@ class DriftAccumulator:
         # then the spec is in `dropped` and no longer sketched (see DriftExtension.add).
         self.spec_keys: Dict[Tuple[str, ...], set] = {}
         self.dropped: set = set()
+        # Atoms (assay.engine.atoms): slices of the finest spec that batches were added to
+        # alone, keyed (ATOM, its key), each with the keys of the slices it is folded into
+        # (`fold`, before the accumulator is read, merged or sent).
+        self.atoms: Dict[Any, List[Any]] = {}
+
+    def __getstate__(self) -> Dict[str, Any]:
+        self.fold()
+        return self.__dict__
+
+    def fold(self) -> None:
+        """Adds every atom to the slices it makes up, then forgets the atoms."""
+        if not self.atoms:
+            return
+        src, dst = [], []
+        for atom, targets in self.atoms.items():
+            for t in targets:
+                if t in self.ids:  # else its spec was dropped
+                    src.append(self.ids[atom])
+                    dst.append(self.ids[t])
+        for dense in self.columns.values():
+            dense.grow(len(self.keys))
+            if src:
+                dense.fold(np.array(src, np.int64), np.array(dst, np.int64))
+        for item, n in [(k, n) for k, n in self.unseen.items() if k[0] in self.atoms]:
+            del self.unseen[item]
+            for t in self.atoms[item[0]]:
+                key = (t, item[1])
+                self.unseen[key] = self.unseen.get(key, 0) + n
+        atoms, self.atoms = self.atoms, {}
+        self._keep([i for i, key in enumerate(self.keys) if key not in atoms])
 
     def slice_ids(self, keys: List[Any]) -> np.ndarray:
         """The id of each slice key (new ids for new keys)."""
@@ -64,7 +97,9 @@ class DriftAccumulator:
                 self.sketches[item] = sketch
 
     def merge(self, others: Iterable["DriftAccumulator"]) -> "DriftAccumulator":
+        self.fold()
         for o in others:
+            o.fold()
             ids = self.slice_ids(o.keys)
             for column, theirs in o.columns.items():
                 mine = self.columns.get(column)
@@ -92,26 +127,31 @@ class DriftAccumulator:
         """Leaves out the specs with more than max_slices slices. A spec is dropped when any
         shard, or all of them together, saw more than max_slices of its slices: that is, when
         the data has more; so the result does not depend on how the data was split."""
+        self.fold()
         self.dropped |= {s for s, keys in self.spec_keys.items() if len(keys) > max_slices}
         if not self.dropped:
             return
         gone = lambda key: _spec_of(key) in self.dropped  # noqa: E731
+        self._keep([i for i, key in enumerate(self.keys) if not gone(key)])
+        self.sketches = {k: v for k, v in self.sketches.items() if not gone(k[0])}
+        self.unseen = {k: v for k, v in self.unseen.items() if not gone(k[0])}
+        for spec in self.dropped:
+            self.spec_keys[spec] = set()
+
+    def _keep(self, keep: List[int]) -> None:
+        """Keeps only the slices `keep` (ids, in order), renumbered."""
         n = len(self.keys)
-        keep = [i for i, key in enumerate(self.keys) if not gone(key)]
         if len(keep) < n:
             for dense in self.columns.values():
                 dense.grow(n)  # a row for every id before taking
                 dense.take(np.array(keep, dtype=np.int64))
             self.keys = [self.keys[i] for i in keep]
             self.ids = {key: i for i, key in enumerate(self.keys)}
-        self.sketches = {k: v for k, v in self.sketches.items() if not gone(k[0])}
-        self.unseen = {k: v for k, v in self.unseen.items() if not gone(k[0])}
-        for spec in self.dropped:
-            self.spec_keys[spec] = set()
 
     def finished(self, accuracy: float, top: int) -> Dict[Tuple[Any, Column], Any]:
         """The sketches with the unseen rows added as missing (a column never seen with a
         value is a numeric sketch of missing rows only)."""
+        self.fold()
         for column, dense in self.columns.items():
             dense.grow(len(self.keys))
             self._settle(column, dense)
@@ -148,6 +188,11 @@ class DriftExtension:
         else:
             features = [f for s in cfg.slices for f in s.features]
         self.features = list(dict.fromkeys(features))
+        # Nested specs (assay.engine.atoms): index 0 is the overall slice, i the spec i - 1.
+        self._atom = atom_specs([SliceSpec()] + self.specs)
+        self._finest = self.specs[self._atom.finest - 1] if self._atom is not None else None
+        self._finest_features = (tuple(sorted(self._finest.features))
+                                 if self._finest is not None else None)
         self._keys: Dict[Any, Any] = {}  # slice key -> its canonical form (_canonical)
 
     def create(self) -> DriftAccumulator:
@@ -167,10 +212,20 @@ class DriftExtension:
     def _pairs(self, acc: DriftAccumulator, batch: Any, n: int
                ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, slices, sizes): pair j puts batch row rows[j] in slice id slices[j], for
-        the overall slice and every spec's slices (each slice once); sizes[s]: its rows."""
-        groupings = [(np.arange(n, dtype=np.int64), np.zeros(n, np.int64), [slicing.OVERALL_KEY])]
+        the overall slice and every spec's slices (each slice once); sizes[s]: its rows.
+        Where the finest of nested specs gives each row one slice, the slices that derive
+        from it get no pairs: the rows go to its slices alone, as atoms (`_atom_groups`)."""
+        atom = self._atom_groups(acc, batch, n)
+        derived = set()  # the slices folded from atoms, each registered here
+        groupings = []
+        if atom is None:
+            groupings.append((np.arange(n, dtype=np.int64), np.zeros(n, np.int64),
+                              [slicing.OVERALL_KEY]))
+        else:
+            derived.add(slicing.OVERALL_KEY)
+            acc.slice_ids([slicing.OVERALL_KEY])
         done = {slicing.OVERALL_KEY}
-        for spec in self.specs:
+        for j, spec in enumerate(self.specs):
             features = tuple(sorted(spec.features))
             if features in acc.dropped:
                 continue
@@ -187,16 +242,44 @@ class DriftExtension:
             if not fresh:
                 continue
             done.update(keys[i] for i in fresh)
+            if atom is not None and j + 1 in self._atom.derived:
+                derived.update(keys[i] for i in fresh)
+                acc.slice_ids([keys[i] for i in fresh])
+                continue
             if len(fresh) < len(keys):
                 keep = np.isin(g.group_ids, fresh)
                 g_rows, g_ids = g.rows[keep], g.group_ids[keep]
             else:
                 g_rows, g_ids = g.rows, g.group_ids
             groupings.append((g_rows, g_ids, keys))
+        if atom is not None:
+            groupings.append((atom.rows, atom.group_ids, self._atom_keys(acc, atom, derived)))
         # Slice ids only now: dropping a spec above renumbers the slices.
         slices = np.concatenate([acc.slice_ids(keys)[ids] for _, ids, keys in groupings])
         rows = np.concatenate([rows for rows, _, _ in groupings])
         return rows, slices, np.bincount(slices, minlength=len(acc.keys))
+
+    def _atom_groups(self, acc: DriftAccumulator, batch: Any, n: int) -> Optional[Any]:
+        """The finest spec's groups when atoms serve this batch: nested specs, the finest not
+        dropped, and each row in exactly one of its slices (assay.engine.atoms)."""
+        if self._atom is None or self._finest_features in acc.dropped or not n:
+            return None
+        g = slicing.slice_groups(batch, self._finest)
+        if len(g.rows) != n or np.bincount(g.rows, minlength=n).max() != 1:
+            return None
+        return g
+
+    def _atom_keys(self, acc: DriftAccumulator, atom: Any, derived: set) -> List[Any]:
+        """The accumulator's keys of the atoms (registered with the slices they are folded
+        into: those of `derived`, the slices a derived spec yielded first)."""
+        out = []
+        for key in self._canonical(atom.keys):
+            item = ((_ATOM, key),)
+            if item not in acc.atoms:
+                images = (tuple(kv for kv in key if kv[0] in f) for f in self._atom.features)
+                acc.atoms[item] = sorted({t for t in images if t in derived}, key=repr)
+            out.append(item)
+        return out
 
     def _canonical(self, keys: List[Any]) -> List[Any]:
         """Each slice key with its features in name order (as specs name them in any order);
