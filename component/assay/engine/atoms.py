@@ -21,7 +21,8 @@ from several workers are merged.
 Specs that bucket a feature or fix a value are never derived (their keys hold interval labels
 or the fixed value): every batch is added to them directly, and so is every batch where some
 row has no slice of the finest spec or several (a missing or multi-valued feature). Other
-metric families (per-slice partials) and the extensions see every spec as before.
+metric families (per-slice partials) and the other extensions see every spec as before; the
+drift sketches keep atoms of their own the same way (`assay.drift.extension`).
 """
 
 from __future__ import annotations
