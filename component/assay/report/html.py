@@ -36,6 +36,7 @@ from assay.data.files import join, write_text
 from assay.report.data import (NOTEBOOK_PLOT_BUDGET, PAGE_PLOT_BUDGET, as_number,
                                check_result, report_data, run_labels)
 from assay.report.models_table import model_table_html
+from assay.results import fastjson
 from assay.results.slices import OVERALL, slice_label
 from assay.errors import ConfigError
 
@@ -286,7 +287,8 @@ def _asset(name: str) -> str:
 
 
 def _json_for_script(data: Any) -> str:
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    text = fastjson.compact(data, lambda v: json.dumps(v, separators=(",", ":"), allow_nan=False,
+                                                      ensure_ascii=False))
     # Inside <script>, "</script>" or "<!--" in a slice value would end the element early.
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 

@@ -44,6 +44,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from assay.data import files
 from assay.errors import DataError, InputNotFound, StorageError
+from assay.results import fastjson
 from assay.results.slices import slice_key
 from assay.results.undefined import restore_record, strict
 
@@ -90,8 +91,8 @@ def dumps(obj: Any) -> str:
     (assay_sketches.json) is written one record or slice per line: readable and diffable, and
     fast (json's C encoder only runs without indentation).
     """
-    def compact(value):
-        return _strict_dumps(value, separators=(",", ":"))
+    def compact(value):  # orjson where installed: about 15x faster on float curves
+        return fastjson.compact(value, lambda v: _strict_dumps(v, separators=(",", ":")))
 
     rows = next((k for k in ("records", "slices") if isinstance(obj, dict)
                  and isinstance(obj.get(k), list)), None)

@@ -1,0 +1,49 @@
+"""Compact strict JSON, written with orjson where it is installed (it comes with the beam and
+tfx extras: apache-beam[gcp]), with json otherwise: the same values either way.
+
+    text = compact({"fpr": [0.0, 0.25], "auc": float("nan")}, json_fallback)
+    # '{"fpr":[0.0,0.25],"auc":null}'
+
+The results' plot curves and the report's data are mostly floats, which json's encoder writes
+through float.__repr__ one at a time: about 0.4 s for the 400 curves of a 200-slice evaluation
+with a baseline, against 0.03 s with orjson (both write the shortest text that reads back as
+the same float; only the form may differ, 9.7e-05 against 0.000097). Where orjson cannot write a
+value (an integer past 64 bits, a key that is not a string, a number or None), json does, so
+no document is refused that json accepts. numpy values become the Python values their
+`item()` / `tolist()` give, as on the json path: a float32 0.1 is written 0.10000000149011612
+by both. Files are read back with json (orjson would read an integer past 64 bits as a float).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+try:
+    import orjson
+except ImportError:  # the core install: json alone
+    orjson = None
+
+
+def _numpy_default(value: Any) -> Any:
+    if getattr(value, "ndim", 0) and hasattr(value, "tolist"):  # a numpy array
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    raise TypeError(f"cannot write {value!r} ({type(value).__name__}) as JSON")
+
+
+def compact(value: Any, fallback: Callable[[Any], str]) -> str:
+    """`value` as compact JSON with every non-finite number null; `fallback(value)` (json)
+    where orjson is missing or cannot write it."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, default=_numpy_default,
+                                option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+    return fallback(value)
+
+
+__all__ = ["compact"]

@@ -1,0 +1,108 @@
+"""orjson writes the results' JSON where installed (assay.results.fastjson): the same values as
+json's path, bit for bit, for every document of a real evaluation and for the edge values
+(numpy scalars and arrays, non-finite numbers, sets, integers past 64 bits, number keys)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assay import api
+from assay.results import fastjson
+from assay.results.result import dumps
+
+from test_strict_json import BINARY_CONFIG, _json_texts, binary_table, strict_loads
+
+
+def _same(a, b, where="$"):
+    """a and b are the same JSON values, floats compared bit for bit (so -0.0 is not 0.0)."""
+    assert type(a) is type(b), f"{where}: {a!r} against {b!r}"
+    if isinstance(a, dict):
+        assert list(a) == list(b), f"{where}: keys {list(a)} against {list(b)}"
+        for k in a:
+            _same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), f"{where}: {len(a)} items against {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float):
+        assert a.hex() == b.hex(), f"{where}: {a!r} against {b!r}"
+    else:
+        assert a == b, f"{where}: {a!r} against {b!r}"
+
+
+def test_the_full_install_writes_with_orjson():
+    # The suite runs with every extra (Python 3.10): the fast path is the one under test.
+    assert fastjson.orjson is not None
+
+
+EDGES = {
+    "records": [
+        {"f64": np.float64(0.1), "f32": np.float32(0.1), "i64": np.int64(-7),
+         "u8": np.uint8(255), "flag": np.bool_(True), "arr": np.array([0.5, np.nan, np.inf]),
+         "arr32": np.array([[0.1, -0.0]], np.float32), "nan": float("nan"),
+         "ninf": -math.inf, "tiny": 5e-324, "big": 1.7976931348623157e308, "neg0": -0.0,
+         "small": 9.711566475672526e-05, "set": {3}, "tuple": (1, "a"),
+         "text": "é</script>\u2028", "none": None},
+        {1: "number key", "nested": {"x": [np.float32(np.nan), 1e16, 123456789.125]}},
+        {"wide": 2 ** 70, "f32": np.float32(0.1)},  # orjson refuses the record: json writes it
+    ],
+    "version": 2,
+}
+
+
+def test_edge_values_write_the_same_as_json(monkeypatch):
+    fast = dumps(EDGES)
+    # The first two records went through orjson (the third, with 2**70, through json).
+    assert fastjson.compact(EDGES["records"][0], lambda v: "json") != "json"
+    monkeypatch.setattr(fastjson, "orjson", None)
+    slow = dumps(EDGES)
+    _same(strict_loads(fast), strict_loads(slow))
+    assert strict_loads(slow)["records"][0]["f32"] == 0.10000000149011612
+    # One record a line either way.
+    assert fast.count("\n") == slow.count("\n")
+
+
+def test_a_value_orjson_refuses_is_written_by_json():
+    # 2**70 and a tuple key: orjson cannot write them; json's path writes (or refuses) them.
+    text = fastjson.compact({"n": 2 ** 70}, lambda v: json.dumps(v, separators=(",", ":")))
+    assert json.loads(text) == {"n": 2 ** 70}
+    with pytest.raises(TypeError, match="keys must be"):
+        fastjson.compact({(1, 2): 0}, lambda v: json.dumps(v))
+    with pytest.raises(TypeError, match="cannot write"):
+        dumps({"records": [{"x": object()}]})
+
+
+def test_an_evaluation_writes_the_same_documents_either_way(tmp_path, monkeypatch):
+    """Every JSON document of an evaluation with a baseline, undefined metrics and fractional
+    weights (assay_metrics.json, assay_plots.json, the sketches, validation.json, the report's
+    data): the same values with orjson as with json."""
+    data = binary_table()
+    pq.write_table(pa.table(data), str(tmp_path / "b.parquet"))
+    api.evaluate(BINARY_CONFIG, str(tmp_path / "b.parquet"), str(tmp_path / "fast"),
+                 engine="local", workers=1)
+    monkeypatch.setattr(fastjson, "orjson", None)
+    api.evaluate(BINARY_CONFIG, str(tmp_path / "b.parquet"), str(tmp_path / "slow"),
+                 engine="local", workers=1)
+    fast, slow = _json_texts(str(tmp_path / "fast")), _json_texts(str(tmp_path / "slow"))
+    assert set(fast) == set(slow)
+    assert {"assay_metrics.json", "assay_plots.json", "report.html#0"} <= set(fast)
+    for name in fast:
+        doc = strict_loads(fast[name])
+        if name == "report.html#0":  # where the output was written: the run's directory
+            doc["result"].pop("path", None)
+            other = strict_loads(slow[name])
+            other["result"].pop("path", None)
+        else:
+            other = strict_loads(slow[name])
+        _same(doc, other, name)
+    plots = strict_loads(fast["assay_plots.json"])["records"]
+    assert any(isinstance(v, float) for r in plots for v in
+               r["plots"].get("roc_curve", {}).get("fpr", [])), "no curve was compared"
+    assert os.path.getsize(tmp_path / "fast" / "assay_plots.json") > 1000
