@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assay import api
-from assay.results import fastjson
+from assay import fastjson
 from assay.results.result import dumps
 
 from test_strict_json import BINARY_CONFIG, _json_texts, binary_table, strict_loads

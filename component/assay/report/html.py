@@ -36,7 +36,7 @@ from assay.data.files import join, write_text
 from assay.report.data import (NOTEBOOK_PLOT_BUDGET, PAGE_PLOT_BUDGET, as_number,
                                check_result, report_data, run_labels)
 from assay.report.models_table import model_table_html
-from assay.results import fastjson
+from assay import fastjson
 from assay.results.slices import OVERALL, slice_label
 from assay.errors import ConfigError
 

@@ -44,7 +44,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from assay.data import files
 from assay.errors import DataError, InputNotFound, StorageError
-from assay.results import fastjson
+from assay import fastjson
 from assay.results.slices import slice_key
 from assay.results.undefined import restore_record, strict
 
