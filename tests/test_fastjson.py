@@ -50,7 +50,9 @@ EDGES = {
          "ninf": -math.inf, "tiny": 5e-324, "big": 1.7976931348623157e308, "neg0": -0.0,
          "small": 9.711566475672526e-05, "set": {3}, "tuple": (1, "a"),
          "text": "é</script>\u2028", "none": None},
-        {1: "number key", "nested": {"x": [np.float32(np.nan), 1e16, 123456789.125]}},
+        {1: "number key", 1e-05: "float key",
+         "nested": {"x": [np.float32(np.nan), 1e16, 123456789.125]}},
+        {"nested": {"x": [np.float32(np.nan), 1e16, 123456789.125, np.float16(0.1)]}},
         {"wide": 2 ** 70, "f32": np.float32(0.1)},  # orjson refuses the record: json writes it
     ],
     "version": 2,
@@ -59,8 +61,11 @@ EDGES = {
 
 def test_edge_values_write_the_same_as_json(monkeypatch):
     fast = dumps(EDGES)
-    # The first two records went through orjson (the third, with 2**70, through json).
+    # The first record went through orjson (the others, with a number key or 2**70, json).
     assert fastjson.compact(EDGES["records"][0], lambda v: "json") != "json"
+    assert fastjson.compact(EDGES["records"][2], lambda v: "json") != "json"
+    assert fastjson.compact(EDGES["records"][1], lambda v: "json") == "json"
+    assert '"1e-05":"float key"' in fast
     monkeypatch.setattr(fastjson, "orjson", None)
     slow = dumps(EDGES)
     _same(strict_loads(fast), strict_loads(slow))

@@ -8,10 +8,11 @@ The results' plot curves and the report's data are mostly floats, which json's e
 through float.__repr__ one at a time: about 0.4 s for the 400 curves of a 200-slice evaluation
 with a baseline, against 0.03 s with orjson (both write the shortest text that reads back as
 the same float; only the form may differ, 9.7e-05 against 0.000097). Where orjson cannot write a
-value (an integer past 64 bits, a key that is not a string, a number or None), json does, so
-no document is refused that json accepts. numpy values become the Python values their
-`item()` / `tolist()` give, as on the json path: a float32 0.1 is written 0.10000000149011612
-by both. Files are read back with json (orjson would read an integer past 64 bits as a float).
+value (an integer past 64 bits, a key that is not a string: json writes 1e-05 where orjson
+would write 0.00001), json does, so no document is refused that json accepts, and keys are
+json's. numpy values become the Python values their `item()` / `tolist()` give, as on the json
+path: a float32 0.1 is written 0.10000000149011612 by both. Files are read back with json
+(orjson would read an integer past 64 bits as a float).
 """
 
 from __future__ import annotations
@@ -39,8 +40,7 @@ def compact(value: Any, fallback: Callable[[Any], str]) -> str:
     where orjson is missing or cannot write it."""
     if orjson is not None:
         try:
-            return orjson.dumps(value, default=_numpy_default,
-                                option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+            return orjson.dumps(value, default=_numpy_default).decode("utf-8")
         except TypeError:  # orjson.JSONEncodeError
             pass
     return fallback(value)
