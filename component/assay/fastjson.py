@@ -19,10 +19,21 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-try:
-    import orjson
-except ImportError:  # the core install: json alone
-    orjson = None
+# orjson, imported on first use (not a core dependency: the core installs without it); None
+# where it is not installed, False before the first look.
+_orjson: Any = False
+
+
+def fast_encoder() -> Any:
+    """The orjson module, or None where it is not installed."""
+    global _orjson
+    if _orjson is False:
+        try:
+            import orjson
+        except ImportError:  # the core install: json alone
+            orjson = None
+        _orjson = orjson
+    return _orjson
 
 
 def _numpy_default(value: Any) -> Any:
@@ -38,6 +49,7 @@ def _numpy_default(value: Any) -> Any:
 def compact(value: Any, fallback: Callable[[Any], str]) -> str:
     """`value` as compact JSON with every non-finite number null; `fallback(value)` (json)
     where orjson is missing or cannot write it."""
+    orjson = fast_encoder()
     if orjson is not None:
         try:
             return orjson.dumps(value, default=_numpy_default).decode("utf-8")
@@ -46,4 +58,4 @@ def compact(value: Any, fallback: Callable[[Any], str]) -> str:
     return fallback(value)
 
 
-__all__ = ["compact"]
+__all__ = ["compact", "fast_encoder"]
