@@ -80,8 +80,20 @@ def test_a_value_orjson_refuses_is_written_by_json():
     assert json.loads(text) == {"n": 2 ** 70}
     with pytest.raises(TypeError, match="keys must be"):
         fastjson.compact({(1, 2): 0}, lambda v: json.dumps(v))
-    with pytest.raises(TypeError, match="cannot write"):
+    with pytest.raises(TypeError, match=r"cannot write <object object at .*> \(object\) as JSON"):
         dumps({"records": [{"x": object()}]})
+
+
+def test_the_report_data_take_numpy_values_either_way(monkeypatch):
+    from assay.report.html import _json_for_script
+
+    data = {"v": np.float32(0.1), "a": np.array([1, 2], np.int64), "s": {"x"}, "t": "</b>"}
+    fast = _json_for_script(data)
+    monkeypatch.setattr(fastjson, "_orjson", None)
+    slow = _json_for_script(data)
+    _same(json.loads(fast), json.loads(slow))
+    assert json.loads(slow) == {"v": 0.10000000149011612, "a": [1, 2], "s": ["x"], "t": "</b>"}
+    assert "<" not in fast and "<" not in slow
 
 
 def test_an_evaluation_writes_the_same_documents_either_way(tmp_path, monkeypatch):

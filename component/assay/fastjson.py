@@ -36,7 +36,9 @@ def fast_encoder() -> Any:
     return _orjson
 
 
-def _numpy_default(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """The JSON-writable form of a value neither encoder writes itself (the `default` of both):
+    a numpy array's tolist(), a numpy scalar's item(), a set's list; TypeError naming it else."""
     if getattr(value, "ndim", 0) and hasattr(value, "tolist"):  # a numpy array
         return value.tolist()
     if hasattr(value, "item"):
@@ -52,10 +54,10 @@ def compact(value: Any, fallback: Callable[[Any], str]) -> str:
     orjson = fast_encoder()
     if orjson is not None:
         try:
-            return orjson.dumps(value, default=_numpy_default).decode("utf-8")
+            return orjson.dumps(value, default=json_value).decode("utf-8")
         except TypeError:  # orjson.JSONEncodeError
             pass
     return fallback(value)
 
 
-__all__ = ["compact", "fast_encoder"]
+__all__ = ["compact", "fast_encoder", "json_value"]

@@ -32,11 +32,11 @@ import uuid
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
+from assay import fastjson
 from assay.data.files import join, write_text
 from assay.report.data import (NOTEBOOK_PLOT_BUDGET, PAGE_PLOT_BUDGET, as_number,
                                check_result, report_data, run_labels)
 from assay.report.models_table import model_table_html
-from assay import fastjson
 from assay.results.slices import OVERALL, slice_label
 from assay.errors import ConfigError
 
@@ -287,8 +287,8 @@ def _asset(name: str) -> str:
 
 
 def _json_for_script(data: Any) -> str:
-    text = fastjson.compact(data, lambda v: json.dumps(v, separators=(",", ":"), allow_nan=False,
-                                                      ensure_ascii=False))
+    text = fastjson.compact(data, lambda v: json.dumps(
+        v, separators=(",", ":"), allow_nan=False, ensure_ascii=False, default=fastjson.json_value))
     # Inside <script>, "</script>" or "<!--" in a slice value would end the element early.
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 

@@ -42,9 +42,9 @@ import json
 import os
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
+from assay import fastjson
 from assay.data import files
 from assay.errors import DataError, InputNotFound, StorageError
-from assay import fastjson
 from assay.results.slices import slice_key
 from assay.results.undefined import restore_record, strict
 
@@ -67,20 +67,12 @@ _STAGING_INFIX = ".assay-"          # local staging: .OUTPUT.assay-RUN beside OU
 MODELS = ("candidate", "baseline", "diff")
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    raise TypeError(f"cannot write {value!r} ({type(value).__name__}) as JSON")
-
-
 def _strict_dumps(value: Any, **kwargs: Any) -> str:
     """json.dumps that never writes NaN or Infinity: non-finite numbers become null."""
     try:  # the fast path: json's C encoder, for the (usual) value with finite numbers only
-        return json.dumps(value, default=_json_default, allow_nan=False, **kwargs)
+        return json.dumps(value, default=fastjson.json_value, allow_nan=False, **kwargs)
     except ValueError:
-        return json.dumps(strict(value), default=_json_default, allow_nan=False, **kwargs)
+        return json.dumps(strict(value), default=fastjson.json_value, allow_nan=False, **kwargs)
 
 
 def dumps(obj: Any) -> str:
