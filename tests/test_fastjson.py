@@ -1,6 +1,7 @@
-"""orjson writes the results' JSON where installed (assay.fastjson): the same values as
-json's path, bit for bit, for every document of a real evaluation and for the edge values
-(numpy scalars and arrays, non-finite numbers, sets, integers past 64 bits, number keys)."""
+"""orjson writes and reads the results' JSON where installed (assay.fastjson): the same values
+as json's path, bit for bit, for every document of a real evaluation and for the edge values
+(numpy scalars and arrays, non-finite numbers, sets, integers past 64 bits, number keys), and
+json's errors for bad documents."""
 
 from __future__ import annotations
 
@@ -123,3 +124,74 @@ def test_an_evaluation_writes_the_same_documents_either_way(tmp_path, monkeypatc
     assert any(isinstance(v, float) for r in plots for v in
                r["plots"].get("roc_curve", {}).get("fpr", [])), "no curve was compared"
     assert os.path.getsize(tmp_path / "fast" / "assay_plots.json") > 1000
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+READ_EDGES = [
+    '{"a": 9223372036854775807, "b": -9223372036854775808, "c": 18446744073709551615}',
+    "18446744073709551616", "-9223372036854775809", "123456789012345678901234567890",
+    '[1, 123456789012345678901]', '{"n":-98765432109876543210}', ' \n\t12345678901234567890',
+    '{"tiny": 5e-324, "f": 0.00009183111238087463, "g": 1.2345678901234567e+19, "h": 1e16}',
+    '[NaN, Infinity, -Infinity]', '"\\ud800"', "1e400", '{"a": 1, "a": 2}', "-0", "-0.0",
+    '{"x": "12345678901234567890", "y": "\\u00e9\\u2028", "z": null, "t": true}',
+    "[0.1e1, 1E5, 2.2250738585072011e-308, 1.7976931348623157e308]",
+]
+
+
+@pytest.mark.parametrize("text", READ_EDGES)
+def test_reading_gives_json_values(text):
+    for data in (text, text.encode("utf-8")):
+        _same(fastjson.loads(data), json.loads(text), repr(text))
+
+
+def test_integers_past_64_bits_are_read_by_json():
+    # orjson reads 18446744073709551616 as 1.8446744073709552e+19: the guard sends it to json.
+    assert fastjson._long_integer(b"[1, 18446744073709551616]")
+    assert fastjson._long_integer(b"-9223372036854775809")
+    assert fastjson.loads(b"[1, 18446744073709551616]") == [1, 2 ** 64]
+    assert not fastjson._long_integer(b"[0.00009183111238087463, 1.2345678901234567e+19]")
+    assert not fastjson._long_integer(b'{"n": 922337203685477580}')  # 18 digits: orjson's
+
+
+def test_floats_read_back_bit_for_bit():
+    bits = np.random.default_rng(7).integers(0, 2 ** 64, 20_000, dtype=np.uint64)
+    values = [v for v in bits.view(np.float64).tolist() if math.isfinite(v)]
+    values += [5e-324, -0.0, 1e16, 1e-05, 2.0 ** 63, 0.1, 1 / 3]
+    for text in (json.dumps(values), fastjson.fast_encoder().dumps(values).decode("ascii")):
+        _same(fastjson.loads(text.encode("ascii")), values)
+
+
+@pytest.mark.parametrize("text", ['{"a": 1,}', "", "\ufeff{}", '{"a": tru}', "[1] x"])
+def test_bad_documents_raise_jsons_error(text):
+    with pytest.raises(ValueError) as expected:
+        json.loads(text)
+    for data in (text, text.encode("utf-8")):
+        with pytest.raises(type(expected.value)) as got:
+            fastjson.loads(data)
+        assert str(got.value) == str(expected.value)
+    with pytest.raises(UnicodeDecodeError):  # not UTF-8, as before
+        fastjson.loads(b'{"a": "\xff"}')
+
+
+def test_an_evaluation_reads_back_the_same_either_way(tmp_path, monkeypatch):
+    """Every JSON file of an evaluation, read with orjson (no long integer in them) and with
+    json: the same values, bit for bit; load_result gives the same result both ways."""
+    from assay.results.result import load_result
+
+    data = binary_table()
+    pq.write_table(pa.table(data), str(tmp_path / "b.parquet"))
+    api.evaluate(BINARY_CONFIG, str(tmp_path / "b.parquet"), str(tmp_path / "out"),
+                 engine="local", workers=1)
+    names = [n for n in sorted(os.listdir(tmp_path / "out")) if n.endswith(".json")]
+    assert {"assay_metrics.json", "assay_plots.json", "validation.json"} <= set(names)
+    for name in names:
+        raw = (tmp_path / "out" / name).read_bytes()
+        assert not fastjson._long_integer(raw), name
+        _same(fastjson.loads(raw), json.loads(raw.decode("utf-8")), name)
+    fast = load_result(str(tmp_path / "out"))
+    monkeypatch.setattr(fastjson, "_orjson", None)
+    slow = load_result(str(tmp_path / "out"))
+    _same(fast.records, slow.records)
+    _same(fast.plot_records, slow.plot_records)
+    _same(fast.sketches, slow.sketches)

@@ -432,8 +432,8 @@ def test_an_interval_is_read_as_tfmas_bounded_value(tmp_path):
 
 
 @pytest.mark.parametrize("first", ["assay", "tfma"])
-def test_the_vendored_protos_and_tfmas_live_in_one_process(first, data):
-    path = os.path.join(str(data[2]), "binary", tfma_files.METRICS_FILE)
+def test_the_vendored_protos_and_tfmas_live_in_one_process(first, binary):
+    path = os.path.join(binary[0], tfma_files.METRICS_FILE)  # the fixture writes it first
     imports = {"assay": "from assay.results.tfma_proto import metrics_for_slice_pb2 as ours",
                "tfma": "import tensorflow_model_analysis as tfma"}
     script = "\n".join([imports[first], imports["assay" if first == "tfma" else "tfma"], """

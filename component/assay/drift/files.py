@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from assay import fastjson
 from assay.drift.sketches import sketch_from_json
 
 SKETCHES_FILE = "assay_sketches.json"
@@ -89,7 +90,7 @@ def read_sketches(location: Optional[str]) -> Optional[Dict[str, Any]]:
     path = files.join(location, SKETCHES_FILE)
     try:
         with files.open_read(path) as f:
-            doc = json.loads(f.read().decode("utf-8"))
+            doc = fastjson.loads(f.read())
     except FileNotFoundError:
         return None
     except ValueError as e:

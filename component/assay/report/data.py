@@ -113,10 +113,9 @@ def _round(value: Any, digits: int) -> Any:
 def _round_list(values: Sequence[Any], decimals: int = 4,
                 idx: Optional[Sequence[int]] = None) -> List[Any]:
     """Plot values for the embedded JSON: rounded to `decimals`, NaN and None -> null."""
-    a = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    if idx is not None:
-        a = a[np.asarray(idx, dtype=np.int64)]
-    a = np.round(a, decimals)
+    if idx is not None and len(idx) < len(values):  # thinned first: only the kept are read
+        values = [values[i] for i in idx]
+    a = np.round(np.array(values, dtype=np.float64), decimals)  # None -> NaN
     if np.isfinite(a).all():
         return a.tolist()
     return [v if math.isfinite(v) else None for v in a.tolist()]

@@ -354,7 +354,7 @@ def _read_documents(directory: str, location: str,
             return None
         try:
             with files.open_read(files.join(location, name)) as f:
-                return json.loads(f.read().decode("utf-8"))
+                return fastjson.loads(f.read())
         except FileNotFoundError:
             return None
 

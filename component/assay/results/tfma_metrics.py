@@ -152,9 +152,12 @@ def metrics_for_slices(metrics_doc: Mapping[str, Any],
     return out
 
 
-def _calibration(cal: Mapping[str, Any]) -> pb.CalibrationHistogramBuckets:
-    """TFMA's calibration histogram from assay's calibration bins (lower edges over [0, 1])."""
-    out = pb.CalibrationHistogramBuckets()
+def _calibration(cal: Mapping[str, Any], out: Optional[pb.CalibrationHistogramBuckets] = None
+                 ) -> pb.CalibrationHistogramBuckets:
+    """TFMA's calibration histogram from assay's calibration bins (lower edges over [0, 1]);
+    built in `out` (a field of the message written: no copy) where given, set even if empty."""
+    out = pb.CalibrationHistogramBuckets() if out is None else out
+    out.SetInParent()
     lowers = list(cal["bins"])
     for i, lower in enumerate(lowers):
         weight = cal["weight"][i] or 0.0
@@ -169,10 +172,12 @@ def _calibration(cal: Mapping[str, Any]) -> pb.CalibrationHistogramBuckets:
     return out
 
 
-def _curve_confusion(roc: Mapping[str, Any], positives: float, negatives: float
+def _curve_confusion(roc: Mapping[str, Any], positives: float, negatives: float,
+                     out: Optional[pb.ConfusionMatrixAtThresholds] = None
                      ) -> pb.ConfusionMatrixAtThresholds:
     """Matrices along the ROC curve; its first point (threshold None: nothing predicted
-    positive) has no threshold to write and is left out.
+    positive) has no threshold to write and is left out. Built in `out` (a field of the
+    message written: no copy) where given, set even if empty.
 
     The same values as `_matrix` at each point, computed for all points at once with numpy
     (the same float64 operations in the same order) and parsed from their wire form: building
@@ -182,15 +187,17 @@ def _curve_confusion(roc: Mapping[str, Any], positives: float, negatives: float
     """
     points = [(t, fpr, tpr) for t, fpr, tpr in zip(roc["thresholds"], roc["fpr"], roc["tpr"])
               if t is not None]
-    out = pb.ConfusionMatrixAtThresholds()
+    out = pb.ConfusionMatrixAtThresholds() if out is None else out
+    wire = b""
     if points:
         t, fpr, tpr = np.array(points, dtype=np.float64).T
         tp, fp = tpr * positives, fpr * negatives
         tn, fn = negatives - fp, positives - tp
-        out.ParseFromString(_matrices_wire((  # in _MATRIX_FIELDS' order
+        wire = _matrices_wire((  # in _MATRIX_FIELDS' order
             t, fn, tn, fp, tp, _ratios(tp, tp + fp), _ratios(tp, tp + fn), _ratios(fp, fp + tn),
             _ratios(2 * tp, 2 * tp + fp + fn), _ratios(tp + tn, tp + fp + tn + fn),
-            _ratios(fn, fn + tn))))
+            _ratios(fn, fn + tn)))
+    out.ParseFromString(wire)  # an empty one sets the field too, as CopyFrom did
     return out
 
 
@@ -243,17 +250,19 @@ def _matrices_wire(columns: Sequence[np.ndarray]) -> bytes:
     return rows.tobytes()
 
 
-def _binary_plot(plots: Mapping[str, Any], metrics: Mapping[str, Any]) -> Optional[pb.PlotData]:
-    data = pb.PlotData()
+def _binary_plot(plots: Mapping[str, Any], metrics: Mapping[str, Any],
+                 data: Optional[pb.PlotData] = None) -> Optional[pb.PlotData]:
+    """The binary plots (calibration, matrices along the ROC curve) built in `data` (a new
+    PlotData where not given); None when there are none."""
+    data = pb.PlotData() if data is None else data
     if "calibration" in plots:
-        data.calibration_histogram_buckets.CopyFrom(_calibration(plots["calibration"]))
+        _calibration(plots["calibration"], data.calibration_histogram_buckets)
     roc = plots.get("roc_curve") or {}
     weight, mean_label = metrics.get("weighted_example_count"), metrics.get("mean_label")
     if roc.get("thresholds") and weight is not None and mean_label is not None and \
             math.isfinite(mean_label):
         positives = weight * mean_label
-        data.confusion_matrix_at_thresholds.CopyFrom(
-            _curve_confusion(roc, positives, weight - positives))
+        _curve_confusion(roc, positives, weight - positives, data.confusion_matrix_at_thresholds)
     return data if data.ListFields() else None
 
 
@@ -287,23 +296,27 @@ def plots_for_slices(metrics_doc: Mapping[str, Any], plots_doc: Mapping[str, Any
     out = []
     for slice_, records in _by_slice(metrics_doc["records"]):
         p = pb.PlotsForSlice(slice_key=slice_key(slice_))
+
+        def entry(name: str, model: str) -> Any:
+            kv = p.plot_keys_and_values.add()
+            kv.key.name, kv.key.model_name = name, model
+            kv.key.example_weighted.SetInParent()  # set even when false, as TFMA does
+            kv.key.example_weighted.value = weighted
+            return kv
+
         for r in records:
             model, is_diff = _owner(r["model"])
             if is_diff or "withheld" in r:
                 continue
             plots = plots_of.get((repr(sorted(slice_.items())), r["model"]), {})
-            data, name = _binary_plot(plots, r.get("metrics") or {}), ""
             if "confusion_matrix" in plots:
-                data, name = _multi_class_plot(plots["confusion_matrix"]), MULTI_CLASS_PLOT
-            found = [(name, data)] if data is not None else []
+                entry(MULTI_CLASS_PLOT, model).value.CopyFrom(
+                    _multi_class_plot(plots["confusion_matrix"]))
+            elif _binary_plot(plots, r.get("metrics") or {}, entry("", model).value) is None:
+                del p.plot_keys_and_values[-1]  # no binary plot: the entry goes
             if SCORE_DISTRIBUTION in plots:
-                found.append((SCORE_DISTRIBUTION, _score_distribution(plots[SCORE_DISTRIBUTION])))
-            for name, data in found:
-                kv = p.plot_keys_and_values.add()
-                kv.key.name, kv.key.model_name = name, model
-                kv.key.example_weighted.SetInParent()  # set even when false, as TFMA does
-                kv.key.example_weighted.value = weighted
-                kv.value.CopyFrom(data)
+                entry(SCORE_DISTRIBUTION, model).value.CopyFrom(
+                    _score_distribution(plots[SCORE_DISTRIBUTION]))
         out.append(p)
     return out
 
