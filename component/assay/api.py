@@ -182,7 +182,8 @@ def _evaluate(cfg: EvalConfig, examples: Any, location: str, output: Optional[st
 
             from assay.engine.runner_args import direct_workers
 
-            raw = local.run_local(plan, workers or direct_workers(beam_pipeline_args))
+            cores = workers or direct_workers(beam_pipeline_args) or local.default_workers()
+            raw = local.run_local(plan, cores)
         else:
             raw = _run_beam(plan, staged, beam_pipeline_args)
         stage_times.note_pass(raw["diagnostics"], chosen)
@@ -195,7 +196,7 @@ def _evaluate(cfg: EvalConfig, examples: Any, location: str, output: Optional[st
                                       baseline_error=baseline_error, confidence=cfg.confidence,
                                       sections=metrics_doc)
         documents = ResultDocuments(cfg, metrics_doc, plots_doc, verdict, thresholds, location,
-                                    plan.format)
+                                    plan.format, helper=chosen == "local" and cores > 1)
         stage_times.driver_end("compute", mark)
         mark = stage_times.driver_begin()
         result = (documents.in_memory() if staged is None
@@ -246,9 +247,11 @@ class ResultDocuments:
     thresholds: Sequence[Any]
     location: str
     format: str
+    helper: bool = False  # a second core is the evaluation's: TFMA's files written meanwhile
 
-    def write(self, staged: StagedOutput) -> None:
-        """Writes every file of the results directory but the report into `staged`."""
+    def write(self, staged: StagedOutput, tfma: bool = True) -> None:
+        """Writes every file of the results directory but the report (and TFMA's files, with
+        `tfma` False) into `staged`."""
         from assay.drift.files import SKETCHES_FILE, split_sketches
 
         metrics_doc, sketches = split_sketches(self.metrics_doc)  # sketches: a file of their own
@@ -258,22 +261,39 @@ class ResultDocuments:
         staged.write_json(results.PLOTS_FILE, self.plots_doc)
         staged.write_json(results.CONFIG_FILE, self.cfg.to_dict())
         staged.write_json(results.VALIDATION_FILE, self.verdict.to_dict())
-        # TFMA's own files too, so TFMA's readers and the tools on them read this evaluation.
+        if tfma:
+            self.write_tfma(staged)
+        validation.write_blessing(files.join(staged.path, results.BLESSING_DIR), self.verdict)
+
+    def write_tfma(self, staged: StagedOutput) -> None:
+        """TFMA's own files, so TFMA's readers and the tools on them read this evaluation."""
         write_tfma_files(staged, self.cfg, self.metrics_doc, self.plots_doc,
                          self.verdict.to_dict(), self.thresholds, self.location, self.format)
-        validation.write_blessing(files.join(staged.path, results.BLESSING_DIR), self.verdict)
 
     def publish(self, staged: StagedOutput, output: str, write_report: bool = True
                 ) -> results.EvalResult:
-        """Writes and commits `staged`; returns the result read back from it."""
-        self.write(staged)
-        # Read back what was written (the result is what a later load_result gives), once.
-        result = results.load_result(staged.path)
-        result.path, result.location = output, staged.location
-        if write_report:
-            from assay.report import html as report
+        """Writes and commits `staged`; returns the result read back from it.
 
-            staged.write_text(report.REPORT_FILE, report.render_report(result))
+        With a second core (`helper`) and a local output, TFMA's files are written by a forked
+        child meanwhile (`assay.forking`, where safe); should it fail, they are written here
+        after it, so an error is raised as itself."""
+        from assay.forking import ForkedCall, fork_is_safe
+
+        helper = (ForkedCall(lambda: self.write_tfma(staged))
+                  if self.helper and not staged.remote and fork_is_safe() else None)
+        try:
+            self.write(staged, tfma=helper is None)
+            # Read back what was written (the result is what a later load_result gives), once.
+            result = results.load_result(staged.path)
+            result.path, result.location = output, staged.location
+            if write_report:
+                from assay.report import html as report
+
+                staged.write_text(report.REPORT_FILE, report.render_report(result))
+        finally:
+            written = helper.join() if helper is not None else True
+        if not written:
+            self.write_tfma(staged)
         staged.commit()
         return result
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
-import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +29,7 @@ from assay.engine import passes, split
 from assay.engine.prepare import load_adapter
 from assay.engine.plan import EvalPlan
 from assay.errors import ConfigError, RunnerError
+from assay.forking import fork_is_safe
 
 
 class _InThisThread:
@@ -87,8 +87,6 @@ class _Worker:
 
 # The parts' partials of a slice that the driver holds before merging them in one call.
 MERGE_UNITS = 4
-
-_THREADED_LIBRARIES = ("tensorflow", "grpc", "torch", "jax")
 
 # The evaluation a forked worker process runs; set before the pool forks, read in the child.
 _FORKED: Dict[str, Any] = {}
@@ -153,15 +151,12 @@ def use_processes(plan: EvalPlan, workers: int) -> bool:
 
     Processes run the Python parts of the pass (TFRecord framing, slicing, merging) in parallel
     too, where threads take turns on the GIL. They are forked, so they start in milliseconds
-    and share the parent's memory, and only when that is safe: on Linux (macOS's system
-    libraries are not safe to use in a forked child; Windows has no fork), when no
-    model is loaded (predictions are read from columns), and when no library that runs threads
-    of its own, which a forked child would lack, is in the process (TensorFlow, gRPC, which
-    comes with Beam and TFX, PyTorch, JAX).
+    and share the parent's memory, and only when that is safe (`assay.forking`) and no model
+    is loaded (predictions are read from columns).
     """
-    return (workers > 1 and len(plan.work_units()) > 1 and sys.platform.startswith("linux")
+    return (workers > 1 and len(plan.work_units()) > 1
             and all(spec.path is None for _, spec in plan.config.models)
-            and not any(m in sys.modules for m in _THREADED_LIBRARIES))
+            and fork_is_safe(threads=False))
 
 
 def run_local(plan: EvalPlan, workers: Optional[int] = None) -> Dict[str, Any]:
