@@ -122,3 +122,29 @@ def test_an_error_writing_tfmas_files_is_raised_and_nothing_is_published(example
     assert len(made) == 1  # the child failed, then the driver, which raised
     assert not (tmp_path / "out").exists()
     assert os.listdir(tmp_path) == []  # no staging left behind
+
+
+def test_an_interrupted_join_stops_the_child(tmp_path):
+    import signal
+    import time
+
+    def slow():
+        time.sleep(2)
+        (tmp_path / "late").write_text("written after the caller gave up")
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        call = forking.ForkedCall(slow)
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            call.join()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    with pytest.raises(ChildProcessError):  # stopped and reaped: no child left
+        os.waitpid(call.pid, os.WNOHANG)
+    time.sleep(2.5)
+    assert not (tmp_path / "late").exists()

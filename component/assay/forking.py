@@ -10,6 +10,7 @@ child would lack (TensorFlow, gRPC, which comes with Beam and TFX, PyTorch, JAX)
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from typing import Callable
@@ -43,8 +44,14 @@ class ForkedCall:
                 os._exit(code)  # no atexit handlers, no buffers of the parent flushed
 
     def join(self) -> bool:
-        """Waits for the child; whether `fn` returned."""
-        _, status = os.waitpid(self.pid, 0)
+        """Waits for the child; whether `fn` returned. Interrupted (Ctrl-C), it stops the child
+        first, so that nothing writes on once the caller has cleaned up."""
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except BaseException:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            raise
         return os.waitstatus_to_exitcode(status) == 0
 
 
