@@ -176,6 +176,7 @@ def _evaluate(cfg: EvalConfig, examples: Any, location: str, output: Optional[st
 
     check_reference(cfg)  # an unreadable reference is a ConfigError before the pass
     # With an output, it is staged before the pass: one that cannot be written fails now.
+    cores = 1  # the local engine's workers: more than one lets TFMA's files be written meanwhile
     with (StagedOutput(output) if output is not None else contextlib.nullcontext()) as staged:
         if chosen == "local":
             from assay.engine import local
