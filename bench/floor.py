@@ -11,6 +11,14 @@ a SavedModel signature called on the serialized tf.Examples (the raw records, ke
 beside the decoded features), or a joblib estimator's predict_proba on a DataFrame of its
 features. Nothing else: no labels, no slicing, no metrics, no Beam.
 
+    python bench/floor.py --examples DIR_OR_FILE --workers 2 --json floor-w2.json
+
+With --workers N (no model), N forked processes read at once, as assay's local engine's
+workers do: several files are dealt out among them; one uncompressed TFRecord or CSV file is
+cut into N byte ranges (`assay.data.parts`; each process finds its first record itself). loop_s
+is then the wall time from the first fork to the last process done, and loop_cpu_s the
+processes' CPU time: the floor's own 2-vs-1 speed-up on this machine, the ceiling of assay's.
+
 Writes {"import_s", "load_s", "loop_s", "rows", "batches"} to --json: loop_s is the floor.
 """
 
@@ -73,6 +81,57 @@ def _joblib_predictor(path: str):
     return predict, model
 
 
+def _shares(files, workers: int):
+    """Each process's (path, raw ByteRange or None) units: the files dealt out, or one
+    uncompressed TFRecord or CSV file cut into `workers` byte ranges."""
+    if workers > 1 and len(files) == 1:
+        from assay.data import parts
+        from assay.data.formats import detect_format
+
+        fmt = detect_format(files[0])
+        raw = parts.cut(files[0], fmt, workers, min_bytes=1) if fmt in ("tfrecord", "csv") else []
+        if raw:
+            return [[(files[0], r)] for r in raw]
+    return [[(f, None) for f in files[k::workers]] for k in range(workers)]
+
+
+def _read_share(units, batch_size: int):
+    """(rows, batches, CPU seconds) of reading `units` in this (forked) process."""
+    from assay import data as assay_io
+    from assay.data import parts
+    from assay.data.formats import detect_format
+    from assay.data.framing import ByteRange
+
+    started, rows, batches = time.process_time(), 0, 0
+    for path, raw in units:
+        part = None
+        if raw is not None:  # from the first record (or line) that starts in the range
+            fmt = detect_format(path)
+            start, count, _, refused = parts.locate(path, fmt, raw)
+            if refused:
+                raise SystemExit(f"floor: {path} cannot be split: {refused}")
+            if not count:
+                continue
+            part = ByteRange(start, raw.stop, 0)
+        for batch in assay_io.read_batches(path, batch_size, row_groups=part):
+            rows += batch.num_rows
+            batches += 1
+    return rows, batches, time.process_time() - started
+
+
+def _parallel_loop(files, workers: int, batch_size: int):
+    """(rows, batches, loop wall s, loop CPU s) of `workers` forked processes reading."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    start = time.perf_counter()
+    shares = [s for s in _shares(files, workers) if s]
+    with ProcessPoolExecutor(len(shares), mp_context=mp.get_context("fork")) as pool:
+        done = list(pool.map(_read_share, shares, [batch_size] * len(shares)))
+    wall = time.perf_counter() - start
+    return (sum(d[0] for d in done), sum(d[1] for d in done), wall, sum(d[2] for d in done))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--examples", required=True, help="a directory of data files")
@@ -80,8 +139,13 @@ def main(argv=None) -> int:
     parser.add_argument("--saved-model", help="a SavedModel (or TFX model artifact) to run")
     parser.add_argument("--joblib", help="a joblib estimator to run")
     parser.add_argument("--model-batch-size", type=int, default=1024)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes reading at once (no model): files dealt out, or one "
+                             "uncompressed file cut into byte ranges")
     parser.add_argument("--json", required=True, help="where to write the timings")
     args = parser.parse_args(argv)
+    if args.workers > 1 and (args.saved_model or args.joblib):
+        parser.error("--workers above 1 reads without a model")
 
     from assay import data as assay_io
 
@@ -102,6 +166,15 @@ def main(argv=None) -> int:
     loaded, loaded_cpu = time.perf_counter(), time.process_time()
 
     rows = batches = 0
+    if args.workers > 1:
+        rows, batches, loop_s, loop_cpu_s = _parallel_loop(files, args.workers, args.batch_size)
+        result = {"import_s": imported - _STARTED, "load_s": loaded - imported,
+                  "loop_s": loop_s, "loop_cpu_s": loop_cpu_s, "rows": rows, "batches": batches,
+                  "files": len(files), "workers": args.workers, "model": None}
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+        print(json.dumps(result))
+        return 0
     for path in files:
         for batch in assay_io.read_batches(path, args.batch_size, raw_record_column=raw):
             rows += batch.num_rows

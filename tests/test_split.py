@@ -157,6 +157,48 @@ def test_csv_with_quotes_or_blank_lines_is_not_split_and_says_so(tmp_path, caplo
     assert f"{path} is read by one worker, not split: it holds a {why}" in caplog.text
 
 
+def _lines_reference(text: bytes, start: int, end: int):
+    """A part's line count and refusal, as a copy of it searched with bytes methods and a
+    regular expression tells them (what the block scan must agree with)."""
+    import re
+
+    chunk = text[start:end]
+    if b'"' in chunk:
+        return 0, "quote"
+    if re.search(rb"\n\r?\n", chunk) or chunk.startswith((b"\n", b"\r\n")):
+        return 0, "blank"
+    return chunk.count(b"\n") + (not chunk.endswith(b"\n")), None
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 8, 1 << 18])
+def test_csv_block_scan_agrees_with_a_search_of_the_copy(tmp_path, monkeypatch, block):
+    """Every (start, end) of random texts, block boundaries anywhere: a blank line or "\\r\\n"
+    across two blocks, at the part's start or end, a last line with no newline."""
+    import mmap
+
+    monkeypatch.setattr(parts, "_SCAN_BLOCK", block)
+    rng = np.random.default_rng(block)
+    alphabet = [b"a", b"1", b",", b"\n", b"\r\n", b"\r", b'"']
+    cases = 0
+    for trial in range(40):
+        weights = [4, 4, 2, 3, 2, 0.3, 0.2 if trial % 4 == 0 else 0]
+        text = b"".join(rng.choice(alphabet, size=int(rng.integers(1, 30)),
+                                   p=np.array(weights) / sum(weights)))
+        path = tmp_path / f"t{trial}.csv"
+        path.write_bytes(text)
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for start in range(len(text)):
+                for end in range(start + 1, len(text) + 1):
+                    count, refused = parts._scan_lines(data, start, end)
+                    want_count, want_why = _lines_reference(text, start, end)
+                    assert bool(refused) == bool(want_why), (text, start, end, refused)
+                    assert count == want_count, (text, start, end)
+                    if refused and b'"' not in text[start:end]:
+                        assert "blank line" in refused
+                    cases += 1
+    assert cases > 1000
+
+
 def test_gzipped_and_small_files_are_not_cut(tmp_path):
     demo.write_tfrecord(str(tmp_path / "a.gz"), [b"x" * 100] * 100, compress=True)
     demo.write_tfrecord(str(tmp_path / "a.tfrecord"), [b"x" * 100] * 100)
@@ -192,6 +234,7 @@ def _records(result):
 @pytest.fixture()
 def small_parts(monkeypatch):
     monkeypatch.setattr(split, "MIN_PART_BYTES", 4096)
+    monkeypatch.setattr(split, "PARTS_PER_WORKER", 4)  # several parts a worker, merged in order
     seen = []
     located = split.located_units
 

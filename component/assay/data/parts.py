@@ -27,16 +27,18 @@ from __future__ import annotations
 import logging
 import mmap
 import os
-import re
 from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from assay.data.framing import LENGTH, ByteRange, resynchronise, walk_starts
 
 _LOG = logging.getLogger("assay.data")
 
-# A blank line inside a chunk: one regular expression scans it about 3x faster than two
-# substring searches for "\n\n" and "\n\r\n" (whose first byte, a newline, is everywhere).
-_BLANK_LINE = re.compile(rb"\n\r?\n")
+# A CSV part's lines are scanned in blocks of this many bytes (compared in the CPU's cache), on
+# the memory map itself: about 4x faster than copying the part out and searching the copy.
+_SCAN_BLOCK = 1 << 18
+_QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
 
 # (first record or line start, how many start in the range, where the first after it starts,
 #  why the file must not be split or None)
@@ -79,7 +81,10 @@ def locate(path: str, fmt: str, raw: ByteRange, start: Optional[int] = None) -> 
             return start, count, end, None
         return _locate_lines(data, raw, start)
     finally:
-        data.close()
+        try:
+            data.close()
+        except BufferError:  # an array of an interrupted scan still holds it: closed when freed
+            pass
 
 
 def _locate_lines(data: mmap.mmap, raw: ByteRange, start: Optional[int]) -> Located:
@@ -92,13 +97,35 @@ def _locate_lines(data: mmap.mmap, raw: ByteRange, start: Optional[int]) -> Loca
     end = size if end == 0 else end
     if start >= raw.stop:  # no line starts in the range
         return start, 0, start, None
-    chunk = data[start:end]
-    if b'"' in chunk:
-        return start, 0, end, "it holds a quote character (a quoted field may hold a newline)"
-    if _BLANK_LINE.search(chunk) or chunk.startswith((b"\n", b"\r\n")):
-        return start, 0, end, "it holds a blank line"
-    count = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
-    return start, count, end, None
+    count, refused = _scan_lines(data, start, end)
+    return start, count, end, refused
+
+
+def _scan_lines(data: mmap.mmap, start: int, end: int) -> Tuple[int, Optional[str]]:
+    """(how many lines data[start:end] holds, why the file must not be split or None), where
+    `start` begins a line: a quote character, or a blank line ("\\n\\n" or "\\n\\r\\n", also
+    at `start`), refuses it. Block by block on the memory map, no copy; each block's view
+    reaches two bytes back, so that a blank line across two blocks is seen."""
+    whole = np.frombuffer(data, np.uint8)
+    if end > start and (whole[start] == _LF or (whole[start] == _CR and end - start > 1
+                                                and whole[start + 1] == _LF)):
+        return 0, "it holds a blank line"
+    count = 0
+    for off in range(start, end, _SCAN_BLOCK):
+        low, high = max(start, off - 2), min(off + _SCAN_BLOCK, end)
+        block = whole[low:high]
+        if (block == _QUOTE).any():
+            return 0, "it holds a quote character (a quoted field may hold a newline)"
+        lf = block == _LF
+        if (lf[1:] & lf[:-1]).any():
+            return 0, "it holds a blank line"
+        cr = block == _CR
+        if cr.any() and (lf[:-2] & cr[1:-1] & lf[2:]).any():
+            return 0, "it holds a blank line"
+        count += int(np.count_nonzero(lf[off - low:]))
+    if end > start and whole[end - 1] != _LF:  # the file's last line, with no newline
+        count += 1
+    return count, None
 
 
 def join(path: str, fmt: str, raw: Sequence[ByteRange], found: Sequence[Located],

@@ -22,9 +22,11 @@ from assay.engine.plan import EvalPlan
 
 Unit = Tuple[str, Optional[object], int]
 
-# A file is cut into about this many parts per worker, so that a slow part does not leave the
-# other workers idle at the end; none smaller than MIN_PART_BYTES.
-PARTS_PER_WORKER = 4
+# A file is cut into this many parts per worker, none smaller than MIN_PART_BYTES. One: each
+# part's partials are handed over and merged, and a slice's exact score counts are kept per
+# part until it outgrows max_exact there; with 4 parts a worker, 5 million CSV rows took 2-3 s
+# more CPU in all (of about 19 s) for no shorter wall time on 2 workers (docs/benchmarks.md).
+PARTS_PER_WORKER = 1
 MIN_PART_BYTES = 1 << 23
 
 
