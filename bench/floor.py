@@ -129,7 +129,8 @@ def _parallel_loop(files, workers: int, batch_size: int):
     with ProcessPoolExecutor(len(shares), mp_context=mp.get_context("fork")) as pool:
         done = list(pool.map(_read_share, shares, [batch_size] * len(shares)))
     wall = time.perf_counter() - start
-    return (sum(d[0] for d in done), sum(d[1] for d in done), wall, sum(d[2] for d in done))
+    return (sum(d[0] for d in done), sum(d[1] for d in done), wall, sum(d[2] for d in done),
+            sum(len(s) for s in shares))
 
 
 def main(argv=None) -> int:
@@ -167,10 +168,12 @@ def main(argv=None) -> int:
 
     rows = batches = 0
     if args.workers > 1:
-        rows, batches, loop_s, loop_cpu_s = _parallel_loop(files, args.workers, args.batch_size)
+        rows, batches, loop_s, loop_cpu_s, n_parts = _parallel_loop(files, args.workers,
+                                                                     args.batch_size)
         result = {"import_s": imported - _STARTED, "load_s": loaded - imported,
                   "loop_s": loop_s, "loop_cpu_s": loop_cpu_s, "rows": rows, "batches": batches,
-                  "files": len(files), "workers": args.workers, "model": None}
+                  "files": len(files), "parts": n_parts, "workers": args.workers,
+                  "model": None}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=1)
         print(json.dumps(result))
@@ -186,7 +189,7 @@ def main(argv=None) -> int:
     del keep_alive
     result = {"import_s": imported - _STARTED, "load_s": loaded - imported,
               "loop_s": done - loaded, "loop_cpu_s": time.process_time() - loaded_cpu,
-              "rows": rows, "batches": batches, "files": len(files),
+              "rows": rows, "batches": batches, "files": len(files), "parts": len(files),
               "model": args.saved_model or args.joblib}
     with open(args.json, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)

@@ -9,7 +9,9 @@ ends (`assay.data.parts`, `assay.engine.split`), so one file keeps every core bu
 the `assay evaluate` CLI in a subprocess (startup included), workload (a)'s config (precomputed
 predictions, 200 slices, bench/run.py), with --workers 1 and --workers 2, alternating (1, 2,
 1, 2...); the fastest of --repeat runs of each counts. Correctness: both runs must give the
-same records (example counts exactly, metrics within 1e-9) and count every example. Results:
+same records (example counts exactly, metrics within 1e-9) and count every example. After
+each pair, the floor (bench/floor.py: read + decode, nothing else) on 1 and 2 processes, the
+file cut the same way: its own 2-vs-1 speed-up is this machine's ceiling for assay's. Results:
 bench/results/one_file.json (with the git commit) and a Markdown table on stdout. In `make bench` it is workload `one_file`
 of bench/run.py (`run_in_bench`: this script in a subprocess; its rows and target line).
 """
@@ -92,11 +94,24 @@ def _same(a: Dict, b: Dict, n: int) -> List[str]:
     return problems[:10]
 
 
+def _floor(path: str, workers: int, work: str) -> float:
+    """The floor's loop time (bench/floor.py: read + decode, nothing else) on `workers`
+    processes, the file cut as assay cuts it: the ceiling of assay's 2-vs-1 speed-up here."""
+    out = os.path.join(work, f"floor-w{workers}.json")
+    command = [PYTHON, os.path.join(_HERE, "floor.py"), "--examples", path, "--workers",
+               str(workers), "--json", out]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(command)} failed:\n{proc.stderr[-3000:]}")
+    with open(out, encoding="utf-8") as f:
+        return json.load(f)["loop_s"]
+
+
 def run_format(fmt: str, path: str, n: int, repeat: int, work: str) -> Dict:
     config = os.path.join(work, "config.yaml")
     with open(config, "w", encoding="utf-8") as f:
         f.write(CONFIG)
-    walls, runs, commands = {}, {}, {}
+    walls, runs, commands, floors = {}, {}, {}, {}
     # One try of each worker count a round (1, 2, 1, 2...): this machine's speed drifts over
     # minutes, and the ratio should compare runs taken close together.
     for i in range(repeat):
@@ -110,6 +125,8 @@ def run_format(fmt: str, path: str, n: int, repeat: int, work: str) -> Dict:
                 raise SystemExit(f"bench: {' '.join(command)} failed:\n{m.tail()}")
             if workers not in walls or m.wall_s < walls[workers].wall_s:
                 walls[workers] = m
+            floors[workers] = min(floors.get(workers, float("inf")),
+                                  _floor(path, workers, work))
     for workers in (1, 2):
         best = walls[workers]
         runs[workers] = {"wall_s": best.wall_s, "cpu_s": best.cpu_s, "user_s": best.user_s,
@@ -121,19 +138,24 @@ def run_format(fmt: str, path: str, n: int, repeat: int, work: str) -> Dict:
     problems = _same(_records(os.path.join(work, f"{fmt}-w1")),
                      _records(os.path.join(work, f"{fmt}-w2")), n)
     speedup = walls[1].wall_s / walls[2].wall_s
+    print(f"bench: one {fmt} file, the floor: {floors[1]:.2f} s on 1 process, {floors[2]:.2f} s "
+          f"on 2 ({floors[1] / floors[2]:.2f}x)", flush=True)
     return {"format": fmt, "examples": n, "bytes": os.path.getsize(path),
             "wall_s_1": walls[1].wall_s, "wall_s_2": walls[2].wall_s, "speedup": speedup,
+            "floor_s_1": floors[1], "floor_s_2": floors[2],
+            "floor_speedup": floors[1] / floors[2],
             "peak_pss_mb_2": walls[2].peak_pss_mb, "runs": runs, "target": f">= {TARGET}x",
             "passed": speedup >= TARGET, "correct": not problems, "problems": problems}
 
 
 def table(rows: List[Dict]) -> str:
-    lines = ["| one file of | size | 1 worker | 2 workers | 2 vs 1 | target | correct |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| one file of | size | 1 worker | 2 workers | 2 vs 1 | the floor's 2 vs 1 | target "
+             "| correct |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        floor = f"{r['floor_speedup']:.2f}x" if "floor_speedup" in r else "-"
         lines.append(f"| uncompressed {r['format']} | {r['examples']:,} examples, "
                      f"{r['bytes'] / 2**20:,.0f} MiB | {r['wall_s_1']:.1f} s | "
-                     f"{r['wall_s_2']:.1f} s | {r['speedup']:.2f}x | {r['target']} | "
+                     f"{r['wall_s_2']:.1f} s | {r['speedup']:.2f}x | {floor} | {r['target']} | "
                      f"{'yes' if r['correct'] else 'NO'} |")
     return "\n".join(lines)
 
@@ -203,10 +225,14 @@ def bench_rows(run: Dict) -> List[Dict]:
                          "examples_per_s": r["examples"] / wall,
                          "peak_rss_mb": one.get("peak_rss_mb"),
                          "peak_pss_mb": one.get("peak_pss_mb"),
-                         "note": f"CPU {one['cpu_s']:.1f} s (user+sys)" + (
-                             f"; {r['speedup']:.2f}x 1 worker; same records: "
-                             f"{'yes' if r['correct'] else 'NO'}" if workers == 2 else "")
-                         if one else "", "run": "one_file"})
+                         "note": "; ".join(filter(None, [
+                             f"CPU {one['cpu_s']:.1f} s (user+sys)" if one else "",
+                             f"{r['speedup']:.2f}x 1 worker; same records: "
+                             f"{'yes' if r['correct'] else 'NO'}" if workers == 2 else "",
+                             f"the floor (read + decode, {workers} process"
+                             f"{'es' if workers > 1 else ''}): {r[f'floor_s_{workers}']:.1f} s"
+                             if f"floor_s_{workers}" in r else ""])),
+                         "run": "one_file"})
     return rows
 
 
@@ -219,7 +245,9 @@ def target_row(run: Optional[Dict], size: int) -> Dict:
     if formats:
         line["measured"] = "; ".join(
             f"{r['format']}: {r['speedup']:.2f}x ({r['wall_s_1']:.1f} s vs {r['wall_s_2']:.1f} s"
-            f", {r['bytes'] / 2**20:,.0f} MiB{'' if r['correct'] else ', records DIFFER'})"
+            f", {r['bytes'] / 2**20:,.0f} MiB{'' if r['correct'] else ', records DIFFER'}"
+            + (f"; the floor's own 2 vs 1: {r['floor_speedup']:.2f}x"
+               if "floor_speedup" in r else "") + ")"
             for r in formats)
         line["passed"] = all(r["speedup"] >= TARGET for r in formats)
     elif run:

@@ -118,8 +118,9 @@ def run_all(bench, args) -> None:
         for n in sorted(set(s.sizes) | {s.steady_size, s.workers_size}):
             d = bench.tfrecord(n)
             calls = [lambda: bench.floor("read", d, n), lambda: bench.assay("a", d, n, workers=1)]
-            if n == s.workers_size:  # 2 workers against 1, in the same rounds
+            if n == s.workers_size:  # 2 workers against 1, in the same rounds; the floor too
                 calls.append(lambda: bench.assay("a", d, n, workers=2))
+                calls.append(lambda: bench.floor("read", d, n, workers=2))
             bench.interleaved(*calls)
         d = bench.tfrecord(s.workers_size)
         bench.interleaved(lambda: bench.assay("a", d, s.workers_size, engine="beam"),
@@ -391,6 +392,8 @@ def summarise(bench, args) -> Dict:
                       floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a")
         n = s.workers_size
         shared = "peak RSS counts shared pages once per process"
+        floor_row("d", f"floor-read-{n}-w2",
+                  f"floor: read + decode to Arrow, 2 processes, {s.shards} shards")
         assay_row("d", f"assay-a-{n}-w2",
                   f"assay CLI, (a), local engine, 2 workers, {s.shards} shards",
                   floor_id=f"floor-read-{n}", vs_tfma="a", fixed_of="a", note=shared)

@@ -352,9 +352,10 @@ class Bench:
         return self._record(run_id, info)
 
     def floor(self, name: str, examples: str, n: int, saved_model: Optional[str] = None,
-              joblib: Optional[str] = None) -> Dict:
-        """Read (and predict) with nothing else; loop_s is the floor."""
-        run_id = f"floor-{name}-{n}"
+              joblib: Optional[str] = None, workers: int = 1) -> Dict:
+        """Read (and predict) with nothing else; loop_s is the floor. workers: processes
+        reading at once (no model), the floor of assay's workers."""
+        run_id = f"floor-{name}-{n}" + (f"-w{workers}" if workers > 1 else "")
         due = self._due(run_id, self.args.repeat)
         if due is None:
             return self.runs[run_id]
@@ -368,6 +369,8 @@ class Bench:
                 command += ["--saved-model", saved_model]
             if joblib:
                 command += ["--joblib", joblib]
+            if workers > 1:
+                command += ["--workers", str(workers)]
             m = self._best_of(command, f"{run_id}.{i}", 1)
             if m.returncode != 0:
                 self.failures.append(f"{run_id} exited {m.returncode}:\n{m.tail()}")

@@ -161,9 +161,12 @@ def two_workers(ctx) -> Dict:
            if one.get("cpu_s") and two.get("cpu_s") else "")
     b1, b2 = ctx.get(f"assay-a-{n}-beam-w1"), ctx.get(f"assay-a-{n}-beam-w2")
     beam = f"; Beam engine: {b1['wall_s'] / b2['wall_s']:.2f}x" if b1 and b2 else ""
+    f1, f2 = ctx.get(f"floor-read-{n}"), ctx.get(f"floor-read-{n}-w2")
+    floor = (f"; the floor (read + decode, no evaluation) on 2 processes vs 1: "
+             f"{f1['loop_s'] / f2['loop_s']:.2f}x" if f1 and f2 else "")
     return _line(line["target"], line["goal"],
                  f"{speedup:.2f}x" + ("" if steady is None else f", {steady:.2f}x steady state")
-                 + cpu + beam, speedup >= WORKERS)
+                 + cpu + beam + floor, speedup >= WORKERS)
 
 
 def build(ctx) -> List[Dict]:

@@ -135,6 +135,31 @@ def test_interleaved_runs_alternate_and_keep_each_runs_fastest_try(tmp_path):
         assert bench.runs[f"floor-{name}-300"]["rows"] == 300
 
 
+def test_floor_on_two_processes_reads_every_record_of_one_file_or_of_shards(tmp_path):
+    """bench/floor.py --workers 2: one uncompressed file cut in two, or shards dealt out; the
+    rows counted are the file's (a part that lost or repeated a record would show)."""
+    from assay import demo
+
+    table = demo.make_trips(3000, seed=3)
+    one = tmp_path / "one"
+    one.mkdir()
+    demo.write_tfrecord(str(one / "eval.tfrecord"), demo.to_examples(table))
+    table.to_pandas().to_csv(one / "eval.csv", index=False)
+    demo.write_trips(str(tmp_path / "shards"), 3000, shards=3, seed=3)
+    for examples in (one / "eval.tfrecord", one / "eval.csv", tmp_path / "shards"):
+        for workers in (1, 2):
+            out = tmp_path / f"floor-{examples.name}-{workers}.json"
+            proc = subprocess.run([sys.executable, os.path.join(REPO, "bench", "floor.py"),
+                                   "--examples", str(examples), "--workers", str(workers),
+                                   "--batch-size", "500", "--json", str(out)],
+                                  capture_output=True, text=True, cwd=REPO, timeout=300)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            result = json.loads(out.read_text())
+            assert result["rows"] == 3000, (examples, workers)
+            # One file is cut into one part per process; shards are read whole.
+            assert result["parts"] == (workers if examples.parent == one else 3)
+
+
 def test_run_measured_sees_a_child_process_memory(tmp_path):
     code = ("import subprocess, sys, time\n"
             "p = subprocess.Popen([sys.executable, '-c', "
@@ -217,9 +242,11 @@ def test_targets_table_has_every_row_of_the_issue_in_order_with_verdicts():
         "assay-c-1000000-w1": _run(M, 11.0, **_timed(2.8, 8.5)),
         "assay-a-20000000-w1": _run(20 * M, 150.0, 230.0),        # 230 / 200: 1.15x, pass
         "assay-a-5000000-w2": _run(5 * M, 20.0),                  # 40 / 20: 2x, pass
+        "floor-read-5000000-w2": _floor(5 * M, 16.0),             # the floor: 30 / 16
         "one_file": {"ok": True, "examples": 5 * M, "formats": [
             {"format": "tfrecord", "examples": 5 * M, "bytes": 2**30, "wall_s_1": 36.0,
-             "wall_s_2": 20.0, "speedup": 1.8, "correct": True},
+             "wall_s_2": 20.0, "speedup": 1.8, "correct": True, "floor_s_1": 30.0,
+             "floor_s_2": 16.0, "floor_speedup": 1.875},
             {"format": "csv", "examples": 5 * M, "bytes": 2**29, "wall_s_1": 16.0,
              "wall_s_2": 10.0, "speedup": 1.6, "correct": True}]},        # csv: miss
         "tfx": {"ok": True, "rows": 15_000, "eval_examples": 4966, "tfx_s": 12.0,
@@ -249,6 +276,12 @@ def test_targets_table_has_every_row_of_the_issue_in_order_with_verdicts():
     assert old[2]["measured"].startswith("1.06x") and old[2]["passed"] is True
     assert old[3]["measured"].startswith("1.50x") and old[3]["passed"] is False
     assert "tfrecord: 1.80x" in lines[6]["measured"] and "csv: 1.60x" in lines[6]["measured"]
+    assert "the floor's own 2 vs 1: 1.88x" in lines[6]["measured"]
+    assert "2 processes vs 1: 1.88x" in lines[5]["measured"]
+    floor_rows = [r for r in summary["rows"] if r["run"] == "floor-read-5000000-w2"]
+    assert [r["wall_s"] for r in floor_rows] == [16.0]
+    one_file = [r for r in summary["rows"] if r["workload"] == "one_file"]
+    assert "the floor (read + decode, 2 processes): 16.0 s" in one_file[1]["note"]
     assert lines[7]["measured"] == "not run" and lines[8]["measured"].startswith("12.0x")
     assert [t["goal"] for t in lines] == [">= 150x", "<= 1.2x", "<= 1.1x", "<= 1.3x",
                                           "<= 1.2x and < 500 MB", ">= 1.85x", ">= 1.7x",
