@@ -48,8 +48,12 @@ def read_in_two(path, fmt, cut_at):
     return parts.join(path, fmt, raw, [parts.locate(path, fmt, r) for r in raw])
 
 
+@pytest.mark.parametrize("window", [None, 1, 40])
 @pytest.mark.parametrize("payloads", [PLAIN, ADVERSARIAL], ids=["plain", "adversarial"])
-def test_every_split_point_reads_every_record_once_with_its_index(tmp_path, payloads):
+def test_every_split_point_reads_every_record_once_with_its_index(tmp_path, monkeypatch,
+                                                                  payloads, window):
+    if window:  # the walk in windows, each one's pages released after it (as at 32 MB)
+        monkeypatch.setattr(parts, "_WALK_WINDOW", window)
     path = write(tmp_path / "data.tfrecord", payloads)
     size = len(open(path, "rb").read())
     starts = true_starts(payloads)
@@ -177,6 +181,7 @@ def test_csv_block_scan_agrees_with_a_search_of_the_copy(tmp_path, monkeypatch, 
     import mmap
 
     monkeypatch.setattr(parts, "_SCAN_BLOCK", block)
+    monkeypatch.setattr(parts, "_RELEASE_EVERY", block)  # pages released as the scan goes
     rng = np.random.default_rng(block)
     alphabet = [b"a", b"1", b",", b"\n", b"\r\n", b"\r", b'"']
     cases = 0

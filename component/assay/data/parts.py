@@ -39,6 +39,7 @@ _LOG = logging.getLogger("assay.data")
 # the memory map itself: about 4x faster than copying the part out and searching the copy.
 _SCAN_BLOCK = 1 << 18
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
+_WALK_WINDOW = _RELEASE_EVERY = 1 << 25  # bytes walked or scanned between releases of pages
 
 # (first record or line start, how many start in the range, where the first after it starts,
 #  why the file must not be split or None)
@@ -77,7 +78,7 @@ def locate(path: str, fmt: str, raw: ByteRange, start: Optional[int] = None) -> 
         if fmt == "tfrecord":
             if start is None:
                 start = 0 if raw.start == 0 else resynchronise(data, raw.start)
-            count, end = walk_starts(data, start, raw.stop)
+            count, end = _walk(data, start, raw.stop)
             return start, count, end, None
         return _locate_lines(data, raw, start)
     finally:
@@ -85,6 +86,28 @@ def locate(path: str, fmt: str, raw: ByteRange, start: Optional[int] = None) -> 
             data.close()
         except BufferError:  # an array of an interrupted scan still holds it: closed when freed
             pass
+
+
+def _release(data: mmap.mmap, start: int, stop: int) -> None:
+    """Drops the pages of data[start:stop] from this process (they stay in the page cache):
+    a part is read once, and its mapped pages would otherwise count in the worker's resident
+    memory until the map is closed (the part's size: hundreds of MB)."""
+    low = start - start % mmap.ALLOCATIONGRANULARITY
+    if stop > low and hasattr(data, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        data.madvise(mmap.MADV_DONTNEED, low, stop - low)
+
+
+def _walk(data: mmap.mmap, start: int, stop: int) -> Tuple[int, int]:
+    """`walk_starts` over a window of _WALK_WINDOW bytes at a time, each window's pages
+    released once walked."""
+    count, pos = 0, start
+    while True:
+        upto = min(stop, pos + _WALK_WINDOW)
+        n, after = walk_starts(data, pos, upto)
+        _release(data, pos, min(after, len(data)))
+        count, pos = count + n, after
+        if upto >= stop or n == 0:
+            return count, pos
 
 
 def _locate_lines(data: mmap.mmap, raw: ByteRange, start: Optional[int]) -> Located:
@@ -110,7 +133,7 @@ def _scan_lines(data: mmap.mmap, start: int, end: int) -> Tuple[int, Optional[st
     if end > start and (whole[start] == _LF or (whole[start] == _CR and end - start > 1
                                                 and whole[start + 1] == _LF)):
         return 0, "it holds a blank line"
-    count = 0
+    count, released = 0, start
     for off in range(start, end, _SCAN_BLOCK):
         low, high = max(start, off - 2), min(off + _SCAN_BLOCK, end)
         block = whole[low:high]
@@ -123,6 +146,9 @@ def _scan_lines(data: mmap.mmap, start: int, end: int) -> Tuple[int, Optional[st
         if cr.any() and (lf[:-2] & cr[1:-1] & lf[2:]).any():
             return 0, "it holds a blank line"
         count += int(np.count_nonzero(lf[off - low:]))
+        if low - released >= _RELEASE_EVERY:
+            _release(data, released, low)
+            released = low
     if end > start and whole[end - 1] != _LF:  # the file's last line, with no newline
         count += 1
     return count, None

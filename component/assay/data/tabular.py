@@ -11,7 +11,9 @@ through the filesystem layer.
 
 from __future__ import annotations
 
+import io
 import mmap
+import os
 import re
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -84,15 +86,39 @@ def _header_names(head: bytes, path: str) -> List[str]:
 
 
 def _part_input(path: str, part: ByteRange):
-    """The bytes of the lines that start in `part` (the last ends after part.stop), without a
-    copy: a memory map of the file."""
-    mapped = pa.memory_map(path)
-    size = mapped.size()
+    """The bytes of the lines that start in `part` (the last ends after part.stop), read from
+    the file as the reader asks for them (a memory map would keep every page of the part in the
+    worker's resident memory until the part is done)."""
+    size = os.path.getsize(path)
     end = size
     if part.stop < size:
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
             end = (m.find(b"\n", part.stop - 1) + 1) or size
-    return pa.BufferReader(mapped.read_at(end - part.start, part.start))
+    return pa.PythonFile(io.BufferedReader(_Range(path, part.start, end), 1 << 20), mode="r")
+
+
+class _Range(io.RawIOBase):
+    """Bytes start..stop-1 of a local file, as a readable raw stream."""
+
+    def __init__(self, path: str, start: int, stop: int):
+        self._file = open(path, "rb")
+        self._file.seek(start)
+        self._left = stop - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self._left)
+        if n <= 0:
+            return 0
+        got = self._file.readinto(memoryview(buffer)[:n]) or 0
+        self._left -= got
+        return got
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _check_names(schema: pa.Schema, path: str) -> None:
