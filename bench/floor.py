@@ -81,18 +81,27 @@ def _joblib_predictor(path: str):
     return predict, model
 
 
+class Unsplittable(Exception):
+    """The data cannot be shared by the processes asked for: the floor would not be theirs."""
+
+
 def _shares(files, workers: int):
     """Each process's (path, raw ByteRange or None) units: the files dealt out, or one
     uncompressed TFRecord or CSV file cut into `workers` byte ranges."""
-    if workers > 1 and len(files) == 1:
-        from assay.data import parts
-        from assay.data.formats import detect_format
+    if len(files) >= workers:
+        return [[(f, None) for f in files[k::workers]] for k in range(workers)]
+    from assay.data import parts
+    from assay.data.formats import detect_format
 
-        fmt = detect_format(files[0])
-        raw = parts.cut(files[0], fmt, workers, min_bytes=1) if fmt in ("tfrecord", "csv") else []
-        if raw:
-            return [[(files[0], r)] for r in raw]
-    return [[(f, None) for f in files[k::workers]] for k in range(workers)]
+    fmt = detect_format(files[0])
+    raw = (parts.cut(files[0], fmt, workers, min_bytes=1)
+           if len(files) == 1 and fmt in ("tfrecord", "csv") else [])
+    if len(raw) != workers:
+        why = ("it is gzipped (or too small) and cannot be cut" if raw == [] and len(files) == 1
+               and fmt in ("tfrecord", "csv") else f"{len(files)} {fmt} file(s)")
+        raise Unsplittable(f"floor: {workers} processes need {workers} files or more, or one "
+                           f"uncompressed TFRecord or CSV file to cut; {files[0]}: {why}")
+    return [[(files[0], r)] for r in raw]
 
 
 def _read_share(units, batch_size: int):
@@ -109,7 +118,7 @@ def _read_share(units, batch_size: int):
             fmt = detect_format(path)
             start, count, _, refused = parts.locate(path, fmt, raw)
             if refused:
-                raise SystemExit(f"floor: {path} cannot be split: {refused}")
+                raise Unsplittable(f"floor: {path} cannot be cut into parts: {refused}")
             if not count:
                 continue
             part = ByteRange(start, raw.stop, 0)
@@ -145,6 +154,8 @@ def main(argv=None) -> int:
                              "uncompressed file cut into byte ranges")
     parser.add_argument("--json", required=True, help="where to write the timings")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be 1 or more (got {args.workers})")
     if args.workers > 1 and (args.saved_model or args.joblib):
         parser.error("--workers above 1 reads without a model")
 
@@ -168,8 +179,12 @@ def main(argv=None) -> int:
 
     rows = batches = 0
     if args.workers > 1:
-        rows, batches, loop_s, loop_cpu_s, n_parts = _parallel_loop(files, args.workers,
-                                                                     args.batch_size)
+        try:
+            rows, batches, loop_s, loop_cpu_s, n_parts = _parallel_loop(files, args.workers,
+                                                                         args.batch_size)
+        except Unsplittable as e:
+            print(e, file=sys.stderr)
+            return 2
         result = {"import_s": imported - _STARTED, "load_s": loaded - imported,
                   "loop_s": loop_s, "loop_cpu_s": loop_cpu_s, "rows": rows, "batches": batches,
                   "files": len(files), "parts": n_parts, "workers": args.workers,

@@ -160,6 +160,27 @@ def test_floor_on_two_processes_reads_every_record_of_one_file_or_of_shards(tmp_
             assert result["parts"] == (workers if examples.parent == one else 3)
 
 
+@pytest.mark.parametrize("name,message", [
+    ("quoted.csv", "quoted.csv cannot be cut into parts: it holds a quote character"),
+    ("eval.tfrecord.gz", "eval.tfrecord.gz: it is gzipped (or too small) and cannot be cut"),
+])
+def test_floor_on_two_processes_refuses_data_it_cannot_share(tmp_path, name, message):
+    """A floor on 2 processes that would read on one is refused, saying why, not measured."""
+    from assay import demo
+
+    path = tmp_path / name
+    if name.endswith(".csv"):
+        path.write_text('a,label\n"x\ny",1\n' + "b,0\n" * 200)
+    else:
+        demo.write_tfrecord(str(path), [b"x" * 50] * 100, compress=True)
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "bench", "floor.py"),
+                           "--examples", str(path), "--workers", "2",
+                           "--json", str(tmp_path / "out.json")],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "out.json").exists()
+
+
 def test_run_measured_sees_a_child_process_memory(tmp_path):
     code = ("import subprocess, sys, time\n"
             "p = subprocess.Popen([sys.executable, '-c', "

@@ -161,6 +161,11 @@ def test_csv_with_quotes_or_blank_lines_is_not_split_and_says_so(tmp_path, caplo
     assert f"{path} is read by one worker, not split: it holds a {why}" in caplog.text
 
 
+def test_line_start_is_the_first_line_beginning_at_or_after_a_position():
+    text = b"ab\ncd\nef"  # lines begin at 0, 3 and 6
+    assert [parts.line_start(text, pos) for pos in range(10)] == [0, 3, 3, 3, 6, 6, 6, 8, 8, 8]
+
+
 def _lines_reference(text: bytes, start: int, end: int):
     """A part's line count and refusal, as a copy of it searched with bytes methods and a
     regular expression tells them (what the block scan must agree with)."""

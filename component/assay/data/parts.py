@@ -110,14 +110,21 @@ def _walk(data: mmap.mmap, start: int, stop: int) -> Tuple[int, int]:
             return count, pos
 
 
+def line_start(data, pos: int) -> int:
+    """Where the first line that starts at or after `pos` begins, in `data` (bytes or a memory
+    map of the file): `pos` itself after a newline (or at 0), else just after the next newline;
+    len(data) when no line starts there."""
+    if pos <= 0:
+        return 0
+    if pos >= len(data):
+        return len(data)
+    return (data.find(b"\n", pos - 1) + 1) or len(data)
+
+
 def _locate_lines(data: mmap.mmap, raw: ByteRange, start: Optional[int]) -> Located:
-    size = len(data)
     if start is None:  # the first line that starts in the range (the header is no data row)
-        start = data.find(b"\n", max(raw.start - 1, 0)) + 1 if raw.start else \
-            data.find(b"\n") + 1
-        start = size if start == 0 else start
-    end = data.find(b"\n", raw.stop - 1) + 1 if raw.stop < size else size
-    end = size if end == 0 else end
+        start = line_start(data, max(raw.start, 1))
+    end = line_start(data, raw.stop)
     if start >= raw.stop:  # no line starts in the range
         return start, 0, start, None
     count, refused = _scan_lines(data, start, end)

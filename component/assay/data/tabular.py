@@ -22,6 +22,7 @@ import pyarrow.csv as pa_csv
 
 from assay.data.files import is_remote, open_read, read_head
 from assay.data.formats import gunzip_head
+from assay.data.parts import line_start
 from assay.data.tfrecord import GZIP_MAGIC, ByteRange
 from assay.errors import DataError
 
@@ -89,11 +90,10 @@ def _part_input(path: str, part: ByteRange):
     """The bytes of the lines that start in `part` (the last ends after part.stop), read from
     the file as the reader asks for them (a memory map would keep every page of the part in the
     worker's resident memory until the part is done)."""
-    size = os.path.getsize(path)
-    end = size
-    if part.stop < size:
+    end = os.path.getsize(path)
+    if part.stop < end:
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            end = (m.find(b"\n", part.stop - 1) + 1) or size
+            end = line_start(m, part.stop)
     return pa.PythonFile(io.BufferedReader(_Range(path, part.start, end), 1 << 20), mode="r")
 
 
