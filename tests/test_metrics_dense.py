@@ -196,16 +196,14 @@ def _late_crossing_batches(seed: int, n_batches: int = 30):
     return out
 
 
-@pytest.mark.parametrize("min_pending, max_parts", [(1 << 16, 64), (8, 3), (100, 2)])
-def test_merges_at_any_frequency_equal_the_per_slice_path_and_numpy(monkeypatch, min_pending,
-                                                                     max_parts):
-    """Merges at any frequency (every few entries to once at the end) give the per-slice
-    path's counts: a slice crossing the cap in the last batch is bucketed, one at the cap is
-    not, and the exact ones hold numpy's counts of their rows."""
+@pytest.mark.parametrize("pool_cap", [1 << 20, 8, 100, 1])
+def test_merges_at_any_frequency_equal_the_per_slice_path_and_numpy(monkeypatch, pool_cap):
+    """Merges of the pool at any frequency (every few entries to once at the end) give the
+    per-slice path's counts: a slice crossing the cap in the last batch is bucketed, one at
+    the cap is not, and the exact ones hold numpy's counts of their rows."""
     from assay.metrics import binary_dense
 
-    monkeypatch.setattr(binary_dense, "_MIN_PENDING", min_pending)
-    monkeypatch.setattr(binary_dense, "_MAX_PARTS", max_parts)
+    monkeypatch.setattr(binary_dense, "_POOL_CAP", pool_cap)
     fam = BinaryMetrics(thresholds=(0.5,), num_buckets=20, max_exact_scores=40)
     batches = _late_crossing_batches(5)
     id_of = np.array([3, 0, 2, 1])
@@ -239,7 +237,7 @@ def test_scores_hand_a_slice_over_once(monkeypatch):
     (merged with the other slices' counts, not yet handed over) come back alone."""
     from assay.metrics import binary_dense
 
-    monkeypatch.setattr(binary_dense, "_MIN_PENDING", 4)
+    monkeypatch.setattr(binary_dense, "_POOL_CAP", 4)
     state = binary_dense.DenseBinary(1, 4, 10, None)
     state.reserve(3)
 
@@ -280,8 +278,8 @@ def test_bucket_counts_past_the_uint16_range_widen_and_stay_exact(max_exact):
     id_of = np.arange(3)
     for batch, slice_of in batches:
         fam.dense_add(state, batch, None, slice_of, id_of, {})
+    dense = fam.dense_split(state)  # bucketed at the latest here, when the pool merges
     assert state.bpos.dtype == np.int32  # widened from uint16
-    dense = fam.dense_split(state)
     legacy = _legacy(fam, batches, 3)
     big = dense[0].scores
     assert list(big.keys) == [0, 1, 2, 5] and big.neg[-1] == 8 * 9_997 and big.pos[-1] == 0

@@ -51,7 +51,7 @@ from assay.metrics.base import (GroupedMetric, float_columns, ratio,
                                 unit_values)
 from assay.metrics.curves import (ScoreCounts, ScoreOrder, as_json_list, average_precision,
                                   bucket_ids, cumulative_counts, downsample, merge_with_scores,
-                                  roc_auc, score_runs, sorted_score_counts)
+                                  roc_auc, sorted_score_counts)
 from assay.errors import ConfigError, ConfigTypeError
 
 # sklearn >= 1.3 clips probabilities to [eps, 1 - eps] with the dtype's machine epsilon.
@@ -234,7 +234,7 @@ class BinaryMetrics(GroupedMetric):
         return {"p": p, "w": w, "wpos": wpos, "wneg": wneg, "wp": w * p,
                 "wloss": w * log_loss, "ones": np.ones_like(w),
                 "predicted": (p[:, None] > thresholds[None, :]).astype(np.int64),
-                "bins": bucket_ids(p, self.calibration_bins), "order": ScoreOrder(p),
+                "bins": bucket_ids(p, self.calibration_bins),
                 # pos and neg are then counts (assay.metrics.binary_dense keeps them as such)
                 "unit_weights": bool((w == 1.0).all() and ((y == 0.0) | (y == 1.0)).all()),
                 # every prediction a float32 value (assay.metrics.binary_dense holds them so)
@@ -245,7 +245,8 @@ class BinaryMetrics(GroupedMetric):
                          group: np.ndarray, n_groups: int) -> List[BinaryAccumulator]:
         """One accumulator per group of the entries (group[i], row rows[i] of the batch)."""
         sums, confusion, calibration = self._group_arrays(c, rows, group, n_groups)
-        sorted_group, src = c["order"].group_order(group, rows)
+        order = c.get("order") or c.setdefault("order", ScoreOrder(c["p"]))  # once a batch
+        sorted_group, src = order.group_order(group, rows)
         scores = sorted_score_counts(sorted_group, 1, c["p"][src], c["wpos"][src],
                                      c["wneg"][src], n_groups, self.num_buckets,
                                      self.max_exact_scores)
@@ -307,10 +308,9 @@ class BinaryMetrics(GroupedMetric):
         state.reserve(int(ids.max()) + 1)
         sums, confusion, calibration = self._group_arrays(prepared, rows, group, len(ids))
         state.add_sums(ids[fresh], sums[fresh], confusion[fresh], calibration[fresh])
-        sorted_group, src = prepared["order"].group_order(group, rows)
-        cell, keys, pos, neg = score_runs(sorted_group, prepared["p"][src],
-                                          prepared["wpos"][src], prepared["wneg"][src])
-        state.add_scores(ids[cell], keys, pos, neg, prepared["unit_weights"], prepared["keys32"])
+        src = np.arange(len(group)) if rows is None else rows  # unsorted: the state sorts
+        state.add_scores(ids[group], prepared["p"][src], prepared["wpos"][src],
+                         prepared["wneg"][src], prepared["unit_weights"], prepared["keys32"])
 
     def dense_fold(self, state: Any, atoms: Any, images: Sequence[Sequence[int]],
                    own: Sequence[int], n_ids: int) -> None:

@@ -1,0 +1,96 @@
+"""The pool of exact score counts (assay.metrics.score_pool) against sums kept in plain Python."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from assay.metrics.score_pool import ExactPool, sort_order
+
+
+def _reference(entries):
+    """{sid: {key: [pos, neg]}} summed in the order given."""
+    out = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    for sid, key, pos, neg in entries:
+        cell = out[int(sid)][float(key)]
+        cell[0] += float(pos)
+        cell[1] += float(neg)
+    return out
+
+
+def _batch(rng, n, n_slices, float32):
+    sid = rng.integers(0, n_slices, n)
+    keys = np.round(rng.random(n) * 2 - 1, 2)  # ties, negative keys and zero
+    keys = keys.astype(np.float32) if float32 else keys + 1e-9  # no float32 value
+    keys[rng.random(n) < 0.05] = -0.0
+    return sid, keys, rng.integers(0, 3, n).astype(float), rng.integers(0, 3, n).astype(float)
+
+
+@pytest.mark.parametrize("float32", [True, False])
+@pytest.mark.parametrize("flush_every", [1, 3, 100])
+def test_merged_counts_equal_a_plain_sum_and_spill_past_the_cap(float32, flush_every):
+    """Entries merged at any frequency hold the plain sums per (slice, key); a slice past the
+    cap at a merge comes back whole (its sums so far) and leaves the pool, as DenseBinary then
+    buckets it and adds its later entries elsewhere."""
+    rng = np.random.default_rng(7)
+    pool = ExactPool(np.float32 if float32 else np.float64, np.float64)
+    cap = 60
+    added, spilled = [], {}
+    for i in range(12):
+        sid, keys, pos, neg = _batch(rng, int(rng.integers(1, 80)), 6, float32)
+        mine = ~np.isin(sid, list(spilled))
+        batch = (sid[mine], keys[mine], pos[mine], neg[mine])
+        pool.add(*batch)
+        added += list(zip(*batch))
+        if i % flush_every == flush_every - 1 or i == 11:
+            want = _reference(added)
+            for one, (k, p, n) in pool.flush(cap):
+                assert len(k) == len(want[one]) > cap
+                assert (np.diff(k.astype(np.float64)) > 0).all()  # distinct, sorted
+                assert all(want[one][key] == [a, b] for key, a, b in
+                           zip(k.tolist(), p.tolist(), n.tolist()))
+                spilled[one] = True
+            added = [e for e in added if int(e[0]) not in spilled]
+            assert not set(pool.held) & set(spilled)
+    assert spilled and len(spilled) < 6  # some slices past the cap, some not
+    want = _reference(added)
+    for sid in set(range(6)) - set(spilled):
+        keys, pos, neg = pool.take(sid)
+        ref = want.get(sid, {})
+        assert len(keys) == len(ref) <= cap
+        assert (np.diff(keys.astype(np.float64)) > 0).all()  # distinct and sorted
+        for k, p, n in zip(keys.tolist(), pos.tolist(), neg.tolist()):
+            assert ref[k] == [p, n]
+        assert len(pool.take(sid)[0]) == 0  # handed over once
+
+
+def test_a_slice_handed_over_keeps_only_what_comes_after():
+    pool = ExactPool(np.float32, np.int32)
+    pool.add(np.array([0, 1, 0]), np.array([0.5, 0.5, 0.25], np.float32),
+             np.array([1, 1, 0]), np.array([0, 0, 1]))
+    assert pool.flush(None) == []
+    keys, pos, neg = pool.take(0)
+    assert keys.tolist() == [0.25, 0.5] and pos.tolist() == [0, 1] and neg.tolist() == [1, 0]
+    assert not pool.holds(0) and pool.holds(1)
+    pool.add(np.array([0]), np.array([0.5], np.float32), np.array([2]), np.array([0]))
+    assert pool.holds(0)
+    pool.flush(None)
+    assert pool.take(0)[1].tolist() == [2] and pool.take(1)[1].tolist() == [1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sort_order_is_by_slice_then_value_and_stable(dtype):
+    rng = np.random.default_rng(1)
+    sid = rng.integers(0, 5, 500).astype(np.int32)
+    keys = np.round(rng.standard_normal(500), 1).astype(dtype)
+    order = sort_order(sid, keys).tolist()
+    want = sorted(range(500), key=lambda i: (sid[i], float(keys[i]), i))
+    # by (slice, value); -0.0 and 0.0 are one value, and may come in either order
+    assert [(sid[i], float(keys[i])) for i in order] == [(sid[i], float(keys[i])) for i in want]
+    last = {}  # stable: entries with the same slice and bits keep their order
+    for i in order:
+        bits = (int(sid[i]), keys[i].tobytes())
+        assert last.get(bits, -1) < i
+        last[bits] = i
