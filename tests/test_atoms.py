@@ -85,11 +85,16 @@ ORDERS = {
 
 
 @pytest.mark.parametrize("order", sorted(ORDERS))
-@pytest.mark.parametrize("num_buckets", [10000, 60])
+@pytest.mark.parametrize("num_buckets, pool_cap", [(10000, None), (60, None), (60, 7)])
 def test_folded_atoms_give_the_results_of_every_spec_added(tmp_path, monkeypatch, num_buckets,
-                                                            order):
+                                                            pool_cap, order):
     """With 60 buckets (the exact-score cap) some slices are bucketed, some not, and some
-    atoms are while their coarser slices are too: the same records as without atoms."""
+    atoms are while their coarser slices are too: the same records as without atoms. With a
+    pool cap of 7 entries, the exact counts merge during the batches and during the fold."""
+    if pool_cap is not None:
+        from assay.metrics import binary_dense
+
+        monkeypatch.setattr(binary_dense, "_POOL_CAP", pool_cap)
     paths = _write(tmp_path, seed=7)
     cfg = {"label": "label", "weight": "weight",
            "models": {"candidate": {"prediction": "prediction"},

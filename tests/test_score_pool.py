@@ -94,3 +94,6 @@ def test_sort_order_is_by_slice_then_value_and_stable(dtype):
         bits = (int(sid[i]), keys[i].tobytes())
         assert last.get(bits, -1) < i
         last[bits] = i
+    unstable = sort_order(sid, keys, stable=False).tolist()
+    assert [(sid[i], float(keys[i])) for i in unstable] == \
+        [(sid[i], float(keys[i])) for i in want]

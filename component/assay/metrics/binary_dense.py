@@ -10,11 +10,10 @@ slice a stable id, assay.engine.passes):
     per-group bincounts to the rows of its slices in one fancy-indexed `+=`;
   * score counts of a slice stay exact (keyed by prediction) while it has at most max_exact
     distinct predictions (assay.metrics.score_pool): a batch's entries, one per row, join one
-    pool of pending entries for all slices, sorted by one stable sort when they reach
-    _POOL_CAP, then merged into each slice's held counts. A slice found with more at a merge
-    is bucketed: it
-    gets a row of dense bucket arrays, to which every later batch adds its entries with
-    np.add.at, with no sort and no Python work per slice;
+    pool of pending entries for all slices, sorted by one sort when they reach _POOL_CAP (and
+    before a slice is read), then merged into each slice's held counts. A slice found with
+    more at a merge is bucketed: it gets a row of dense bucket arrays, to which every later
+    batch adds its entries with np.add.at, with no sort and no Python work per slice;
   * every count is held in the smallest lossless form, widened in place at the first batch
     that needs more: exact keys as float32 while every prediction is a float32 value, exact
     counts as int32 while every weight is 1; bucket counts as uint16 while no bucket can pass
@@ -194,8 +193,8 @@ class DenseBinary:
         (of the finest spec; -1: none). `atoms` is emptied. n_ids: this state's slice ids.
 
         A target slice whose atoms hold at most max_exact distinct keys in all (counted a chunk
-        at a time, so that a sum far past max_exact stops early) takes their exact counts: all
-        such slices' in one merge of the pool. Any other is bucketed: its atoms' bucket rows are
+        at a time, so that a sum far past max_exact stops early) takes their exact counts
+        through the pool (merged with its other entries at the next flush). Any other is bucketed: its atoms' bucket rows are
         summed into its row, and their exact counts added by one bincount per chunk. Where this
         state has no bucket rows yet, it takes the atoms' (their own slices' rows, not copies),
         so that folding never holds two sets of them."""
