@@ -80,6 +80,27 @@ def test_a_slice_handed_over_keeps_only_what_comes_after():
     assert pool.take(0)[1].tolist() == [2] and pool.take(1)[1].tolist() == [1]
 
 
+def test_whole_counts_held_narrow_add_up_past_each_narrow_limit():
+    """Held whole counts are stored as uint8 or uint16 where they fit: sums that cross 255 and
+    65,535 over merges come out whole (no wrap-around), in the pool's count dtype."""
+    pool = ExactPool(np.float32, np.int32)
+    keys = np.array([0.25, 0.5, 0.75], np.float32)
+    total = np.zeros(3, np.int64)
+    for k, pos in enumerate(([1, 200, 255], [0, 100, 65_000], [255, 1, 2_000],
+                             [0, 0, 1_000_000]), 1):
+        pool.add(np.zeros(3, np.int32), keys, np.array(pos), np.array([1, 0, 0]))
+        total += pos
+        pool.flush(None)
+        held = pool.held[0]
+        assert held[1].dtype == (np.uint8 if total.max() <= 255 else np.uint16
+                                 if total.max() <= 65_535 else np.int32)
+        got_keys, got_pos, got_neg = pool.entries(0)
+        assert got_pos.dtype == got_neg.dtype == np.int32
+        assert got_keys.tolist() == keys.tolist()
+        assert got_pos.tolist() == total.tolist() and got_neg.tolist() == [k, 0, 0]
+    assert pool.take(0)[1].tolist() == [256, 301, 1_067_255]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sort_order_is_by_slice_then_value_and_stable(dtype):
     rng = np.random.default_rng(1)

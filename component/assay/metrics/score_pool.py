@@ -4,7 +4,9 @@ A slice's exact score counts are (key, pos, neg) per distinct prediction, sorted
 wholly per slice, each batch cost Python work per slice: a copy of its entries into the slice's
 list, then a sort and a merge per slice every few batches. Here:
 
-  * held: per slice, its merged (keys, pos, neg), sorted, one entry per distinct key;
+  * held: per slice, its merged (keys, pos, neg), sorted, one entry per distinct key; whole
+    counts held as uint8 or uint16 where they fit (a slice's 10,000 keys then take 60 kB, not
+    120 kB: 168 such slices were most of what a pass held);
   * pending: the batches' entries as they came, one entry per row (copies, one tuple of arrays
     per batch, not per slice). At a merge (`flush`) they are sorted by (slice id, key), all
     slices at once, by one sort, summed per (slice, key), and each slice's run is added
@@ -66,11 +68,11 @@ class ExactPool:
             a, b = bounds[i], bounds[i + 1]
             new = (keys[a:b].copy(), pos[a:b].copy(), neg[a:b].copy())  # not views of the lot
             held = self.held.pop(s, None)
-            counts = new if held is None else merged(held, *new)
+            counts = new if held is None else merged(self._loaded(held), *new)
             if max_exact is not None and len(counts[0]) > max_exact:
                 spill.append((s, counts))
             else:
-                self.held[s] = counts
+                self.held[s] = self._stored(counts)
         return spill
 
     def holds(self, sid: int) -> bool:
@@ -79,8 +81,9 @@ class ExactPool:
 
     def entries(self, sid: int) -> Counts:
         """The slice's held (keys, pos, neg) (merged: call flush first)."""
-        empty = np.zeros(0, self.key_dtype), *(np.zeros(0, self.count_dtype),) * 2
-        return self.held.get(sid, empty)
+        if sid in self.held:
+            return self._loaded(self.held[sid])
+        return np.zeros(0, self.key_dtype), *(np.zeros(0, self.count_dtype),) * 2
 
     def take(self, sid: int) -> Counts:
         """Hands the slice's held counts over and forgets them (merged: call flush first)."""
@@ -102,6 +105,23 @@ class ExactPool:
         self.count_dtype = np.dtype(np.float64) if counts else self.count_dtype
         self.held = {s: wide(c, 0) for s, c in self.held.items()}
         self.parts = [wide(p, 1) for p in self.parts]
+
+    def _stored(self, counts: Counts) -> Counts:
+        """A slice's counts as held: whole counts in the narrowest unsigned dtype that holds
+        them (most keys count one example or a few: 6 bytes an entry, not 12)."""
+        keys, pos, neg = counts
+        if self.count_dtype.kind != "i" or not len(keys):
+            return counts
+        top = max(int(pos.max()), int(neg.max()))
+        narrow = np.uint8 if top <= 0xFF else np.uint16 if top <= 0xFFFF else None
+        return counts if narrow is None else (keys, pos.astype(narrow), neg.astype(narrow))
+
+    def _loaded(self, counts: Counts) -> Counts:
+        """Held counts in the pool's count dtype (copies where they were narrowed)."""
+        keys, pos, neg = counts
+        if pos.dtype == self.count_dtype:
+            return counts
+        return keys, pos.astype(self.count_dtype), neg.astype(self.count_dtype)
 
     def clear(self) -> None:
         self.held, self.parts, self.n_pending = {}, [], 0
