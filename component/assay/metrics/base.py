@@ -215,8 +215,13 @@ def sum_fields(accs: Sequence[Any], fields: Sequence[str]) -> Any:
     return first
 
 
+_SCALARS = frozenset((float, int, np.float64, np.float32, np.int64, np.int32))
+
+
 def ratio(numerator, denominator):
     """numerator / denominator elementwise, NaN where the denominator is 0 (no warning)."""
+    if type(numerator) in _SCALARS and type(denominator) in _SCALARS:  # the same IEEE division
+        return float(numerator) / float(denominator) if denominator != 0 else float("nan")
     numerator = np.asarray(numerator, dtype=np.float64)
     denominator = np.asarray(denominator, dtype=np.float64)
     out = np.full(np.broadcast(numerator, denominator).shape, np.nan)

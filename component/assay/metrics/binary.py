@@ -391,7 +391,7 @@ class BinaryMetrics(GroupedMetric):
             idx = downsample(len(fpr))
             plots["roc_curve"] = {
                 "fpr": as_json_list(fpr[idx]), "tpr": as_json_list(tpr[idx]),
-                "thresholds": [None if i == 0 else float(thresholds[i - 1]) for i in idx],
+                "thresholds": [None] + thresholds[idx[1:] - 1].tolist(),  # idx[0] is 0
             }
         else:
             plots["roc_curve"] = {"fpr": [], "tpr": [], "thresholds": []}

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -267,7 +268,26 @@ def cumulative_counts(counts: ScoreCounts, curve: Optional[int] = None
 
     Returns:
       (keys, tp, fp), shape [m] each, keys descending; keys holding no weight are dropped.
+      Read-only: the last call's arrays are kept and handed out again for the same counts
+      object and curve (a slice's metrics, then its plots, read them; counts are not changed
+      once they are read).
     """
+    last = _LAST_CUMULATIVE[0]
+    if last is not None and last[0] is counts and last[1] == curve:
+        return last[2]
+    out = _cumulative_counts(counts, curve)
+    for a in out:
+        a.setflags(write=False)
+    _LAST_CUMULATIVE[0] = (counts, curve, out)  # holds the counts: their id stays theirs
+    return out
+
+
+# (counts, curve, result) of the last cumulative_counts call (one tuple: set atomically).
+_LAST_CUMULATIVE: List[Any] = [None]
+
+
+def _cumulative_counts(counts: ScoreCounts, curve: Optional[int]
+                       ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     if curve is None:
         merged = _sum_by_key(np.zeros_like(counts.curve), counts.keys, counts.pos, counts.neg)
     else:
@@ -289,7 +309,7 @@ def roc_auc(tp: np.ndarray, fp: np.ndarray) -> float:
         return float("nan")
     # numpy 2 renamed trapz to trapezoid (and later removed trapz); the core runs on 1.x and 2.x.
     trapezoid = getattr(np, "trapezoid", None) or np.trapz
-    return float(trapezoid(np.r_[0.0, tp] / tp[-1], np.r_[0.0, fp] / fp[-1]))
+    return float(trapezoid(_from_zero(tp) / tp[-1], _from_zero(fp) / fp[-1]))
 
 
 def average_precision(tp: np.ndarray, fp: np.ndarray) -> float:
@@ -300,12 +320,24 @@ def average_precision(tp: np.ndarray, fp: np.ndarray) -> float:
     """
     if len(tp) == 0 or tp[-1] <= 0:
         return float("nan")
-    return float(np.sum(np.diff(np.r_[0.0, tp]) / tp[-1] * (tp / (tp + fp))))
+    return float(np.sum(np.diff(_from_zero(tp)) / tp[-1] * (tp / (tp + fp))))
 
 
+def _from_zero(values: np.ndarray) -> np.ndarray:
+    """0.0 then values, as float64 (np.r_[0.0, values], without its indexing machinery)."""
+    return np.concatenate((_ZERO, values))
+
+
+_ZERO = np.zeros(1)
+
+
+@functools.lru_cache(maxsize=4096)
 def downsample(n: int, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
-    """At most max_points indices into range(n), evenly spread, first and last included."""
-    return np.unique(np.round(np.linspace(0, n - 1, min(n, max_points))).astype(np.int64))
+    """At most max_points indices into range(n), evenly spread, first and last included
+    (read-only: made once per length)."""
+    idx = np.unique(np.round(np.linspace(0, n - 1, min(n, max_points))).astype(np.int64))
+    idx.setflags(write=False)
+    return idx
 
 
 def as_json_list(values: np.ndarray) -> List[Optional[float]]:
