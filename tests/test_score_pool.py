@@ -118,3 +118,52 @@ def test_sort_order_is_by_slice_then_value_and_stable(dtype):
     unstable = sort_order(sid, keys, stable=False).tolist()
     assert [(sid[i], float(keys[i])) for i in unstable] == \
         [(sid[i], float(keys[i])) for i in want]
+
+
+def test_narrow_counts_keeps_what_does_not_fit_and_casts_what_does():
+    from assay.metrics.score_counts import narrow_counts
+
+    assert narrow_counts(np.array([0, 3, 255])).dtype == np.uint8
+    assert narrow_counts(np.array([0, 256])).dtype == np.uint16
+    for kept in (np.array([1, 65_536]), np.array([-1, 2]), np.array([1.0, np.nan]),
+                 np.zeros(0, np.int32)):
+        assert narrow_counts(kept) is kept
+
+
+def test_cumulative_counts_of_one_counts_object_then_another_are_each_their_own():
+    """The last call's arrays are handed out again only for the same counts object: areas
+    read alternately from two slices' counts equal scikit-learn's for each; the arrays are
+    read-only, so a caller cannot change what the next one reads."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from assay.metrics.curves import (average_precision, cumulative_counts,
+                                      grouped_score_counts, roc_auc)
+
+    rng = np.random.default_rng(3)
+    slices = []
+    for _ in range(2):
+        y = rng.integers(0, 2, 300).astype(float)
+        p = np.round(rng.random(300), 2)
+        counts = grouped_score_counts(np.zeros(300, np.int64), np.zeros(300, np.int32), p, y,
+                                      1 - y, 1, 10_000, None)[0]
+        slices.append((counts, y, p))
+    for counts, y, p in slices + slices[::-1] + slices:
+        _, tp, fp = cumulative_counts(counts, 0)
+        assert roc_auc(tp, fp) == pytest.approx(roc_auc_score(y, p), rel=1e-12)
+        assert average_precision(tp, fp) == pytest.approx(average_precision_score(y, p),
+                                                          rel=1e-12)
+        with pytest.raises(ValueError):
+            tp[0] = -1.0
+
+
+def test_a_ratio_of_scalars_equals_numpys():
+    from assay.metrics.base import ratio
+
+    for num, den in ((1, 3), (np.float32(0.1), 7.0), (np.int64(5), np.float64(-0.0)),
+                     (2.0, 0), (np.nan, 2.0), (1.0, np.inf), (3.0, np.nan)):
+        want = np.divide(np.float64(num), np.float64(den)) if den != 0 else np.nan
+        got = ratio(num, den)
+        assert type(got) is float
+        assert (np.isnan(got) and np.isnan(want)) or got == want
+        assert got == float(ratio(np.array([num], np.float64), np.array([den], np.float64))[0]) \
+            or np.isnan(got)

@@ -150,13 +150,20 @@ def _narrow_float(values: np.ndarray) -> np.ndarray:
     return narrow if np.array_equal(narrow, values) else values
 
 
+def narrow_counts(values: np.ndarray) -> np.ndarray:
+    """Counts (>= 0) as uint8 or uint16 by their largest (cast: check that floats were whole),
+    or as they are when one is negative or past 65,535."""
+    if not len(values) or not (values.min() >= 0 and values.max() < 2**16):  # NaN: as they are
+        return values
+    return values.astype(np.uint8 if values.max() < 2**8 else np.uint16)
+
+
 def _narrow_weights(values: np.ndarray) -> np.ndarray:
     """Weights (>= 0) as uint8/uint16 when every one is a whole number that fits (unweighted
     counts), else as _narrow_float gives them; lossless, -0.0 included (kept as a float)."""
     if len(values) and values.dtype.kind == "f":
-        top = values.max()
-        if 0 <= values.min() and top < 2**16:
-            narrow = values.astype(np.uint8 if top < 2**8 else np.uint16)
-            if np.array_equal(narrow, values) and not np.signbit(values).any():
-                return narrow
+        narrow = narrow_counts(values)
+        if narrow.dtype.kind == "u" and np.array_equal(narrow, values) \
+                and not np.signbit(values).any():
+            return narrow
     return _narrow_float(values)

@@ -26,7 +26,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from assay.metrics.curves import _order_key, score_runs
+from assay.metrics.curves import _order_key, _run_starts, score_runs
+from assay.metrics.score_counts import narrow_counts
 
 Counts = Tuple[np.ndarray, np.ndarray, np.ndarray]  # (keys, pos, neg)
 
@@ -61,7 +62,7 @@ class ExactPool:
         order = sort_order(cols[0], cols[1], stable=self.count_dtype.kind == "f")
         sid, keys, pos, neg = score_runs(*(c[order] for c in cols))
         del cols, order
-        starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+        starts = _run_starts(sid)
         bounds = np.r_[starts, len(sid)].tolist()
         spill = []
         for i, s in enumerate(sid[starts].tolist()):
@@ -109,19 +110,16 @@ class ExactPool:
     def _stored(self, counts: Counts) -> Counts:
         """A slice's counts as held: whole counts in the narrowest unsigned dtype that holds
         them (most keys count one example or a few: 6 bytes an entry, not 12)."""
-        keys, pos, neg = counts
-        if self.count_dtype.kind != "i" or not len(keys):
+        if self.count_dtype.kind != "i":
             return counts
-        top = max(int(pos.max()), int(neg.max()))
-        narrow = np.uint8 if top <= 0xFF else np.uint16 if top <= 0xFFFF else None
-        return counts if narrow is None else (keys, pos.astype(narrow), neg.astype(narrow))
+        keys, pos, neg = counts
+        return keys, narrow_counts(pos), narrow_counts(neg)
 
     def _loaded(self, counts: Counts) -> Counts:
         """Held counts in the pool's count dtype (copies where they were narrowed)."""
         keys, pos, neg = counts
-        if pos.dtype == self.count_dtype:
-            return counts
-        return keys, pos.astype(self.count_dtype), neg.astype(self.count_dtype)
+        return keys, pos.astype(self.count_dtype, copy=False), neg.astype(self.count_dtype,
+                                                                          copy=False)
 
     def clear(self) -> None:
         self.held, self.parts, self.n_pending = {}, [], 0
