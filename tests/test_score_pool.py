@@ -167,3 +167,35 @@ def test_a_ratio_of_scalars_equals_numpys():
         assert (np.isnan(got) and np.isnan(want)) or got == want
         assert got == float(ratio(np.array([num], np.float64), np.array([den], np.float64))[0]) \
             or np.isnan(got)
+
+
+@pytest.mark.parametrize("widen", [False, True])
+def test_held_keys_come_back_bit_for_bit(widen):
+    """Keys are held as their order keys; what the pool hands back has the bits that came in
+    (-0.0, negative, subnormal and huge values), also once widened to float64."""
+    values = np.array([-np.inf, -3.4e38, -1.0, -1e-45, -0.0, 1e-45, 0.5, 3.4e38, np.inf],
+                      np.float32)
+    pool = ExactPool(np.float32, np.int32)
+    pool.add(np.zeros(len(values), np.int32), values[::-1].copy(), np.ones(len(values)),
+             np.zeros(len(values)))
+    pool.flush(None)
+    if widen:
+        pool.widen(keys=True)
+        values = values.astype(np.float64)
+    assert pool.held[0][0].dtype == (np.int64 if widen else np.int32)
+    keys, pos, neg = pool.entries(0)
+    assert keys.dtype == values.dtype and keys.tobytes() == values.tobytes()
+    assert pos.tolist() == [1] * len(values) and neg.tolist() == [0] * len(values)
+    keys, pos, _ = pool.held_entries(0)
+    assert keys.tobytes() == values.tobytes() and pos.dtype == np.uint8  # held narrow
+
+
+def test_sorted_distinct_equals_numpy_unique():
+    from assay.metrics.binary_dense import _sorted_distinct
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        runs = [np.sort(rng.integers(-50, 50, rng.integers(0, 40))).astype(np.int32)
+                for _ in range(rng.integers(1, 6))]
+        values = np.concatenate(runs)
+        assert _sorted_distinct(values).tolist() == np.unique(values).tolist()

@@ -4,9 +4,11 @@ A slice's exact score counts are (key, pos, neg) per distinct prediction, sorted
 wholly per slice, each batch cost Python work per slice: a copy of its entries into the slice's
 list, then a sort and a merge per slice every few batches. Here:
 
-  * held: per slice, its merged (keys, pos, neg), sorted, one entry per distinct key; whole
-    counts held as uint8 or uint16 where they fit (a slice's 10,000 keys then take 60 kB, not
-    120 kB: 168 such slices were most of what a pass held);
+  * held: per slice, its merged (keys, pos, neg), sorted, one entry per distinct key. Keys are
+    held as their order keys (curves._order_key: the integers a merge compares, made once for
+    all slices at a flush, not again for each slice's held keys at every merge); whole counts
+    as uint8 or uint16 where they fit (a slice's 10,000 keys then take 60 kB, not 120 kB: 168
+    such slices were most of what a pass held), widened by a merge only when a sum passes;
   * pending: the batches' entries as they came, one entry per row (copies, one tuple of arrays
     per batch, not per slice). At a merge (`flush`) they are sorted by (slice id, key), all
     slices at once, by one sort, summed per (slice, key), and each slice's run is added
@@ -40,12 +42,17 @@ class ExactPool:
         self.held: Dict[int, Counts] = {}
         self.parts: List[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.n_pending = 0
+        self.runs = True  # every pending part is sorted by key (and of one slice)
 
-    def add(self, sid: np.ndarray, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> None:
+    def add(self, sid: np.ndarray, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray,
+            runs: bool = False) -> None:
         """Entries (slice id, key, pos, neg), in any order, to merge later; copied in the held
-        dtypes, so that no batch's arrays stay alive for them."""
+        dtypes, so that no batch's arrays stay alive for them. runs: they are of one slice and
+        sorted by key (another slice's held counts): a merge then sorts by a stable sort, which
+        merges such runs in a fraction of the time a quicksort takes."""
         if not len(sid):
             return
+        self.runs = self.runs and runs
         self.parts.append((np.asarray(sid).astype(np.int32), keys.astype(self.key_dtype),
                            pos.astype(self.count_dtype), neg.astype(self.count_dtype)))
         self.n_pending += len(sid)
@@ -55,25 +62,31 @@ class ExactPool:
         the slices that then hold more than max_exact distinct keys (no longer held)."""
         if not self.parts:
             return []
-        parts, self.parts, self.n_pending = self.parts, [], 0
+        parts, self.parts, self.n_pending, runs = self.parts, [], 0, self.runs
+        self.runs = True
         cols = [np.concatenate([p[i] for p in parts]) for i in range(4)]
         del parts
-        # Counts (not weights) sum to the same in any order: no need for a stable sort.
-        order = sort_order(cols[0], cols[1], stable=self.count_dtype.kind == "f")
+        # Counts (not weights) sum to the same in any order: no need for a stable sort, but
+        # for sorted runs it is the faster.
+        order = sort_order(cols[0], cols[1], stable=runs or self.count_dtype.kind == "f")
         sid, keys, pos, neg = score_runs(*(c[order] for c in cols))
         del cols, order
+        okeys = _order_key(keys)  # the held form, for every slice at once
+        del keys
         starts = _run_starts(sid)
         bounds = np.r_[starts, len(sid)].tolist()
         spill = []
         for i, s in enumerate(sid[starts].tolist()):
             a, b = bounds[i], bounds[i + 1]
-            new = (keys[a:b].copy(), pos[a:b].copy(), neg[a:b].copy())  # not views of the lot
             held = self.held.pop(s, None)
-            counts = new if held is None else merged(self._loaded(held), *new)
-            if max_exact is not None and len(counts[0]) > max_exact:
-                spill.append((s, counts))
+            if held is None:  # copies (narrowed, or not views of the lot)
+                counts = (okeys[a:b].copy(), self._narrow(pos[a:b]), self._narrow(neg[a:b]))
             else:
-                self.held[s] = self._stored(counts)
+                counts = merged(held, okeys[a:b], pos[a:b], neg[a:b])
+            if max_exact is not None and len(counts[0]) > max_exact:
+                spill.append((s, self._loaded(counts)))
+            else:
+                self.held[s] = counts
         return spill
 
     def holds(self, sid: int) -> bool:
@@ -86,6 +99,21 @@ class ExactPool:
             return self._loaded(self.held[sid])
         return np.zeros(0, self.key_dtype), *(np.zeros(0, self.count_dtype),) * 2
 
+    def held_entries(self, sid: int) -> Counts:
+        """The slice's held (keys, pos, neg), counts as held (narrow, not copied)."""
+        if sid not in self.held:
+            return self.entries(sid)
+        okeys, pos, neg = self.held[sid]
+        return _key_values(okeys), pos, neg
+
+    def order_keys(self, sid: int, dtype: Any) -> np.ndarray:
+        """The order keys (curves._order_key) of the slice's held keys as `dtype` values
+        (merged: call flush first)."""
+        if np.dtype(dtype) == self.key_dtype:
+            return self.held[sid][0] if sid in self.held else _order_key(
+                np.zeros(0, self.key_dtype))
+        return _order_key(self.entries(sid)[0].astype(dtype))
+
     def take(self, sid: int) -> Counts:
         """Hands the slice's held counts over and forgets them (merged: call flush first)."""
         counts = self.entries(sid)
@@ -94,65 +122,98 @@ class ExactPool:
 
     def widen(self, keys: bool = False, counts: bool = False) -> None:
         """Held and pending entries as float64 keys and/or float64 counts."""
-        def wide(arrays: tuple, at: int) -> tuple:
+        def wide(arrays: tuple, at: int, held: bool) -> tuple:
             out = list(arrays)
             if keys:
-                out[at] = out[at].astype(np.float64)
+                out[at] = (_order_key(_key_values(out[at]).astype(np.float64)) if held
+                           else out[at].astype(np.float64))
             if counts:
                 out[at + 1], out[at + 2] = (a.astype(np.float64) for a in out[at + 1:at + 3])
             return tuple(out)
 
         self.key_dtype = np.dtype(np.float64) if keys else self.key_dtype
         self.count_dtype = np.dtype(np.float64) if counts else self.count_dtype
-        self.held = {s: wide(c, 0) for s, c in self.held.items()}
-        self.parts = [wide(p, 1) for p in self.parts]
+        self.held = {s: wide(c, 0, True) for s, c in self.held.items()}
+        self.parts = [wide(p, 1, False) for p in self.parts]
 
-    def _stored(self, counts: Counts) -> Counts:
-        """A slice's counts as held: whole counts in the narrowest unsigned dtype that holds
+    def _narrow(self, counts: np.ndarray) -> np.ndarray:
+        """New counts as held (a copy): whole counts in the narrowest unsigned dtype that holds
         them (most keys count one example or a few: 6 bytes an entry, not 12)."""
         if self.count_dtype.kind != "i":
-            return counts
-        keys, pos, neg = counts
-        return keys, narrow_counts(pos), narrow_counts(neg)
+            return counts.copy()
+        narrow = narrow_counts(counts)
+        return narrow if narrow is not counts else counts.copy()
 
     def _loaded(self, counts: Counts) -> Counts:
-        """Held counts in the pool's count dtype (copies where they were narrowed)."""
-        keys, pos, neg = counts
-        return keys, pos.astype(self.count_dtype, copy=False), neg.astype(self.count_dtype,
-                                                                          copy=False)
+        """Held counts as the pool's entries: keys as values of its key dtype, counts in its
+        count dtype (copies where they were narrowed)."""
+        okeys, pos, neg = counts
+        return (_key_values(okeys), pos.astype(self.count_dtype, copy=False),
+                neg.astype(self.count_dtype, copy=False))
 
     def clear(self) -> None:
-        self.held, self.parts, self.n_pending = {}, [], 0
+        self.held, self.parts, self.n_pending, self.runs = {}, [], 0, True
+
+
+def _key_values(okeys: np.ndarray) -> np.ndarray:
+    """The float keys whose order keys (curves._order_key) are `okeys`: the same flip of the
+    bits undoes it (int32: float32 keys; int64: float64)."""
+    dtype = np.float32 if okeys.dtype == np.int32 else np.float64
+    return _order_key(okeys.view(dtype)).view(dtype)
 
 
 def merged(held: Counts, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> Counts:
-    """Sorted distinct (keys, pos, neg) `held` plus sorted distinct new ones: added in place
-    where the key is held, inserted where not. Linear in what is held, where a sort of both
-    would cost n log n: a slice's held counts are usually far more than one merge brings."""
+    """Sorted distinct (keys, pos, neg) `held` plus sorted distinct new ones, keys as order keys
+    (curves._order_key): added in place where the key is held, inserted where not. Linear in
+    what is held, where a sort of both would cost n log n: a slice's held counts are usually
+    far more than one merge brings. Held whole counts stay narrow (uint8, uint16) while the
+    sums fit; an array is widened where one does not."""
     h_keys, h_pos, h_neg = held
     if not len(h_keys):
         return keys, pos, neg
-    h_order, order = _order_key(h_keys), _order_key(keys)
-    at = np.searchsorted(h_order, order)
+    at = np.searchsorted(h_keys, keys)
     # Past the end (at == len), the last held key is less: no hit.
-    hit = h_order.take(at, mode="clip") == order
-    h_pos[at[hit]] += pos[hit]  # distinct keys: no index twice
-    h_neg[at[hit]] += neg[hit]
-    if hit.all():
+    hit = h_keys.take(at, mode="clip") == keys
+    h_at = at[hit]  # distinct keys: no index twice
+    h_pos, h_neg = _added(h_pos, h_at, pos[hit]), _added(h_neg, h_at, neg[hit])
+    if len(h_at) == len(keys):
         return h_keys, h_pos, h_neg
     # The new entries' places in the result (`at` is sorted, as the new keys are), and the
     # held entries' in the rest: one placement for the three arrays.
     new = ~hit
-    placed = at[new] + np.arange(int(new.sum()))
+    placed = at[new] + np.arange(len(keys) - len(h_at))
     held_at = np.ones(len(h_keys) + len(placed), bool)
     held_at[placed] = False
     out = []
     for h, v in ((h_keys, keys), (h_pos, pos), (h_neg, neg)):
-        merged_ = np.empty(len(held_at), h.dtype)
+        v = v[new]
+        dtype = h.dtype if h.dtype.kind != "u" else np.promote_types(h.dtype, _fitting(v))
+        merged_ = np.empty(len(held_at), dtype)
         merged_[held_at] = h
-        merged_[placed] = v[new]
+        merged_[placed] = v
         out.append(merged_)
     return tuple(out)
+
+
+def _fitting(counts: np.ndarray) -> Any:
+    """The narrowest dtype that holds whole counts `counts` (>= 0): uint8, uint16 or theirs."""
+    top = int(counts.max()) if len(counts) else 0
+    return np.uint8 if top <= 0xFF else np.uint16 if top <= 0xFFFF else counts.dtype
+
+
+def _added(held: np.ndarray, at: np.ndarray, add: np.ndarray) -> np.ndarray:
+    """held with add[j] added at held[at[j]] (distinct), in place; a narrow (uint8, uint16)
+    held array is first widened to what the sums need, when they pass its largest value."""
+    if not len(at):
+        return held
+    if held.dtype.kind != "u":
+        held[at] += add
+        return held
+    sums = held[at] + add.astype(np.int64)
+    if int(sums.max()) > np.iinfo(held.dtype).max:
+        held = held.astype(np.promote_types(held.dtype, _fitting(sums.astype(add.dtype))))
+    held[at] = sums
+    return held
 
 
 def sort_order(sid: np.ndarray, keys: np.ndarray, stable: bool = True) -> np.ndarray:
