@@ -304,8 +304,7 @@ class SliceAccumulator:
                 "rows": self._rows, "extensions": accs, "timings": self.times}
 
 
-def _canonical(key: slicing.SliceKey) -> Tuple:
-    return tuple(sorted(key, key=lambda kv: kv[0]))
+_canonical = slicing.canonical  # a slice key with its features in name order
 
 
 def merge_partials(families: Sequence[Any], partials: Iterable[ModelAccs]) -> ModelAccs:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -154,6 +154,26 @@ def _matching(values: np.ndarray, wanted: Any) -> np.ndarray:
     return hit[inverse.reshape(-1)]
 
 
+# {slice key: its canonical form}: the same keys come back every batch. Bounded.
+_CANONICAL: Dict[SliceKey, SliceKey] = {}
+_CANONICAL_MAX = 1 << 16
+
+
+def canonical(key: SliceKey) -> SliceKey:
+    """The slice key with its features in name order (specs may name them in any order), so
+    that the same slice has one key whichever spec yields it; remembered."""
+    try:
+        return _CANONICAL[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value
+        return tuple(sorted(key, key=lambda kv: kv[0]))
+    if len(_CANONICAL) >= _CANONICAL_MAX:
+        _CANONICAL.clear()
+    out = _CANONICAL[key] = tuple(sorted(key, key=lambda kv: kv[0]))
+    return out
+
+
 # (weak reference to the batch sliced last, {spec: its SliceGroups}): the pass and its drift
 # extension slice each batch by the same specs, one after the other. Weak: no batch is kept
 # alive for this, and a new batch at a freed one's address is not taken for it.
@@ -184,12 +204,15 @@ def slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
         _LAST.value = (weakref.ref(batch), memo)
     groups = memo.get(spec)
     if groups is None:
-        groups = memo[spec] = _slice_groups(batch, spec, boundaries)
+        groups = memo[spec] = _slice_groups(batch, spec, boundaries, memo)
     return groups
 
 
 def _slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
-                  boundaries: Dict[str, Tuple[float, ...]] = None) -> SliceGroups:
+                  boundaries: Dict[str, Tuple[float, ...]] = None,
+                  memo: Optional[Dict[Any, Any]] = None) -> SliceGroups:
+    """slice_groups, not remembered; memo: the batch's, where each column's codes are kept
+    for the batch's other specs ([hour, day], [hour] and [day] read hour and day once)."""
     n = batch.num_rows
     if spec.is_overall:
         return SliceGroups(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
@@ -220,7 +243,13 @@ def _slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
     uniques_per_col: List[List[Any]] = []
     distinct = True  # rows strictly increasing (one entry a row)
     for column in spec.columns:
-        col_rows, col_codes, uniques = _column_codes(batch, column, boundaries)
+        at = ("column", column)
+        if memo is None or column.boundaries is None and column.bucketed:
+            col_rows, col_codes, uniques = _column_codes(batch, column, boundaries)
+        elif at in memo:
+            col_rows, col_codes, uniques = memo[at]
+        else:
+            col_rows, col_codes, uniques = memo[at] = _column_codes(batch, column, boundaries)
         uniques_per_col.append(uniques)
         if distinct and len(col_rows) == len(rows) and np.array_equal(col_rows, rows):
             # one value for each row kept so far (the common case): the join is the identity
