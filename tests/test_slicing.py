@@ -44,6 +44,27 @@ def _batch(rows_values, types):
     ["b", "c"], ["c", "b", "a"], ["b", "c", "t"], ["t", "b", "c"],
 ])
 def test_slice_groups_match_row_by_row_reference(spec_raw):
+    rows, batch = _rows_and_batch()
+    _check_spec(rows, batch, spec_raw)
+
+
+def test_specs_sliced_one_after_another_share_column_codes():
+    """A batch's column codes are made once for all its specs (slicing's memo of the batch
+    sliced last): every spec, sliced in turn on one batch, still matches the reference."""
+    from assay.engine import slicing
+
+    rows, batch = _rows_and_batch()
+    specs = [["a", "b"], ["b"], ["a"], ["t", "a"], ["b", "c", "t"], ["c", "b", "a"], ["t"],
+             {"feature": "m", "boundaries": [0, 1.5, 3]}, ["b", {"feature": "m",
+                                                                  "boundaries": [2]}]]
+    for spec_raw in specs:
+        _check_spec(rows, batch, spec_raw)
+    memo = slicing._LAST.value[1]
+    assert sum(1 for k in memo if isinstance(k, tuple) and k[0] == "column") == 6
+    assert slicing.canonical((("b", 1), ("a", "p"))) == (("a", "p"), ("b", 1))
+
+
+def _rows_and_batch():
     rng = np.random.default_rng(11)
     rows = []
     for _ in range(400):
@@ -59,6 +80,10 @@ def test_slice_groups_match_row_by_row_reference(spec_raw):
         rows.append(row)
     batch = _batch(rows, {"a": pa.string(), "b": pa.int64(), "m": pa.float64(), "t": pa.string(),
                           "c": pa.int64()})
+    return rows, batch
+
+
+def _check_spec(rows, batch, spec_raw):
     spec = parse_slice_spec(spec_raw)
 
     def labels_for(col, v):
