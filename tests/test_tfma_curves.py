@@ -64,3 +64,16 @@ def test_hand_computed_point_and_an_empty_curve():
     assert z.precision == 0.0 and math.isnan(z.recall)  # recall 0 / 0: NaN, as in TFMA
     empty = tfma_metrics._curve_confusion({"thresholds": [None], "fpr": [0], "tpr": [0]}, 1, 1)
     assert empty.SerializeToString() == b""
+
+
+@pytest.mark.parametrize("thresholds", [[0.9, 0.5, 0.1], [None, 0.9, None, 0.1], [0.9, None],
+                                        [None, None]])
+def test_curves_without_the_usual_first_point_match_too(thresholds):
+    """A curve whose points without a threshold are not just the first (or none at all) takes
+    the general path: the same bytes as the per-point messages."""
+    n = len(thresholds)
+    roc = {"thresholds": thresholds, "fpr": np.linspace(0, 1, n).tolist(),
+           "tpr": np.linspace(0.2, 1, n).tolist()}
+    got = tfma_metrics._curve_confusion(roc, 7.0, 5.0)
+    assert got.SerializeToString() == _reference(roc, 7.0, 5.0).SerializeToString()
+    assert len(got.matrices) == sum(t is not None for t in thresholds)

@@ -185,12 +185,17 @@ def _curve_confusion(roc: Mapping[str, Any], positives: float, negatives: float,
     200-point curve: 40,000 messages). Parsing then serializing normalises the wire form, so
     the file is byte for byte what the per-point messages give.
     """
-    points = [(t, fpr, tpr) for t, fpr, tpr in zip(roc["thresholds"], roc["fpr"], roc["tpr"])
-              if t is not None]
+    thresholds, fprs, tprs = roc["thresholds"], roc["fpr"], roc["tpr"]
+    if thresholds[:1] == [None] and thresholds.count(None) == 1 \
+            and len(thresholds) == len(fprs) == len(tprs):  # the usual curve: no Python loop
+        points = (thresholds[1:], fprs[1:], tprs[1:])
+    else:
+        points = tuple(zip(*[(t, f, r) for t, f, r in zip(thresholds, fprs, tprs)
+                             if t is not None])) or ((), (), ())
     out = pb.ConfusionMatrixAtThresholds() if out is None else out
     wire = b""
-    if points:
-        t, fpr, tpr = np.array(points, dtype=np.float64).T
+    if len(points[0]):
+        t, fpr, tpr = (np.array(v, dtype=np.float64) for v in points)
         tp, fp = tpr * positives, fpr * negatives
         tn, fn = negatives - fp, positives - tp
         wire = _matrices_wire((  # in _MATRIX_FIELDS' order
