@@ -199,3 +199,35 @@ def test_sorted_distinct_equals_numpy_unique():
                 for _ in range(rng.integers(1, 6))]
         values = np.concatenate(runs)
         assert _sorted_distinct(values).tolist() == np.unique(values).tolist()
+
+
+@pytest.mark.parametrize("top,float32", [(3, True), (300, True), (70_000, True), (3, False)])
+def test_an_exact_slice_is_handed_over_packed_as_packing_gives_it(top, float32):
+    """DenseBinary.scores hands a slice's held counts over as PackedScoreCounts; where they are
+    held as packing holds them (float32 keys, uint8/uint16 counts) they are taken as they are.
+    Either way the packed state equals PackedScoreCounts of the widened counts: same dtypes,
+    same bits."""
+    from assay.metrics.binary_dense import DenseBinary
+    from assay.metrics.curves import ScoreCounts
+    from assay.metrics.score_counts import PackedScoreCounts
+
+    keys = np.array([0.125, 0.25, 0.5, 0.75], np.float32 if float32 else np.float64)
+    if not float32:
+        keys = keys + 1e-12  # not float32 values
+    pos = np.array([top, 1, 0, 2])
+    neg = np.array([0, 1, 1, 2])
+    state = DenseBinary(3, 10, 1000, 100)
+    state.reserve(1)
+    state.add_scores(np.zeros(4, np.int64), keys.astype(np.float64), pos.astype(np.float64),
+                     neg.astype(np.float64), True, float32)
+    got = state.scores(0)
+    want = PackedScoreCounts(ScoreCounts(np.zeros(4, np.int32), keys.astype(np.float64),
+                                         pos.astype(np.float64), neg.astype(np.float64)))
+    for a, b in zip(got.__getstate__(), want.__getstate__()):
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+        else:
+            assert a == b
+    assert got.keys.tolist() == keys.astype(np.float64).tolist()
+    assert got.pos.tolist() == pos.tolist() and got.neg.tolist() == neg.tolist()
+    assert 0 not in state.pool.held  # handed over once

@@ -322,6 +322,10 @@ class DenseBinary:
             self._flush()  # which may bucket it
         slot = int(self.slot[sid])
         if slot < 0:
+            keys, pos, neg = self.pool.held_entries(sid)
+            if len(keys) and keys.dtype == np.float32 and _narrowest(pos) and _narrowest(neg):
+                self.pool.held.pop(sid)  # handed over as held: packed already
+                return PackedScoreCounts.of_one_curve(keys, pos, neg)
             keys, pos, neg = self.pool.take(sid)
             counts = ScoreCounts(np.zeros(len(keys), np.int32), keys.astype(np.float64),
                                  pos.astype(np.float64), neg.astype(np.float64))
@@ -351,6 +355,12 @@ class DenseBinary:
     def ids(self) -> List[int]:
         """The slice ids that received examples."""
         return np.flatnonzero(self.seen).tolist()
+
+
+def _narrowest(counts: np.ndarray) -> bool:
+    """Whether held counts are in the form PackedScoreCounts packs them in: the pool holds
+    whole counts as uint8 while they are below 256 and as uint16 while below 65,536."""
+    return counts.dtype == np.uint8 or counts.dtype == np.uint16 and int(counts.max()) > 0xFF
 
 
 def _sorted_distinct(values: np.ndarray) -> np.ndarray:

@@ -84,6 +84,16 @@ class PackedScoreCounts:
         self._pos = _narrow_weights(counts.pos)
         self._neg = _narrow_weights(counts.neg)
 
+    @classmethod
+    def of_one_curve(cls, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray
+                     ) -> "PackedScoreCounts":
+        """The packed form of one curve's distinct exact counts already held as packing would
+        hold them (float32 keys; whole counts as uint8/uint16, each the narrowest for its
+        largest): taken as they are, not widened to ScoreCounts' dtypes and narrowed again."""
+        packed = cls.__new__(cls)
+        packed.__setstate__((len(keys), None, keys, pos, neg))
+        return packed
+
     def __getstate__(self):
         return (self._n, self._curve, self._keys, self._pos, self._neg)
 
