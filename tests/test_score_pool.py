@@ -231,3 +231,39 @@ def test_an_exact_slice_is_handed_over_packed_as_packing_gives_it(top, float32):
     assert got.keys.tolist() == keys.astype(np.float64).tolist()
     assert got.pos.tolist() == pos.tolist() and got.neg.tolist() == neg.tolist()
     assert 0 not in state.pool.held  # handed over once
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_packed_exact_parts_merge_as_their_widened_forms_do(seed):
+    """merge_score_counts of packed single-curve exact parts (float32 keys, uint8/uint16
+    counts) is read from the packed arrays as they are; the packed result equals merging the
+    same parts widened to ScoreCounts (ties, -0.0 and 0.0, sums past 255 and 65,535, and a sum
+    past max_exact keys, which is bucketed)."""
+    from assay.metrics.curves import ScoreCounts, merge_score_counts
+    from assay.metrics.score_counts import PackedScoreCounts
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _ in range(rng.integers(2, 5)):
+        keys = np.unique(np.round(rng.random(rng.integers(1, 60)), 2).astype(np.float32))
+        if rng.random() < 0.5:
+            keys = np.unique(np.concatenate([keys, np.array([-0.0], np.float32)]))
+        scale = [1, 100, 30_000][seed % 3]
+        pos, neg = (rng.integers(0, scale, len(keys)).astype(np.float64) for _ in range(2))
+        parts.append(ScoreCounts(np.zeros(len(keys), np.int32), keys.astype(np.float64), pos,
+                                 neg))
+    max_exact = [None, 1000, 20][seed % 3 if seed < 3 else 1]
+    packed = [PackedScoreCounts(p) for p in parts]
+    got = merge_score_counts(packed, 50, max_exact)
+    want = merge_score_counts(parts, 50, max_exact)
+    assert isinstance(got, PackedScoreCounts) and isinstance(want, PackedScoreCounts)
+    for a, b in zip(got.__getstate__(), want.__getstate__()):
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+        else:
+            assert a == b
+    total = _reference([(0, k, p, n) for part in parts
+                        for k, p, n in zip(part.keys, part.pos, part.neg)])[0]
+    if got.exact:
+        assert {float(k): [p, n] for k, p, n in zip(got.keys, got.pos, got.neg)} == \
+            {k: v for k, v in total.items()}

@@ -32,7 +32,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from assay.metrics.base import sum_fields
-from assay.metrics.score_counts import PackedScoreCounts, ScoreCounts
+from assay.metrics.score_counts import PackedScoreCounts, ScoreCounts, narrow_counts
 
 MAX_CURVE_POINTS = 200
 
@@ -237,6 +237,9 @@ def merge_score_counts(counts: Sequence[ScoreCounts], num_buckets: int,
     counts = [c for c in counts if len(c)]
     if not counts:
         return ScoreCounts.empty()
+    merged = _merged_packed(counts, max_exact) if len(counts) > 1 else None
+    if merged is not None:
+        return merged
     if not all(c.exact for c in counts):
         counts = [bucketize(c, num_buckets) for c in counts]
     if len(counts) == 1:
@@ -247,6 +250,33 @@ def merge_score_counts(counts: Sequence[ScoreCounts], num_buckets: int,
     if merged.exact and max_exact is not None and merged.max_keys_per_curve() > max_exact:
         merged = bucketize(merged, num_buckets)
     return PackedScoreCounts(merged)
+
+
+def _merged_packed(counts: Sequence[Any], max_exact: Optional[int]
+                   ) -> Optional[PackedScoreCounts]:
+    """merge_score_counts of packed single-curve exact counts held as packing holds them
+    (float32 keys; whole counts as uint8/uint16), read as they are: the same packed result,
+    without widening each part to ScoreCounts' dtypes and narrowing the sum again. None where
+    another form comes in or out (other dtypes, a sum past 65,535, past max_exact keys)."""
+    parts = [c.__getstate__() for c in counts if isinstance(c, PackedScoreCounts)]
+    if len(parts) < len(counts) or any(
+            curve is not None or keys.dtype != np.float32 or pos.dtype.kind != "u"
+            or neg.dtype.kind != "u" for _, curve, keys, pos, neg in parts):
+        return None
+    keys = np.concatenate([p[2] for p in parts])
+    order = np.argsort(_order_key(keys), kind="stable")  # the parts are sorted runs
+    keys = keys[order]
+    change = np.empty(len(keys), bool)
+    change[0] = True
+    change[1:] = keys[1:] != keys[:-1]  # float equality, as _run_starts: -0.0 == 0.0
+    starts = np.flatnonzero(change)
+    if max_exact is not None and len(starts) > max_exact:
+        return None
+    sums = [np.add.reduceat(np.concatenate([p[i] for p in parts]).astype(np.int64)[order],
+                            starts) for i in (3, 4)]
+    if max(int(s.max()) for s in sums) > 0xFFFF:
+        return None
+    return PackedScoreCounts.of_one_curve(keys[starts], *(narrow_counts(s) for s in sums))
 
 
 def merge_with_scores(accs: Sequence[Any], summed: Sequence[str], num_buckets: int,
