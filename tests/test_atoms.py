@@ -85,12 +85,17 @@ ORDERS = {
 
 
 @pytest.mark.parametrize("order", sorted(ORDERS))
-@pytest.mark.parametrize("num_buckets, pool_cap", [(10000, None), (60, None), (60, 7)])
+@pytest.mark.parametrize("num_buckets, pool_cap, weighted", [
+    (10000, None, True), (60, None, True), (60, 7, True), (200, None, True), (60, 7, False),
+    (200, None, False)])
 def test_folded_atoms_give_the_results_of_every_spec_added(tmp_path, monkeypatch, num_buckets,
-                                                            pool_cap, order):
+                                                            pool_cap, weighted, order):
     """With 60 buckets (the exact-score cap) some slices are bucketed, some not, and some
     atoms are while their coarser slices are too: the same records as without atoms. With a
-    pool cap of 7 entries, the exact counts merge during the batches and during the fold."""
+    pool cap of 7 entries, the exact counts merge during the batches and during the fold.
+    With 200, the atoms stay exact while the slices they make up are bucketed. Unweighted, the
+    counts are whole (held narrow; a bucketed slice's exact atoms are summed over every chunk,
+    then added once)."""
     if pool_cap is not None:
         from assay.metrics import binary_dense
 
@@ -103,6 +108,8 @@ def test_folded_atoms_give_the_results_of_every_spec_added(tmp_path, monkeypatch
            "metrics": ["example_count", "auc", "auc_pr", "accuracy", "log_loss", "calibration",
                        "mean_prediction"],
            "batch_size": 500, "num_buckets": num_buckets}
+    if not weighted:
+        del cfg["weight"]
     folded = []
     fold = atoms.Atoms.fold
 
@@ -123,17 +130,20 @@ def test_folded_atoms_give_the_results_of_every_spec_added(tmp_path, monkeypatch
                 (key, name)
 
 
-def test_a_derived_slice_against_scikit_learn(tmp_path):
+@pytest.mark.parametrize("weighted", [True, False])
+def test_a_derived_slice_against_scikit_learn(tmp_path, weighted):
     """[hour] slices, derived from [day, hour] atoms, against roc_auc_score on their rows."""
     paths = _write(tmp_path, seed=3)
     cfg = {"label": "label", "weight": "weight",
            "models": {"candidate": {"prediction": "prediction"}},
            "slices": [[], ["hour"], ["day", "hour"]], "metrics": ["example_count", "auc"]}
+    if not weighted:
+        del cfg["weight"]
     got = _records(assay.evaluate(cfg, examples=paths, workers=1))
     table = pa.concat_tables([pq.read_table(p) for p in paths])
     hour = table.column("hour").to_numpy()
     y, p = table.column("label").to_numpy(), table.column("prediction").to_numpy()
-    w = table.column("weight").to_numpy()
+    w = table.column("weight").to_numpy() if weighted else np.ones(len(table))
     for h in range(6):
         rows = hour == h
         metrics = got[(str({"hour": h}), "candidate")]

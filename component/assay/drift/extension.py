@@ -193,7 +193,6 @@ class DriftExtension:
         self._finest = self.specs[self._atom.finest - 1] if self._atom is not None else None
         self._finest_features = (tuple(sorted(self._finest.features))
                                  if self._finest is not None else None)
-        self._keys: Dict[Any, Any] = {}  # slice key -> its canonical form (_canonical)
 
     def create(self) -> DriftAccumulator:
         return DriftAccumulator()
@@ -284,14 +283,7 @@ class DriftExtension:
     def _canonical(self, keys: List[Any]) -> List[Any]:
         """Each slice key with its features in name order (as specs name them in any order);
         remembered, since the same keys come back every batch."""
-        known = self._keys
-        out = []
-        for key in keys:
-            canonical = known.get(key)
-            if canonical is None:
-                canonical = known[key] = tuple(sorted(key, key=lambda kv: kv[0]))
-            out.append(canonical)
-        return out
+        return [slicing.canonical(key) for key in keys]
 
     def _columns(self, batch: Any, per_model: Mapping[str, Any]
                  ) -> Dict[Column, Tuple[np.ndarray, np.ndarray, Optional[str]]]:

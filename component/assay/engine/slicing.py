@@ -244,7 +244,7 @@ def _slice_groups(batch: pa.RecordBatch, spec: SliceSpec,
     distinct = True  # rows strictly increasing (one entry a row)
     for column in spec.columns:
         at = ("column", column)
-        if memo is None or column.boundaries is None and column.bucketed:
+        if memo is None:  # (slice_groups passes none for specs bucketed by quantiles)
             col_rows, col_codes, uniques = _column_codes(batch, column, boundaries)
         elif at in memo:
             col_rows, col_codes, uniques = memo[at]

@@ -32,8 +32,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from assay.metrics.curves import (PackedScoreCounts, ScoreCounts, _bucket_runs, _order_key,
+from assay.metrics.curves import (PackedScoreCounts, ScoreCounts, _bucket_runs, _run_starts,
                                   bucket_ids)
+from assay.metrics.score_counts import narrow_count_dtype
 from assay.metrics.score_pool import ExactPool
 
 _GROW = 64  # slice rows added at a time (the arrays double beyond)
@@ -358,18 +359,16 @@ class DenseBinary:
 
 
 def _narrowest(counts: np.ndarray) -> bool:
-    """Whether held counts are in the form PackedScoreCounts packs them in: the pool holds
-    whole counts as uint8 while they are below 256 and as uint16 while below 65,536."""
-    return counts.dtype == np.uint8 or counts.dtype == np.uint16 and int(counts.max()) > 0xFF
+    """Whether held counts are in the form PackedScoreCounts packs them in (the pool keeps
+    whole counts in narrow_count_dtype while they fit)."""
+    return counts.dtype.kind == "u" and counts.dtype == narrow_count_dtype(counts)
 
 
 def _sorted_distinct(values: np.ndarray) -> np.ndarray:
     """np.unique(values): a stable sort (timsort), which merges the sorted runs that these
     concatenations are made of, where np.unique's quicksort starts over (5x slower)."""
     ordered = np.sort(values, kind="stable")
-    keep = np.ones(len(ordered), bool)
-    keep[1:] = ordered[1:] != ordered[:-1]
-    return ordered[keep]
+    return ordered[_run_starts(ordered)] if len(ordered) else ordered
 
 
 def _grown(values: np.ndarray, size: int) -> np.ndarray:

@@ -266,10 +266,7 @@ def _merged_packed(counts: Sequence[Any], max_exact: Optional[int]
     keys = np.concatenate([p[2] for p in parts])
     order = np.argsort(_order_key(keys), kind="stable")  # the parts are sorted runs
     keys = keys[order]
-    change = np.empty(len(keys), bool)
-    change[0] = True
-    change[1:] = keys[1:] != keys[:-1]  # float equality, as _run_starts: -0.0 == 0.0
-    starts = np.flatnonzero(change)
+    starts = _run_starts(keys)  # float equality: -0.0 == 0.0, as the general path
     if max_exact is not None and len(starts) > max_exact:
         return None
     sums = [np.add.reduceat(np.concatenate([p[i] for p in parts]).astype(np.int64)[order],

@@ -7,6 +7,7 @@ back, equal bit for bit). The areas and curves read from them are in assay.metri
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 
@@ -160,12 +161,19 @@ def _narrow_float(values: np.ndarray) -> np.ndarray:
     return narrow if np.array_equal(narrow, values) else values
 
 
+def narrow_count_dtype(values: np.ndarray) -> Optional[np.dtype]:
+    """The dtype exact whole counts are held in: uint8 when every one is below 256, uint16
+    when below 65,536; None when one is negative, NaN or past 65,535 (or none is given)."""
+    if not len(values) or not (values.min() >= 0 and values.max() < 2**16):  # NaN: None
+        return None
+    return np.dtype(np.uint8 if values.max() < 2**8 else np.uint16)
+
+
 def narrow_counts(values: np.ndarray) -> np.ndarray:
-    """Counts (>= 0) as uint8 or uint16 by their largest (cast: check that floats were whole),
-    or as they are when one is negative or past 65,535."""
-    if not len(values) or not (values.min() >= 0 and values.max() < 2**16):  # NaN: as they are
-        return values
-    return values.astype(np.uint8 if values.max() < 2**8 else np.uint16)
+    """Counts (>= 0) in narrow_count_dtype (cast: check that floats were whole), or as they
+    are when one is negative or past 65,535."""
+    dtype = narrow_count_dtype(values)
+    return values if dtype is None else values.astype(dtype)
 
 
 def _narrow_weights(values: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from assay.metrics.curves import _order_key, _run_starts, score_runs
-from assay.metrics.score_counts import narrow_counts
+from assay.metrics.score_counts import narrow_count_dtype, narrow_counts
 
 Counts = Tuple[np.ndarray, np.ndarray, np.ndarray]  # (keys, pos, neg)
 
@@ -196,9 +196,10 @@ def merged(held: Counts, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> 
 
 
 def _fitting(counts: np.ndarray) -> Any:
-    """The narrowest dtype that holds whole counts `counts` (>= 0): uint8, uint16 or theirs."""
-    top = int(counts.max()) if len(counts) else 0
-    return np.uint8 if top <= 0xFF else np.uint16 if top <= 0xFFFF else counts.dtype
+    """The narrowest dtype that holds whole counts `counts` (>= 0): narrow_count_dtype's, or
+    theirs past 65,535."""
+    return narrow_count_dtype(counts) or (np.dtype(np.uint8) if not len(counts)
+                                          else counts.dtype)
 
 
 def _added(held: np.ndarray, at: np.ndarray, add: np.ndarray) -> np.ndarray:
