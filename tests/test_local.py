@@ -168,8 +168,9 @@ def test_cli_engine_flags(shards, tmp_path, capsys):
 def test_forked_workers_match_one_worker_and_import_neither_beam_nor_tensorflow(shards,
                                                                                   tmp_path):
     """In a fresh interpreter the local engine forks its workers (4 shards, 2 workers): same
-    bytes as one worker here. It starts fast because it imports neither Beam nor TensorFlow (a
-    fact checked, not a timing)."""
+    bytes as one worker here, with the slices' metrics computed in the driver (a few slices)
+    or in the workers (INLINE_PAIRS = 0). It starts fast because it imports neither Beam nor
+    TensorFlow (a fact checked, not a timing)."""
     out = _fresh_python(
         "import sys, assay\n"
         "from assay.engine import local\n"
@@ -177,13 +178,28 @@ def test_forked_workers_match_one_worker_and_import_neither_beam_nor_tensorflow(
         f"{str(tmp_path / 'forked')!r}, workers=2)\n"
         "print('engine:', r.info['engine'])\n"
         "heavy = sorted(m for m in ('apache_beam', 'tensorflow') if m in sys.modules)\n"
-        "print('imported:', heavy)\n")
+        "print('imported:', heavy)\n"
+        "import os\n"
+        "real = local._forked_compute\n"
+        "def counted(items):\n"
+        "    print('computed in', os.getpid(), flush=True)\n"
+        "    return real(items)\n"
+        "local._forked_compute = counted\n"
+        "print('driver', os.getpid(), flush=True)\n"
+        f"assay.evaluate({_config()!r}, {str(shards / 'Split-eval')!r}, "
+        f"{str(tmp_path / 'in-driver')!r}, workers=2)\n"
+        "local.INLINE_PAIRS = 0\n"
+        f"assay.evaluate({_config()!r}, {str(shards / 'Split-eval')!r}, "
+        f"{str(tmp_path / 'in-workers')!r}, workers=2)\n")
     assert "engine: local" in out and "imported: []" in out
+    driver = [line.split()[1] for line in out.splitlines() if line.startswith("driver")]
+    computed = [line.split()[2] for line in out.splitlines() if line.startswith("computed")]
+    assert len(computed) == 2 and driver[0] not in computed  # INLINE_PAIRS = 0 alone
     assay.evaluate(_config(), str(shards / "Split-eval"), str(tmp_path / "one"), workers=1)
-    assert (tmp_path / "forked" / "assay_metrics.json").read_bytes() == \
-        (tmp_path / "one" / "assay_metrics.json").read_bytes()
-    assert (tmp_path / "forked" / "assay_plots.json").read_bytes() == \
-        (tmp_path / "one" / "assay_plots.json").read_bytes()
+    for name in ("assay_metrics.json", "assay_plots.json"):
+        one = (tmp_path / "one" / name).read_bytes()
+        for forked in ("forked", "in-driver", "in-workers"):
+            assert (tmp_path / forked / name).read_bytes() == one, (forked, name)
 
 
 def test_a_killed_worker_process_is_a_clear_error(shards, tmp_path):

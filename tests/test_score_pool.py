@@ -130,6 +130,33 @@ def test_narrow_counts_keeps_what_does_not_fit_and_casts_what_does():
         assert narrow_counts(kept) is kept
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.int32, np.int64,
+                                   np.float32, np.float64])
+def test_narrow_count_dtype_against_the_values_bounds(dtype):
+    """The narrowest unsigned dtype that holds every value, checked against the bounds of the
+    values themselves (min >= 0, max below 256 or 65,536), for each dtype counts come in."""
+    from assay.metrics.score_counts import narrow_count_dtype
+
+    rng = np.random.default_rng(5)
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind in "ui" else 2**20
+    cases = [np.array([0, 255]), np.array([255, 256]), np.array([65_535, 0]),
+             np.array([65_536]), np.array([3, -1]), np.array([-300]), np.array([2.0, np.nan]),
+             np.array([np.nan]), np.zeros(0), rng.integers(0, 300, 50)]
+    for values in cases:
+        if np.isnan(values).any() and np.dtype(dtype).kind != "f":
+            continue
+        lo, hi = (values.min(), values.max()) if len(values) else (0, 0)
+        if len(values) and (lo < np.iinfo(np.int64).min or hi > top
+                            or (np.dtype(dtype).kind == "u" and lo < 0)):
+            continue  # not representable in this dtype
+        v = values.astype(dtype)
+        got = narrow_count_dtype(v)
+        if not len(v) or np.isnan(v.astype(np.float64)).any() or v.min() < 0 or v.max() > 65_535:
+            assert got is None, (dtype, values)
+        else:
+            assert got == (np.uint8 if v.max() <= 255 else np.uint16), (dtype, values)
+
+
 def test_cumulative_counts_of_one_counts_object_then_another_are_each_their_own():
     """The last call's arrays are handed out again only for the same counts object: areas
     read alternately from two slices' counts equal scikit-learn's for each; the arrays are

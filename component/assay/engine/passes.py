@@ -394,12 +394,7 @@ def slice_result(families: Sequence[Any], key: slicing.SliceKey, accs: ModelAccs
 
 
 def _plain(values: Dict[str, Any]) -> Dict[str, Any]:
-    out = {}
-    for k, v in values.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        out[k] = v
-    return out
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in values.items()}
 
 
 class SharedResults:
@@ -414,6 +409,7 @@ class SharedResults:
     """
 
     MAX_LISTS = 10_000
+    _FLOATS = {float}
 
     def __init__(self):
         self._lists: Dict[int, list] = {}
@@ -422,7 +418,7 @@ class SharedResults:
         if type(value) is dict:
             return {sys.intern(k) if type(k) is str else k: self(v) for k, v in value.items()}
         if type(value) is list and value:
-            if not all(type(x) is float for x in value):
+            if set(map(type, value)) != self._FLOATS:  # all floats (faster than all())
                 return [self(x) for x in value]
             data = array("d", value).tobytes()
             key = hash(data)

@@ -161,12 +161,18 @@ def _narrow_float(values: np.ndarray) -> np.ndarray:
     return narrow if np.array_equal(narrow, values) else values
 
 
+_UINT8, _UINT16 = np.dtype(np.uint8), np.dtype(np.uint16)
+
+
 def narrow_count_dtype(values: np.ndarray) -> Optional[np.dtype]:
     """The dtype exact whole counts are held in: uint8 when every one is below 256, uint16
     when below 65,536; None when one is negative, NaN or past 65,535 (or none is given)."""
-    if not len(values) or not (values.min() >= 0 and values.max() < 2**16):  # NaN: None
+    if not len(values):
         return None
-    return np.dtype(np.uint8 if values.max() < 2**8 else np.uint16)
+    top = values.max()  # one reduction (unsigned values) or two: this runs per slice and merge
+    if not top < 2**16 or (values.dtype.kind != "u" and not values.min() >= 0):  # NaN: None
+        return None
+    return _UINT8 if top < 2**8 else _UINT16
 
 
 def narrow_counts(values: np.ndarray) -> np.ndarray:
