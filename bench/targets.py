@@ -125,7 +125,21 @@ def c_baseline(ctx) -> Dict:
     return _line(line["target"], line["goal"],
                  f"{in_run:.2f}x (CPU of accumulate + merge + compute + write, in-run: "
                  f"{cpu_c:.2f} s vs {cpu_a:.2f} s; steady time minus the read floor: "
-                 f"{old_text})", in_run <= C_VS_A)
+                 f"{old_text}){_second_model(ctx.get(f'assay-c-{n}-w1'), ra_c, cpu_a)}",
+                 in_run <= C_VS_A)
+
+
+def _second_model(run_c: Optional[Dict], run_a: Optional[Dict], cpu_a: float) -> str:
+    """What the baseline adds, stage by stage (CPU seconds of (c) less (a)'s, each run's best
+    repeat), beside what the goal leaves it: (C_VS_A - 1) times (a)'s metrics part."""
+    stages = [((run or {}).get("timings") or {}).get("stages") or {} for run in (run_c, run_a)]
+    if not all(s in st for st in stages for s in stage_times.METRICS_PART):
+        return ""
+    extra = {s: stages[0][s]["cpu_s"] - stages[1][s]["cpu_s"]
+             for s in stage_times.METRICS_PART}
+    return (f"; the baseline's own CPU: {sum(extra.values()):.2f} s ("
+            + ", ".join(f"{s} {v:+.2f}" for s, v in extra.items())
+            + f"), where the goal leaves it {(C_VS_A - 1) * cpu_a:.2f} s")
 
 
 def d_memory(ctx) -> Dict:

@@ -229,11 +229,14 @@ def _run(n, wall, peak=100.0, **extra):
                  "ok": True}, **extra)
 
 
-def _timed(metrics_cpu, pass_wall, pass_cpu=None):
-    """A run's in-run figures, as bench/stage_times.summarise gives them."""
+def _timed(metrics_cpu, pass_wall, pass_cpu=None, stages=None):
+    """A run's in-run figures, as bench/stage_times.summarise gives them; stages: CPU seconds
+    of accumulate, merge, compute and write."""
     return {"timings": {"metrics_cpu_s": metrics_cpu, "pass_cpu_s": pass_wall / 2,
                         "pass_process_cpu_s": pass_cpu, "pass_wall_s": pass_wall,
-                        "stages": {}, "repeats": 3}}
+                        "stages": {s: {"cpu_s": c, "wall_s": c} for s, c in zip(
+                            ("accumulate", "merge", "compute", "write"), stages or ())},
+                        "repeats": 3}}
 
 
 def _floor(n, loop):
@@ -259,8 +262,9 @@ def test_targets_table_has_every_row_of_the_issue_in_order_with_verdicts():
         "floor-read-1000000": _floor(M, 7.0),
         # The metrics part in-run: 2.8 s of CPU against 2.0 s: 1.40x, miss. Against the
         # floor: (a) 9 - 7 = 2 s, (c) 10 - 7 = 3 s: 1.50x.
-        "assay-a-1000000-w1": _run(M, 10.0, 200.0, **_timed(2.0, 8.0)),
-        "assay-c-1000000-w1": _run(M, 11.0, **_timed(2.8, 8.5)),
+        "assay-a-1000000-w1": _run(M, 10.0, 200.0, **_timed(2.0, 8.0,
+                                                           stages=(1.0, 0.5, 0.3, 0.2))),
+        "assay-c-1000000-w1": _run(M, 11.0, **_timed(2.8, 8.5, stages=(1.3, 0.8, 0.4, 0.3))),
         "assay-a-20000000-w1": _run(20 * M, 150.0, 230.0),        # 230 / 200: 1.15x, pass
         "assay-a-5000000-w2": _run(5 * M, 20.0),                  # 40 / 20: 2x, pass
         "floor-read-5000000-w2": _floor(5 * M, 16.0),             # the floor: 30 / 16
@@ -289,6 +293,9 @@ def test_targets_table_has_every_row_of_the_issue_in_order_with_verdicts():
     assert "minus the fixed cost: 1.06x" in lines[2]["measured"]
     assert lines[3]["measured"].startswith("1.40x (CPU of accumulate")
     assert "2.80 s vs 2.00 s" in lines[3]["measured"] and "floor: 1.50x" in lines[3]["measured"]
+    # What the baseline adds per stage ((c) less (a)), and what <= 1.3x leaves it: 0.3 x 2.0 s.
+    assert ("the baseline's own CPU: 0.80 s (accumulate +0.30, merge +0.30, compute +0.10, "
+            "write +0.10), where the goal leaves it 0.60 s") in lines[3]["measured"]
     assert lines[4]["measured"].startswith("1.15x")
     # Runs without stage times (an older results file): the end-to-end figures decide.
     for run in runs.values():
