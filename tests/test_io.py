@@ -166,6 +166,54 @@ def test_columns_keeps_only_the_named_columns(tmp_path, records):
     assert sorted(batch.schema.names) == ["hour", "label"]
 
 
+def _retyped(record: bytes, name: str, int64=None, data=None) -> bytes:
+    """The record with feature `name` replaced by int64 or bytes values."""
+    example = tf.train.Example.FromString(record)
+    example.features.feature[name].Clear()
+    if int64 is not None:
+        example.features.feature[name].int64_list.value.extend(int64)
+    else:
+        example.features.feature[name].bytes_list.value.extend(data)
+    return example.SerializeToString()
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 7, 12])
+def test_columns_decode_only_those_features_and_each_as_without_columns(tmp_path, records,
+                                                                        batch_size):
+    """Once a batch has shown each named feature's type, the others are not decoded: every
+    batch then equals the same batch decoded whole, less the other columns (the check: the
+    decoder switched, since a feature's type change outside the columns no longer stops the
+    read). `extra` is on every fifth example only: batches without it have no column for it,
+    as without `columns`; `tags` is empty or missing on some. A named feature in no example
+    (`never`) has no type to decode it by: every batch is then decoded whole."""
+    changed = records[:-1] + [_retyped(records[-1], "payment", int64=[7])]  # was bytes_list
+    path = write_tfrecord(tmp_path / "data.tfrecord", changed)
+    named = ["extra", "hour", "label", "tags"]
+    got = read_all(path, batch_size, columns=named)
+    whole = read_all(write_tfrecord(tmp_path / "same.tfrecord", records), batch_size)
+    assert len(got) == len(whole)
+    for batch, full in zip(got, whole):
+        want = [n for n in full.schema.names if n in named]
+        assert batch.schema.names == want
+        assert batch.equals(pa.RecordBatch.from_arrays([full.column(n) for n in want], want))
+    for whole_read in (None, named + ["never"]):  # read whole: the change is found
+        with pytest.raises(DataError, match="feature 'payment' changes type"):
+            read_all(path, batch_size, columns=whole_read)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 10])
+def test_a_named_feature_that_changes_type_after_the_switch_is_said_as_before(tmp_path, records,
+                                                                             batch_size):
+    changed = list(records)
+    changed[22] = _retyped(records[22], "hour", data=[b"late"])
+    path = write_tfrecord(tmp_path / "data.tfrecord", changed)
+    message = (r"feature 'hour' changes type in .*data.tfrecord: it is int64_list in record 0 "
+               r"\(the first with it\) and bytes_list in record 22")
+    for columns in (None, ["hour", "label"]):
+        with pytest.raises(DataError, match=message):
+            read_all(path, batch_size, columns=columns)
+
+
 def test_an_empty_tfrecord_file_gives_no_batches(tmp_path):
     path = write_tfrecord(tmp_path / "empty.tfrecord.gz", [], gzipped=True)
     assert read_all(path, 10) == []

@@ -323,3 +323,45 @@ def test_row_groups_and_parquet_parts_refuse_what_they_cannot_read(tmp_path, sha
         parquet_parts(str(not_parquet), 10)
     with pytest.raises(FileNotFoundError):
         parquet_parts(str(tmp_path / "absent.parquet"), 10)
+
+
+def test_read_columns_are_what_the_config_names_or_none():
+    from assay.engine.plan import read_columns
+
+    assert read_columns(api.load_config(_config())) == (
+        "day", "hour", "label", "miles", "old_prediction", "payment", "prediction", "weight")
+    named = {"label": "y", "models": {"candidate": {"prediction": ["p0", "p1"]}},
+             "slices": [[], ["region"]], "drift": {"features": ["age"]},
+             "confidence": {"unit": "user", "replicates": 20}}
+    assert read_columns(api.load_config(named)) == ("age", "p0", "p1", "region", "user", "y")
+    # A loaded model, a custom metric, weak-slice discovery: any column may be read.
+    loaded = dict(named, models={"candidate": {"path": "/models/m.joblib"}})
+    custom = dict(named, custom_metrics=["custom_metrics:MaxError"])
+    discover = dict(named, discover={"features": ["region"]})
+    for config in (loaded, custom, discover):
+        assert read_columns(api.load_config(config)) is None
+
+
+def test_an_evaluation_that_decodes_only_its_columns_writes_the_same_bytes(shards, tmp_path,
+                                                                          monkeypatch):
+    """The pass decodes label, prediction and hour alone (tf.Examples of 8 features; checked:
+    the narrower decoder is made), with the same outputs as a decode of every feature."""
+    from assay.data import tfrecord
+    from assay.engine import plan as plan_lib
+
+    config = {"label": "label", "models": {"candidate": {"prediction": "prediction"}},
+              "slices": [[], ["hour"]], "metrics": ["auc", "accuracy", "mean_label"],
+              "batch_size": 100}  # several batches a file: the decoder narrows after one
+    data = str(shards / "Split-eval")
+    made = []
+    real = tfrecord._decoder_of
+    monkeypatch.setattr(tfrecord, "_decoder_of",
+                        lambda coder, features, kinds: made.append(features) or
+                        real(coder, features, kinds))
+    assay.evaluate(config, data, str(tmp_path / "narrow"), workers=1)
+    assert made and all(f == ["hour", "label", "prediction"] for f in made)
+    monkeypatch.setattr(plan_lib, "read_columns", lambda config: None)
+    assay.evaluate(config, data, str(tmp_path / "whole"), workers=1)
+    for name in ("assay_metrics.json", "assay_plots.json"):
+        assert (tmp_path / "narrow" / name).read_bytes() == \
+            (tmp_path / "whole" / name).read_bytes()

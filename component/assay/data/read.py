@@ -179,7 +179,7 @@ def read_batches(path: str, batch_size: int, fmt: Optional[str] = None,
         raise ConfigError(f"a ByteRange is for TFRecord and CSV files (got {path}); Parquet "
                           f"files are read in row groups")
     if fmt == "tfrecord":
-        batches = read_tfrecord(path, int(batch_size), raw_record_column, part)
+        batches = read_tfrecord(path, int(batch_size), raw_record_column, part, columns)
     else:
         # An encoded row must hold every feature, not only the columns kept.
         wanted = None if raw_record_column else columns

@@ -15,7 +15,7 @@ parts of one big file that several workers read) is `assay.data.framing`.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +31,8 @@ __all__ = ["GZIP_MAGIC", "ByteRange", "encode_examples", "is_gzipped", "is_tfrec
 
 
 def read_tfrecord(path: str, batch_size: int, raw_record_column: Optional[str],
-                  part: Optional[ByteRange] = None) -> Iterator[pa.RecordBatch]:
+                  part: Optional[ByteRange] = None,
+                  columns: Optional[Sequence[str]] = None) -> Iterator[pa.RecordBatch]:
     """Streams a TFRecord file (plain or gzipped) of tf.Examples as RecordBatches.
 
     Args:
@@ -40,6 +41,10 @@ def read_tfrecord(path: str, batch_size: int, raw_record_column: Optional[str],
       raw_record_column: if given, a large_binary column of this name holds each record.
       part: only the records that start in this byte range of an uncompressed file
         (`assay.data.framing.record_parts`); None for the whole file.
+      columns: if given, the features the caller reads: once a batch has shown the type of
+        each, the others are no longer decoded (a batch may still hold more columns than
+        these; the caller selects). Each decoded feature is as without `columns`, and a
+        feature that no example of a batch has is left out as before.
 
     Raises:
       DataError: a corrupt or truncated file, a record that is not a tf.Example, or a feature
@@ -51,12 +56,27 @@ def read_tfrecord(path: str, batch_size: int, raw_record_column: Optional[str],
     example_coder = require("tfx_bsl.coders.example_coder", "tfrecord",
                             "reading TFRecord files of tf.Examples")
 
-    decoder = example_coder.ExamplesToRecordBatchDecoder()
+    decoder = every = example_coder.ExamplesToRecordBatchDecoder()
     kinds: Dict[str, Tuple[str, int]] = {}  # feature -> (its kind, the first record with it)
+    wanted = sorted(set(columns)) if columns is not None else None
     for records, first_index, first_offset in record_batches(path, batch_size, part):
+        if decoder is every and wanted is not None and all(c in kinds for c in wanted):
+            decoder = _decoder_of(example_coder, wanted, kinds)
         try:
             batch = decoder.DecodeBatch(records)
+            if decoder is not every:  # a feature no example of the batch has: no column
+                batch = _without_empty(batch)
         except RuntimeError:
+            if decoder is not every:  # a feature of another type? said as without `columns`
+                decoder, wanted = every, None
+                try:
+                    batch = decoder.DecodeBatch(records)
+                except RuntimeError:
+                    pass
+                else:
+                    _check_kinds(batch, first_index, kinds, path)
+                    yield _with_records(batch, records, raw_record_column, path)
+                    continue
             for i, record in enumerate(records):  # a feature whose type changes inside the batch?
                 try:
                     _check_kinds(decoder.DecodeBatch([record]), first_index + i, kinds, path)
@@ -64,9 +84,41 @@ def read_tfrecord(path: str, batch_size: int, raw_record_column: Optional[str],
                     break
             raise _unparsable(decoder, path, records, first_index, first_offset) from None
         _check_kinds(batch, first_index, kinds, path)
-        if raw_record_column is not None:
-            batch = with_column(batch, raw_record_column, large_binary_array(records), path)
-        yield batch
+        yield _with_records(batch, records, raw_record_column, path)
+
+
+def _with_records(batch: pa.RecordBatch, records: List[bytes], raw_record_column: Optional[str],
+                  path: str) -> pa.RecordBatch:
+    if raw_record_column is None:
+        return batch
+    return with_column(batch, raw_record_column, large_binary_array(records), path)
+
+
+_SCHEMA_TYPES = {"int64_list": "INT", "float_list": "FLOAT", "bytes_list": "BYTES"}
+
+
+def _decoder_of(example_coder: Any, features: List[str], kinds: Dict[str, Tuple[str, int]]
+                ) -> Any:
+    """A decoder of `features` alone (sorted, as the decoder without a schema orders its
+    columns), each of the kind it had so far."""
+    from tensorflow_metadata.proto.v0 import schema_pb2  # protobuf messages: no TensorFlow
+
+    schema = schema_pb2.Schema()
+    for name in features:
+        feature = schema.feature.add()
+        feature.name = name
+        feature.type = schema_pb2.FeatureType.Value(_SCHEMA_TYPES[kinds[name][0]])
+    return example_coder.ExamplesToRecordBatchDecoder(schema.SerializeToString())
+
+
+def _without_empty(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch less its columns that are null in every row (a feature no example has)."""
+    empty = [i for i, column in enumerate(batch.columns) if column.null_count == len(column)]
+    if not empty or not batch.num_rows:
+        return batch
+    keep = [i for i in range(batch.num_columns) if i not in empty]
+    return pa.RecordBatch.from_arrays([batch.column(i) for i in keep],
+                                      schema=pa.schema([batch.schema.field(i) for i in keep]))
 
 
 _KIND_NAMES = {"int64": "int64_list", "float": "float_list", "large_binary": "bytes_list",

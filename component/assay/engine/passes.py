@@ -50,7 +50,7 @@ def read_file(plan: EvalPlan, unit: Union[str, Unit]) -> Iterator[Element]:
     path, row_groups, start = (unit, None, 0) if isinstance(unit, str) else unit
     for batch in assay_io.read_batches(path, plan.config.batch_size, fmt=plan.format,
                                        raw_record_column=plan.raw_record_column,
-                                       row_groups=row_groups):
+                                       columns=plan.columns, row_groups=row_groups):
         if batch.num_rows:
             yield path, start, batch
             start += batch.num_rows

@@ -49,6 +49,9 @@ class EvalPlan:
     # whole file, index of the piece's first row in the file). Workers take one at a time and
     # partials are merged in this order. Empty: one piece per file.
     units: Tuple[Tuple[str, Optional[Tuple[int, int]], int], ...] = ()
+    # The columns the pass reads, when the config says which (`read_columns`): the others are
+    # not decoded. None: every column.
+    columns: Optional[Tuple[str, ...]] = None
 
     def work_units(self) -> Tuple[Tuple[str, Optional[Tuple[int, int]], int], ...]:
         """The pieces of work, in order (see `units`)."""
@@ -143,6 +146,31 @@ def cross_metric_names(config: EvalConfig) -> Tuple[str, ...]:
     named = list(config.cross_model_metrics) + list(config.metrics or ()) + \
         [t.metric for t in metric_thresholds(config.validation.thresholds)]
     return requested(named)
+
+
+# Config keys of features (assay.config.features) that read no column beyond those below.
+_COLUMN_FREE_FEATURES = ("drift", "reference", "history")
+
+
+def read_columns(config: EvalConfig) -> Optional[Tuple[str, ...]]:
+    """The columns an evaluation reads, sorted, when its config names every one: each model
+    reads a prediction column (no model is loaded: a model may read any feature), no custom
+    metric (which may read any column), and no feature but drift and history (discovery and
+    perturbations read features of their own). They are the label, the weight, the
+    predictions, the slicing features (fairness groups included), the ranking columns, the
+    confidence unit and the features drift sketches. None otherwise: every column is read."""
+    if config.custom_metrics or any(spec.prediction is None for _, spec in config.models) \
+            or any(key not in _COLUMN_FREE_FEATURES for key, _ in config.feature_configs):
+        return None
+    names = [config.label, config.weight, config.query_key, config.gain_key,
+             config.confidence.unit if config.confidence is not None else None]
+    for _, spec in config.models:
+        names += [spec.prediction] if isinstance(spec.prediction, str) else spec.prediction
+    for spec in config.slices:
+        names += spec.features
+    drift = config.feature("drift")
+    names += getattr(drift, "features", None) or ()
+    return tuple(sorted({n for n in names if n}))
 
 
 def _first_batch(config: EvalConfig, files: Tuple[str, ...], fmt: str) -> pa.RecordBatch:
@@ -249,7 +277,8 @@ def make_plan(config: EvalConfig, examples: Any) -> EvalPlan:
     plan = EvalPlan(config=config, files=files, format=fmt, task=task,
                     class_names=_class_names(config, task, cand),
                     raw_record_column=RAW_RECORD_COLUMN if (raw_needed and fmt == "tfrecord")
-                    else None, quantile_features=quantile_features, units=units)
+                    else None, quantile_features=quantile_features, units=units,
+                    columns=read_columns(config))
     for name, preds in sample_preds.items():
         try:
             shape_predictions(plan, name, preds)
