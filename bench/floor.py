@@ -13,6 +13,9 @@ features. Nothing else: no labels, no slicing, no metrics, no Beam.
 
     python bench/floor.py --examples DIR_OR_FILE --workers 2 --json floor-w2.json
 
+With --columns a,b,..., only those columns are decoded, as assay decodes the columns its
+config reads (`assay.engine.plan.read_columns`): the floor of such an evaluation.
+
 With --workers N (no model), N forked processes read at once, as assay's local engine's
 workers do: several files are dealt out among them; one uncompressed TFRecord or CSV file is
 cut into N byte ranges (`assay.data.parts`; each process finds its first record itself). loop_s
@@ -104,7 +107,7 @@ def _shares(files, workers: int):
     return [[(files[0], r)] for r in raw]
 
 
-def _read_share(units, batch_size: int):
+def _read_share(units, batch_size: int, columns=None):
     """(rows, batches, CPU seconds) of reading `units` in this (forked) process."""
     from assay import data as assay_io
     from assay.data import parts
@@ -122,13 +125,13 @@ def _read_share(units, batch_size: int):
             if not count:
                 continue
             part = ByteRange(start, raw.stop, 0)
-        for batch in assay_io.read_batches(path, batch_size, row_groups=part):
+        for batch in assay_io.read_batches(path, batch_size, row_groups=part, columns=columns):
             rows += batch.num_rows
             batches += 1
     return rows, batches, time.process_time() - started
 
 
-def _parallel_loop(files, workers: int, batch_size: int):
+def _parallel_loop(files, workers: int, batch_size: int, columns=None):
     """(rows, batches, loop wall s, loop CPU s) of `workers` forked processes reading."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -136,7 +139,8 @@ def _parallel_loop(files, workers: int, batch_size: int):
     start = time.perf_counter()
     shares = [s for s in _shares(files, workers) if s]
     with ProcessPoolExecutor(len(shares), mp_context=mp.get_context("fork")) as pool:
-        done = list(pool.map(_read_share, shares, [batch_size] * len(shares)))
+        done = list(pool.map(_read_share, shares, [batch_size] * len(shares),
+                             [columns] * len(shares)))
     wall = time.perf_counter() - start
     return (sum(d[0] for d in done), sum(d[1] for d in done), wall, sum(d[2] for d in done),
             sum(len(s) for s in shares))
@@ -146,6 +150,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--examples", required=True, help="a directory of data files")
     parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--columns", help="comma-separated: decode these columns alone, as "
+                        "assay does when its config names every column it reads")
     parser.add_argument("--saved-model", help="a SavedModel (or TFX model artifact) to run")
     parser.add_argument("--joblib", help="a joblib estimator to run")
     parser.add_argument("--model-batch-size", type=int, default=1024)
@@ -169,6 +175,7 @@ def main(argv=None) -> int:
     elif args.joblib:
         predict, keep_alive = _joblib_predictor(args.joblib)
     raw = RAW if args.saved_model else None
+    columns = args.columns.split(",") if args.columns else None
     if predict is not None:
         # The model's first call traces and initialises it (a second or so for a SavedModel):
         # a fixed cost, like the load, which assay pays in its fixed cost too; not the loop's.
@@ -180,21 +187,22 @@ def main(argv=None) -> int:
     rows = batches = 0
     if args.workers > 1:
         try:
-            rows, batches, loop_s, loop_cpu_s, n_parts = _parallel_loop(files, args.workers,
-                                                                         args.batch_size)
+            rows, batches, loop_s, loop_cpu_s, n_parts = _parallel_loop(
+                files, args.workers, args.batch_size, columns)
         except Unsplittable as e:
             print(e, file=sys.stderr)
             return 2
         result = {"import_s": imported - _STARTED, "load_s": loaded - imported,
                   "loop_s": loop_s, "loop_cpu_s": loop_cpu_s, "rows": rows, "batches": batches,
                   "files": len(files), "parts": n_parts, "workers": args.workers,
-                  "model": None}
+                  "model": None, "columns": columns}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=1)
         print(json.dumps(result))
         return 0
     for path in files:
-        for batch in assay_io.read_batches(path, args.batch_size, raw_record_column=raw):
+        for batch in assay_io.read_batches(path, args.batch_size, raw_record_column=raw,
+                                           columns=columns):
             rows += batch.num_rows
             batches += 1
             if predict is not None:

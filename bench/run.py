@@ -237,6 +237,13 @@ class Bench:
         """The flags a workload needs from the caller: a config cannot allow pickles."""
         return ["--allow-pickle"] if name == "sklearn" else []
 
+    def read_columns(self, name: str) -> Optional[Tuple[str, ...]]:
+        """The columns a workload's assay run decodes (None: every one)."""
+        from assay.api import load_config
+        from assay.engine.plan import read_columns
+
+        return read_columns(load_config(self.config(name)))
+
     def config(self, name: str) -> str:
         """The assay config file of a workload (written once per run)."""
         path = os.path.join(self.dir, "configs", f"{name}.yaml")
@@ -352,9 +359,11 @@ class Bench:
         return self._record(run_id, info)
 
     def floor(self, name: str, examples: str, n: int, saved_model: Optional[str] = None,
-              joblib: Optional[str] = None, workers: int = 1) -> Dict:
+              joblib: Optional[str] = None, workers: int = 1,
+              columns_of: Optional[str] = None) -> Dict:
         """Read (and predict) with nothing else; loop_s is the floor. workers: processes
-        reading at once (no model), the floor of assay's workers."""
+        reading at once (no model), the floor of assay's workers. columns_of: a workload whose
+        config names every column it reads: only those are decoded, as assay decodes them."""
         run_id = f"floor-{name}-{n}" + (f"-w{workers}" if workers > 1 else "")
         due = self._due(run_id, self.args.repeat)
         if due is None:
@@ -371,6 +380,9 @@ class Bench:
                 command += ["--joblib", joblib]
             if workers > 1:
                 command += ["--workers", str(workers)]
+            columns = self.read_columns(columns_of) if columns_of else None
+            if columns:
+                command += ["--columns", ",".join(columns)]
             m = self._best_of(command, f"{run_id}.{i}", 1)
             if m.returncode != 0:
                 self.failures.append(f"{run_id} exited {m.returncode}:\n{m.tail()}")

@@ -186,7 +186,8 @@ def test_sigkill_at_random_moments_during_concurrent_runs(data, tmp_path):
     # The reference result, and a run's typical duration when CONCURRENT run at once (the
     # longest of CONCURRENT reference runs started together), so that kills land anywhere in a
     # run, its commit included.
-    refs = [subprocess.Popen(_command(data, _config(0.3), Path(f"{reference_out}{i}"), "ref"),
+    # One config file each: a file written again while an earlier run reads it reads empty.
+    refs = [subprocess.Popen(_command(data, _config(0.3), Path(f"{reference_out}{i}"), f"ref{i}"),
                              env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             for i in range(CONCURRENT)]
     for proc in refs:
