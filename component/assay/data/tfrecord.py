@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from assay.data.buffers import first_valid_row, large_binary_array
-from assay.data.columns import list_lengths, with_column
+from assay.data.columns import list_lengths, select, with_column
 from assay.data.framing import (GZIP_MAGIC, ByteRange, is_gzipped, is_tfrecord_header,
                                 masked_crc, record_batches)
 from assay.errors import DataError
@@ -62,29 +62,30 @@ def read_tfrecord(path: str, batch_size: int, raw_record_column: Optional[str],
     for records, first_index, first_offset in record_batches(path, batch_size, part):
         if decoder is every and wanted is not None and all(c in kinds for c in wanted):
             decoder = _decoder_of(example_coder, wanted, kinds)
-        try:
-            batch = decoder.DecodeBatch(records)
-            if decoder is not every:  # a feature no example of the batch has: no column
-                batch = _without_empty(batch)
-        except RuntimeError:
-            if decoder is not every:  # a feature of another type? said as without `columns`
-                decoder, wanted = every, None
-                try:
-                    batch = decoder.DecodeBatch(records)
-                except RuntimeError:
-                    pass
-                else:
-                    _check_kinds(batch, first_index, kinds, path)
-                    yield _with_records(batch, records, raw_record_column, path)
-                    continue
+        batch = _decoded(decoder, records)
+        if batch is None and decoder is not every:  # a read feature of another type? Said
+            decoder, wanted = every, None  # as without `columns` (every column from here)
+            batch = _decoded(decoder, records)
+        if batch is None:
             for i, record in enumerate(records):  # a feature whose type changes inside the batch?
                 try:
                     _check_kinds(decoder.DecodeBatch([record]), first_index + i, kinds, path)
                 except RuntimeError:
                     break
-            raise _unparsable(decoder, path, records, first_index, first_offset) from None
+            raise _unparsable(decoder, path, records, first_index, first_offset)
+        if decoder is not every:  # a feature no example of the batch has: no column
+            batch = select(batch, [c.name for c, a in zip(batch.schema, batch.columns)
+                                   if a.null_count < len(a)])
         _check_kinds(batch, first_index, kinds, path)
         yield _with_records(batch, records, raw_record_column, path)
+
+
+def _decoded(decoder: Any, records: List[bytes]) -> Optional[pa.RecordBatch]:
+    """The decoded batch, or None when the decoder refuses a record."""
+    try:
+        return decoder.DecodeBatch(records)
+    except RuntimeError:
+        return None
 
 
 def _with_records(batch: pa.RecordBatch, records: List[bytes], raw_record_column: Optional[str],
@@ -109,16 +110,6 @@ def _decoder_of(example_coder: Any, features: List[str], kinds: Dict[str, Tuple[
         feature.name = name
         feature.type = schema_pb2.FeatureType.Value(_SCHEMA_TYPES[kinds[name][0]])
     return example_coder.ExamplesToRecordBatchDecoder(schema.SerializeToString())
-
-
-def _without_empty(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch less its columns that are null in every row (a feature no example has)."""
-    empty = [i for i, column in enumerate(batch.columns) if column.null_count == len(column)]
-    if not empty or not batch.num_rows:
-        return batch
-    keep = [i for i in range(batch.num_columns) if i not in empty]
-    return pa.RecordBatch.from_arrays([batch.column(i) for i in keep],
-                                      schema=pa.schema([batch.schema.field(i) for i in keep]))
 
 
 _KIND_NAMES = {"int64": "int64_list", "float": "float_list", "large_binary": "bytes_list",
